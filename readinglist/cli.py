@@ -1,0 +1,298 @@
+"""The scriptable command line; ``readinglist`` with no command opens the TUI.
+
+Exit status: 0 success, 1 bad input (a rejected file, an unknown id, a damaged library),
+2 usage errors (argparse's own convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import orjson
+import platformdirs
+
+from readinglist import __version__
+from readinglist.errors import ReadinglistError
+from readinglist.export import FORMATS, export
+from readinglist.library import Library, Source, expand_paths
+from readinglist.samples import sample_paths
+
+ENV_DATA_DIR = "READINGLIST_DATA_DIR"
+
+
+def default_data_dir() -> Path:
+    override = os.environ.get(ENV_DATA_DIR)
+    return Path(override) if override else Path(platformdirs.user_data_dir("readinglist"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="readinglist",
+        description=(
+            "Triage research-paper digests. With no command, opens the terminal app on your "
+            "library; papers seen in the most digests come first."
+        ),
+        epilog=f"The library lives in {default_data_dir()} unless --data-dir or ${ENV_DATA_DIR} says otherwise.",
+    )
+    parser.add_argument("--version", action="version", version=f"readinglist {__version__}")
+    parser.add_argument("--data-dir", type=Path, metavar="DIR", help="library folder to use")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="use a throw-away library built from the bundled sample digests (yours is not touched)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = commands.add_parser("import", help="import digest files", description="Import digest text files.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="a digest file, a folder of *.txt digests, or - for stdin")
+
+    p = commands.add_parser("list", help="list papers, most recurring first", description="List papers.")
+    p.add_argument("query", nargs="?", default="", help="search query (see README: tag:, is:unread, seen:>=2 …)")
+    p.add_argument("--json", action="store_true", help="print a JSON array of papers")
+    p.add_argument("--ids", action="store_true", help="print ids only, one a line (for xargs)")
+    p.add_argument("--limit", type=_positive, metavar="N", help="at most N papers")
+
+    p = commands.add_parser("show", help="show one paper in full", description="Show one paper.")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--json", action="store_true", help="print it as JSON")
+
+    p = commands.add_parser("mark", help="mark papers read (or unread)", description="Mark papers read.")
+    p.add_argument("ids", nargs="+", metavar="ID", help="paper id or unique prefix")
+    p.add_argument("--unread", action="store_true", help="mark unread instead")
+
+    p = commands.add_parser("tag", help="add or remove tags", description="Add or remove tags on papers.")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--add", action="append", default=[], metavar="TAG", help="tag to add (repeatable)")
+    p.add_argument("--remove", action="append", default=[], metavar="TAG", help="tag to remove (repeatable)")
+
+    p = commands.add_parser("note", help="show, set or edit a paper's note", description="A paper's note (Markdown).")
+    p.add_argument("id", metavar="ID")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--set", metavar="TEXT", dest="text", help="replace the note ('' clears it)")
+    group.add_argument("--edit", action="store_true", help="edit the note in $EDITOR")
+
+    p = commands.add_parser("export", help="export notes to Markdown or JSON", description="Export papers with notes.")
+    p.add_argument("query", nargs="?", default="", help="only papers matching this query")
+    p.add_argument("--all", action="store_true", help="every matching paper, not only those with notes")
+    p.add_argument("--format", choices=FORMATS, default="markdown")
+    p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here instead of stdout")
+
+    p = commands.add_parser("stats", help="counts of papers, read, notes, per digest", description="Library counts.")
+    p.add_argument("--json", action="store_true")
+
+    commands.add_parser("undo", help="undo the last change", description="Undo the last change.")
+    commands.add_parser("redo", help="redo the last undone change", description="Redo the last undone change.")
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        with _data_dir(args) as data_dir:
+            return run(args, data_dir)
+    except ReadinglistError as error:
+        _error(str(error))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `readinglist list | head`: the reader left; that is not an error.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0
+
+
+@contextlib.contextmanager
+def _data_dir(args: argparse.Namespace) -> Iterator[Path]:
+    if not args.demo:
+        yield args.data_dir or default_data_dir()
+        return
+    with tempfile.TemporaryDirectory(prefix="readinglist-demo-") as tmp:
+        Library(Path(tmp)).import_files(sample_paths())
+        yield Path(tmp)
+
+
+def run(args: argparse.Namespace, data_dir: Path) -> int:
+    if args.command is None:
+        from readinglist.tui.app import run_app
+
+        return run_app(data_dir, demo=args.demo)
+    library = Library(data_dir)
+    handler = {
+        "import": cmd_import,
+        "list": cmd_list,
+        "show": cmd_show,
+        "mark": cmd_mark,
+        "tag": cmd_tag,
+        "note": cmd_note,
+        "export": cmd_export,
+        "stats": cmd_stats,
+        "undo": cmd_undo,
+        "redo": cmd_undo,
+    }[args.command]
+    return handler(library, args)
+
+
+def cmd_import(library: Library, args: argparse.Namespace) -> int:
+    sources: list[Source] = []
+    for path in args.paths:
+        if path == "-":
+            sources.append(("<stdin>", sys.stdin.buffer.read()))
+        elif (p := Path(path)).is_dir() and not expand_paths([p]):
+            _error(f"{p}: folder holds no *.txt digests")
+            return 1
+        else:
+            sources += expand_paths([p])
+    report = library.import_files(sources)
+    for file in report.files:
+        for warning in file.warnings:
+            _error(f"warning: {warning}")
+        if file.status == "rejected":
+            _error(file.error or "")
+        else:
+            print(file.describe())
+    imported = sum(f.status == "imported" for f in report.files)
+    print(
+        f"{imported} of {len(report.files)} files imported, {report.new} new papers; "
+        f"the library holds {len(library.papers)} papers."
+    )
+    return 0 if report.ok else 1
+
+
+def cmd_list(library: Library, args: argparse.Namespace) -> int:
+    ids = library.query(args.query)[: args.limit]
+    if args.json:
+        sys.stdout.write(orjson.dumps([library.to_json(pid) for pid in ids], option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif args.ids:
+        sys.stdout.write("".join(f"{pid}\n" for pid in ids))
+    else:
+        sys.stdout.write("".join(_row(library, pid) + "\n" for pid in ids))
+    return 0
+
+
+def _row(library: Library, pid: str) -> str:
+    paper, state = library.papers[pid], library.state(pid)
+    tags = "".join(f" #{t}" for t in state.tags)
+    marks = ("✎" if state.note else " ") + ("⌥" if paper.links else " ")
+    return f"{pid}  ×{paper.seen}  {'✓' if state.read else '·'} {marks} {paper.title}{tags}"
+
+
+def cmd_show(library: Library, args: argparse.Namespace) -> int:
+    pid = library.resolve(args.id)
+    if args.json:
+        print(orjson.dumps(library.to_json(pid), option=orjson.OPT_INDENT_2).decode())
+        return 0
+    paper, state = library.papers[pid], library.state(pid)
+    print(paper.title)
+    print(f"id {pid} · seen in {paper.seen}: " + ", ".join(d.label for d in library.digest_list(pid)))
+    print(f"{'read' if state.read else 'unread'}" + (f" · tags: {', '.join(state.tags)}" if state.tags else ""))
+    for link in paper.links:
+        print(link)
+    print()
+    print(paper.abstract)
+    if state.note:
+        print("\nNote:\n" + state.note)
+    return 0
+
+
+def cmd_mark(library: Library, args: argparse.Namespace) -> int:
+    ids = [library.resolve(ref) for ref in args.ids]
+    change = library.mark(ids, read=not args.unread)
+    print(f"{change.label}." if change else "nothing to change.")
+    return 0
+
+
+def cmd_tag(library: Library, args: argparse.Namespace) -> int:
+    if not args.add and not args.remove:
+        build_parser().parse_args(["tag", "--help"])
+    ids = [library.resolve(ref) for ref in args.ids]
+    change = library.tag(ids, add=args.add, remove=args.remove)
+    print(f"{change.label}." if change else "nothing to change.")
+    return 0
+
+
+def cmd_note(library: Library, args: argparse.Namespace) -> int:
+    pid = library.resolve(args.id)
+    if args.text is None and not args.edit:
+        note = library.state(pid).note
+        print(note if note else f"(no note on {pid})")
+        return 0
+    text = _edit(library.state(pid).note) if args.edit else args.text
+    change = library.set_note(pid, text)
+    print(f"saved the note on {pid}." if change else "note unchanged.")
+    return 0
+
+
+def _edit(text: str) -> str:
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    if not shutil.which(editor.split()[0]):
+        raise ReadinglistError(f"editor {editor!r} not found; set $EDITOR")
+    with tempfile.NamedTemporaryFile("w+", suffix=".md", prefix="readinglist-note-", delete=False) as f:
+        f.write(text)
+    path = Path(f.name)
+    try:
+        if subprocess.call([*editor.split(), str(path)]) != 0:
+            raise ReadinglistError(f"editor {editor!r} failed; the note was not changed")
+        return path.read_text()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def cmd_export(library: Library, args: argparse.Namespace) -> int:
+    ids = library.query(args.query)
+    if not args.all:
+        ids = [pid for pid in ids if library.state(pid).note]
+    text = export(library, ids, args.format)
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        args.output.write_text(text)
+    except OSError as error:
+        raise ReadinglistError(f"{args.output}: cannot write ({error.strerror or error})") from None
+    _error(f"wrote {len(ids)} papers to {args.output}")
+    return 0
+
+
+def cmd_stats(library: Library, args: argparse.Namespace) -> int:
+    stats = library.stats()
+    if args.json:
+        print(orjson.dumps(stats.to_json(), option=orjson.OPT_INDENT_2).decode())
+        return 0
+    print(
+        f"{stats.papers} papers · {stats.recurring} recurring (seen ≥ 2) · {stats.unread} unread · "
+        f"{stats.read} read · {stats.noted} with notes · {stats.tagged} tagged"
+    )
+    for d in stats.digests:
+        print(f"  {d['date'] or '—':>7}  {d['name']}: {d['papers']} papers, {d['read']} read")
+    return 0
+
+
+def cmd_undo(library: Library, args: argparse.Namespace) -> int:
+    change = library.undo() if args.command == "undo" else library.redo()
+    print(f"{change.label}." if change else f"nothing to {args.command}.")
+    return 0
+
+
+def _error(message: str) -> None:
+    prefix = "" if message.startswith("readinglist: ") else "readinglist: "
+    print(prefix + message, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

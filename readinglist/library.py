@@ -1,0 +1,442 @@
+"""The one facade over a library: import, query, mark, tag, note, undo.
+
+The CLI and the TUI both talk to :class:`Library` only. Every change is computed inside a
+storage transaction *after* re-reading whatever another process saved, so a change is
+always applied to the newest state and saved before the method returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from tinydb.table import Document
+
+from readinglist.digest import ParsedDigest, parse_digest, read_digest
+from readinglist.errors import DigestError, StorageError, UnknownPaper
+from readinglist.model import (
+    EMPTY_STATE,
+    Digest,
+    Paper,
+    PaperState,
+    normalise_tag,
+    now,
+    paper_id,
+    title_key,
+)
+from readinglist.storage import Store
+
+#: How many changes ``undo`` can go back.
+HISTORY_LIMIT = 200
+#: Shortest id prefix accepted on the command line.
+MIN_PREFIX = 4
+
+Source = Path | tuple[str, bytes]
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class FileReport:
+    """What importing one file did."""
+
+    source: str
+    status: Literal["imported", "unchanged", "rejected"]
+    new: int = 0
+    again: int = 0
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+    layout: str | None = None
+
+    def describe(self) -> str:
+        if self.status == "rejected":
+            return f"readinglist: {self.error}"
+        if self.status == "unchanged":
+            return f"{self.source}: unchanged (already imported)"
+        return (
+            f"{self.source}: {self.new + self.again} papers ({self.layout} layout): "
+            f"{self.new} new, {self.again} seen again"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    files: tuple[FileReport, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(f.status != "rejected" for f in self.files)
+
+    @property
+    def new(self) -> int:
+        return sum(f.new for f in self.files)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A saved change, as undo/redo and notifications describe it."""
+
+    label: str
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    papers: int
+    unread: int
+    read: int
+    noted: int
+    tagged: int
+    recurring: int
+    digests: tuple[dict[str, Any], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"digests": list(self.digests)}
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files as given; directories become their ``*.txt`` files, sorted."""
+    expanded: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            expanded += sorted(p for p in path.glob("*.txt") if p.is_file())
+        else:
+            expanded.append(path)
+    return expanded
+
+
+class Library:
+    """An open library. Cheap to query; every mutating method is durable on return."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.store = Store(data_dir)
+        self.papers: dict[str, Paper] = {}
+        self.digests: dict[str, Digest] = {}
+        self._states: dict[str, PaperState] = {}
+        self._order: list[str] | None = None
+        self._search: Any = None
+        #: Bumped on every change, so views can tell when to re-query.
+        self.version = 0
+        self._rebuild({"papers", "state"})
+        self.store.clean_temp_files()
+
+    # ----------------------------------------------------------------- reading
+
+    def state(self, pid: str) -> PaperState:
+        return self._states.get(pid, EMPTY_STATE)
+
+    def ordered(self) -> list[str]:
+        """All ids in the default order: seen desc, newest digest first, then title."""
+        if self._order is None:
+            papers = self.papers
+            self._order = sorted(
+                papers, key=lambda pid: (-papers[pid].seen, -papers[pid].latest, papers[pid].title.casefold())
+            )
+        return self._order
+
+    def query(self, text: str = "") -> list[str]:
+        """Ids matching ``text`` (see :mod:`readinglist.query`), best first."""
+        if not text.strip():
+            return self.ordered()
+        return self.search_engine().search(text)
+
+    def search_engine(self) -> Any:
+        """The search index, built on first use and kept up to date on import."""
+        if self._search is None:
+            from readinglist.query import SearchEngine
+
+            self._search = SearchEngine(self)
+        return self._search
+
+    def resolve(self, ref: str) -> str:
+        """A paper id from an id or a unique prefix of one."""
+        ref = ref.strip().lower()
+        if ref in self.papers:
+            return ref
+        if len(ref) < MIN_PREFIX:
+            raise UnknownPaper(f"{ref!r}: no paper has this id (prefixes need {MIN_PREFIX}+ characters)")
+        matches = [pid for pid in self.papers if pid.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise UnknownPaper(f"{ref!r}: no paper has this id (see `readinglist list`)")
+        raise UnknownPaper(f"{ref!r}: ambiguous id prefix, matches {', '.join(sorted(matches)[:5])}")
+
+    def digest_list(self, pid: str) -> list[Digest]:
+        """The digests a paper appeared in, newest import first."""
+        return sorted((self.digests[d] for d in self.papers[pid].digests), key=lambda d: -d.seq)
+
+    def all_tags(self) -> list[str]:
+        return sorted({tag for state in self._states.values() for tag in state.tags})
+
+    def to_json(self, pid: str) -> dict[str, Any]:
+        paper, state = self.papers[pid], self.state(pid)
+        return {
+            "id": pid,
+            "title": paper.title,
+            "abstract": paper.abstract,
+            "seen": paper.seen,
+            "digests": [{"name": d.name, "date": d.date} for d in self.digest_list(pid)],
+            "read": state.read,
+            "read_at": state.read_at,
+            "tags": list(state.tags),
+            "note": state.note,
+            "links": list(paper.links),
+            "updated": state.updated,
+        }
+
+    def stats(self) -> Stats:
+        read = sum(1 for pid in self.papers if self.state(pid).read)
+        per_digest: dict[str, list[int]] = {d: [0, 0] for d in self.digests}
+        for pid, paper in self.papers.items():
+            is_read = self.state(pid).read
+            for d in paper.digests:
+                per_digest[d][0] += 1
+                per_digest[d][1] += is_read
+        digests = tuple(
+            {"name": d.name, "date": d.date, "papers": per_digest[d.id][0], "read": per_digest[d.id][1]}
+            for d in sorted(self.digests.values(), key=lambda d: d.seq)
+        )
+        return Stats(
+            papers=len(self.papers),
+            unread=len(self.papers) - read,
+            read=read,
+            noted=sum(1 for pid in self.papers if self.state(pid).note),
+            tagged=sum(1 for pid in self.papers if self.state(pid).tags),
+            recurring=sum(1 for p in self.papers.values() if p.seen >= 2),
+            digests=digests,
+        )
+
+    def refresh(self) -> bool:
+        """Pick up what another process saved; True when anything changed."""
+        stale = self.store.stale()
+        if stale:
+            self.store.reload(stale)
+            self._rebuild(stale)
+        return bool(stale)
+
+    # ----------------------------------------------------------------- importing
+
+    def import_files(self, sources: Sequence[Source], progress: Progress | None = None) -> ImportReport:
+        """Import digests; each file is taken whole or rejected whole.
+
+        Parsing happens first, outside the lock; then all good files are applied in one
+        transaction, so the big papers file is written once per call.
+        """
+        reports: list[FileReport | None] = []
+        parsed: list[tuple[int, str, ParsedDigest]] = []
+        total = len(sources)
+        for number, source in enumerate(sources):
+            name = source[0] if isinstance(source, tuple) else str(source)
+            if progress:
+                progress(number, total, name)
+            try:
+                if isinstance(source, tuple):
+                    digest = parse_digest(source[1], source[0])
+                    stem = Path(source[0]).stem or source[0]
+                else:
+                    digest = read_digest(source)
+                    stem = source.stem
+            except DigestError as error:
+                reports.append(FileReport(name, "rejected", error=str(error)))
+                continue
+            reports.append(None)
+            parsed.append((len(reports) - 1, stem, digest))
+        if parsed:
+            with self._transaction():
+                for slot, stem, digest in parsed:
+                    reports[slot] = self._apply_digest(stem, digest)
+            self._changed(papers=True)
+        if progress:
+            progress(total, total, "")
+        return ImportReport(tuple(r for r in reports if r is not None))
+
+    def _apply_digest(self, stem: str, digest: ParsedDigest) -> FileReport:
+        if digest.content_id in self.digests:
+            return FileReport(digest.source, "unchanged", warnings=digest.warnings, layout=digest.layout)
+        seq = max((d.seq for d in self.digests.values()), default=0) + 1
+        new: dict[str, Paper] = {}
+        again: list[str] = []
+        for entry in digest.entries:
+            pid = paper_id(title_key(entry.title))
+            if pid in new or pid in again:
+                continue  # listed twice in one digest: still one sighting
+            if pid in self.papers:
+                again.append(pid)
+            else:
+                new[pid] = Paper(pid, entry.title, entry.abstract, entry.links, [digest.content_id], seq)
+        record = Digest(digest.content_id, stem, digest.date, seq, now(), len(new) + len(again))
+        did = digest.content_id
+
+        def add_sighting(doc: dict[str, Any]) -> None:
+            doc["digests"] = [*doc["digests"], did]
+
+        papers = self.store.papers_db.table("papers")
+        self.store.papers_db.table("digests").insert(Document(record.to_doc(), doc_id=did))
+        papers.insert_multiple(Document(p.to_doc(), doc_id=pid) for pid, p in new.items())
+        papers.update(add_sighting, doc_ids=again)
+        self.digests[did] = record
+        self.papers.update(new)
+        for pid in again:
+            paper = self.papers[pid]
+            paper.digests.append(did)
+            paper.latest = seq
+        return FileReport(
+            digest.source,
+            "imported",
+            new=len(new),
+            again=len(again),
+            warnings=digest.warnings,
+            layout=digest.layout,
+        )
+
+    # ----------------------------------------------------------------- changing
+
+    def mark(self, ids: Sequence[str], read: bool = True) -> Change | None:
+        label = f"mark {_count(ids)} {'read' if read else 'unread'}"
+        return self._update(label, ids, lambda s: _with_read(s, read))
+
+    def toggle_read(self, ids: Sequence[str]) -> Change | None:
+        """Read unless all already are; then unread (what a toggle over a selection means)."""
+        read = not all(self.state(pid).read for pid in ids)
+        return self.mark(ids, read)
+
+    def tag(self, ids: Sequence[str], add: Iterable[str] = (), remove: Iterable[str] = ()) -> Change | None:
+        plus = [t for t in map(normalise_tag, add) if t]
+        minus = {t for t in map(normalise_tag, remove) if t}
+
+        def retag(state: PaperState) -> PaperState:
+            tags = [t for t in state.tags if t not in minus]
+            tags += [t for t in plus if t not in tags]
+            return dataclasses.replace(state, tags=tuple(tags))
+
+        words = [f"+{t}" for t in plus] + [f"-{t}" for t in sorted(minus)]
+        return self._update(f"tag {_count(ids)} {' '.join(words)}", ids, retag)
+
+    def set_note(self, pid: str, text: str) -> Change | None:
+        note = text.rstrip()
+        return self._update("edit note", [pid], lambda s: dataclasses.replace(s, note=note))
+
+    def undo(self) -> Change | None:
+        """Revert the newest change not yet undone (by this or any other process)."""
+        with self._transaction():
+            entries = self._history()
+            done = [(seq, doc) for seq, doc in entries if not doc.get("undone")]
+            if not done:
+                return None
+            seq, doc = done[-1]
+            self._put_states(doc["before"])
+            self.store.state_db.table("history").update({"undone": True}, doc_ids=[str(seq)])
+        self._changed()
+        return Change(f"undo {doc['label']}", tuple(doc["before"]))
+
+    def redo(self) -> Change | None:
+        with self._transaction():
+            undone = [(seq, doc) for seq, doc in self._history() if doc.get("undone")]
+            if not undone:
+                return None
+            seq, doc = undone[0]
+            self._put_states(doc["after"])
+            self.store.state_db.table("history").update({"undone": False}, doc_ids=[str(seq)])
+        self._changed()
+        return Change(f"redo {doc['label']}", tuple(doc["after"]))
+
+    def _update(self, label: str, ids: Sequence[str], change: Callable[[PaperState], PaperState]) -> Change | None:
+        """Apply ``change`` to each paper's *current* state, save it, and record it for undo."""
+        for pid in ids:
+            if pid not in self.papers:
+                raise UnknownPaper(f"{pid!r}: no paper has this id")
+        with self._transaction():
+            stamp = now()
+            before: dict[str, Any] = {}
+            after: dict[str, Any] = {}
+            for pid in dict.fromkeys(ids):
+                old = self._states.get(pid)
+                new = change(old or EMPTY_STATE)
+                if new == (old or EMPTY_STATE):
+                    continue
+                before[pid] = old.to_doc() if old else None
+                after[pid] = dataclasses.replace(new, updated=stamp).to_doc()
+            if not after:
+                return None
+            self._put_states(after)
+            self._record(label, before, after, stamp)
+        self._changed()
+        return Change(label, tuple(after))
+
+    def _put_states(self, docs: dict[str, dict[str, Any] | None]) -> None:
+        table = self.store.state_db.table("state")
+        table.remove(doc_ids=[pid for pid in docs if pid in self._states])
+        table.insert_multiple(Document(doc, doc_id=pid) for pid, doc in docs.items() if doc is not None)
+        for pid, doc in docs.items():
+            if doc is None:
+                self._states.pop(pid, None)
+            else:
+                self._states[pid] = PaperState.from_doc(doc)
+
+    def _history(self) -> list[tuple[int, dict[str, Any]]]:
+        raw = self.store.state_storage.read().get("history", {})
+        return sorted((int(seq), doc) for seq, doc in raw.items())
+
+    def _record(self, label: str, before: dict[str, Any], after: dict[str, Any], stamp: str) -> None:
+        history = self.store.state_db.table("history")
+        entries = self._history()
+        dropped = [seq for seq, doc in entries if doc.get("undone")]
+        kept = [seq for seq, doc in entries if not doc.get("undone")]
+        dropped += kept[: max(0, len(kept) - HISTORY_LIMIT + 1)]
+        history.remove(doc_ids=[str(seq) for seq in dropped])
+        seq = (entries[-1][0] + 1) if entries else 1
+        doc = {"label": label, "at": stamp, "before": before, "after": after, "undone": False}
+        history.insert(Document(doc, doc_id=str(seq)))
+
+    # ----------------------------------------------------------------- plumbing
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        try:
+            with self.store.transaction() as reloaded:
+                if reloaded:
+                    self._rebuild(reloaded)
+                yield
+        except StorageError:
+            # Nothing was saved: make memory match the disk again before reporting.
+            with contextlib.suppress(StorageError):
+                self.store.reload({"papers", "state"})
+                self._rebuild({"papers", "state"})
+            raise
+
+    def _rebuild(self, kinds: set[str]) -> None:
+        if "papers" in kinds:
+            data = self.store.papers_storage.read()
+            self.digests = {did: Digest.from_doc(did, doc) for did, doc in data.get("digests", {}).items()}
+            seqs = {did: d.seq for did, d in self.digests.items()}
+            papers = {}
+            for pid, doc in data.get("papers", {}).items():
+                paper = Paper.from_doc(pid, doc)
+                paper.latest = max((seqs.get(d, 0) for d in paper.digests), default=0)
+                papers[pid] = paper
+            self.papers = papers
+        if "state" in kinds:
+            data = self.store.state_storage.read()
+            self._states = {pid: PaperState.from_doc(doc) for pid, doc in data.get("state", {}).items()}
+        self._changed(papers="papers" in kinds)
+
+    def _changed(self, papers: bool = False) -> None:
+        self.version += 1
+        if papers:
+            self._order = None
+            self._search = None
+
+
+def _with_read(state: PaperState, read: bool) -> PaperState:
+    if state.read == read:
+        return state
+    return dataclasses.replace(state, read=read, read_at=now() if read else None)
+
+
+def _count(ids: Sequence[str]) -> str:
+    return "1 paper" if len(ids) == 1 else f"{len(ids)} papers"

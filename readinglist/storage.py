@@ -1,0 +1,358 @@
+"""Durable TinyDB storage: atomic writes, a lock between processes, corruption checks.
+
+The library is two TinyDB files so that a mark-read never rewrites the abstracts:
+
+* ``papers.json``: bulky content written on import only (papers, digests);
+* ``state.json``: the reader's small, often written state (read, tags, notes, history).
+
+Each file is written whole to a temp file, fsynced, and renamed over the old one (after
+hard-linking the old one to ``.bak``), then the directory is fsynced: a crash leaves the
+old or the new file, never a torn one. Data stays in memory between writes.
+
+Writers take an exclusive ``flock`` on ``lock`` and re-read any file another process
+replaced since we loaded it (see :meth:`Store.transaction`), so two instances never
+silently lose each other's changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Table
+
+from readinglist.errors import LibraryCorrupt, LibraryLocked, StorageError
+
+SCHEMA_VERSION = 1
+PAPERS_FILE = "papers.json"
+STATE_FILE = "state.json"
+LOCK_FILE = "lock"
+#: Seconds a writer waits for another process's lock before giving up with a message.
+LOCK_TIMEOUT = 10.0
+
+Data = dict[str, dict[str, Any]]
+Signature = tuple[int, int, int] | None
+
+
+class StrIdTable(Table):
+    """Documents keyed by our own string ids (paper ids, digest hashes)."""
+
+    document_id_class = str
+
+
+class LibraryDB(TinyDB):
+    table_class = StrIdTable
+
+
+def _signature(path: Path) -> Signature:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def temp_files(path: Path) -> list[Path]:
+    """Temp files a killed writer may have left beside ``path``."""
+    return sorted(path.parent.glob(f".{path.name}.*.tmp"))
+
+
+def atomic_write(path: Path, payload: bytes, *, backup: bool = True) -> None:
+    """Replace ``path`` with ``payload`` so that a crash leaves the old or the new file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if backup and path.exists():
+            bak = path.with_name(path.name + ".bak")
+            bak_tmp = path.with_name(f".{bak.name}.{os.getpid()}.tmp")
+            with contextlib.suppress(FileNotFoundError):
+                bak_tmp.unlink()
+            os.link(path, bak_tmp)
+            os.replace(bak_tmp, bak)
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        reason = error.strerror or str(error)
+        raise StorageError(f"{path}: could not save ({reason}); the library is unchanged") from None
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def empty_data(kind: str) -> Data:
+    return {"meta": {"schema": {"version": SCHEMA_VERSION, "kind": kind}}}
+
+
+def load_file(path: Path, kind: str) -> Data:
+    """Read and validate one library file; a missing file is an empty library.
+
+    Anything we would not have written raises :class:`LibraryCorrupt` so that the caller
+    never mistakes a damaged file for an empty one (and never overwrites it).
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return empty_data(kind)
+    except IsADirectoryError:
+        raise StorageError(f"{path}: is a directory, expected a library file") from None
+    except OSError as error:
+        raise StorageError(f"{path}: cannot read ({error.strerror or error})") from None
+    if not raw.strip():
+        raise LibraryCorrupt(path, f"file is empty ({len(raw)} bytes), probably truncated")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise LibraryCorrupt(path, f"not valid JSON ({error.msg} at byte {error.pos})") from None
+    if not isinstance(data, dict):
+        found = "null" if data is None else type(data).__name__
+        raise LibraryCorrupt(path, f"top level is {found}, expected a JSON object")
+    schema = data.get("meta", {}).get("schema") if isinstance(data.get("meta"), dict) else None
+    if not isinstance(schema, dict) or not isinstance(schema.get("version"), int):
+        raise LibraryCorrupt(path, "no schema version; not a readinglist library file")
+    if schema["version"] > SCHEMA_VERSION:
+        raise LibraryCorrupt(
+            path,
+            f"schema version {schema['version']} is newer than this readinglist understands "
+            f"({SCHEMA_VERSION}); upgrade readinglist",
+        )
+    if schema["version"] < 1:
+        raise LibraryCorrupt(path, f"unknown schema version {schema['version']}")
+    if schema.get("kind") != kind:
+        raise LibraryCorrupt(path, f"holds {schema.get('kind')!r} data, expected {kind!r}")
+    for name, table in data.items():
+        if not isinstance(table, dict) or not all(isinstance(d, dict) for d in table.values()):
+            raise LibraryCorrupt(path, f"table {name!r} is not a JSON object of documents")
+    return data
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that keeps data in memory and replaces the file atomically.
+
+    While ``hold`` is set (inside a transaction) writes only mark the data dirty, so a
+    transaction of many TinyDB operations costs one file write.
+    """
+
+    def __init__(self, path: str, kind: str) -> None:
+        self.path = Path(path)
+        self.kind = kind
+        self.hold = False
+        self.dirty = False
+        self._data: Data | None = None
+        self._signature: Signature = None
+
+    def read(self) -> Data:
+        if self._data is None:
+            self.reload()
+        assert self._data is not None
+        return self._data
+
+    def write(self, data: Data) -> None:
+        self._data = data
+        if self.hold:
+            self.dirty = True
+        else:
+            self.flush()
+
+    def reload(self) -> None:
+        signature = _signature(self.path)
+        self._data = load_file(self.path, self.kind)
+        self._signature = signature
+
+    def changed_on_disk(self) -> bool:
+        """True when another process replaced the file since we read or wrote it."""
+        return self._data is None or _signature(self.path) != self._signature
+
+    def flush(self) -> None:
+        self.dirty = False
+        if self._data is None:
+            return
+        try:
+            atomic_write(self.path, orjson.dumps(self._data))
+        except StorageError:
+            self._data = None  # what we hold was never saved: re-read the disk next time
+            raise
+        self._signature = _signature(self.path)
+
+    def forget(self) -> None:
+        """Drop unsaved changes; the next read comes from disk."""
+        self._data = None
+        self.dirty = False
+
+    def close(self) -> None:
+        pass
+
+
+class Lock:
+    """Exclusive, re-entrant ``flock`` on the library's lock file, held only while writing."""
+
+    def __init__(self, path: Path, timeout: float = LOCK_TIMEOUT) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._fd: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> Lock:
+        if self._depth == 0:
+            self._acquire()
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def _acquire(self) -> None:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise StorageError(
+                f"{self.path.parent}: cannot write to the library folder "
+                f"({error.strerror or error})"
+            ) from None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    holder = self.holder()
+                    os.close(fd)
+                    raise LibraryLocked(
+                        f"{self.path}: another readinglist process (pid {holder or '?'}) "
+                        f"has been writing the library for {self.timeout:.0f} s; "
+                        "try again when it has finished"
+                    ) from None
+                time.sleep(0.005)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def holder(self) -> int | None:
+        """The pid written by the last process that took the lock, if any."""
+        try:
+            return int(self.path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+
+class Store:
+    """The two TinyDB files of one library and the lock that guards writing them."""
+
+    def __init__(self, data_dir: Path) -> None:
+        if data_dir.exists() and not data_dir.is_dir():
+            raise StorageError(f"{data_dir}: is a file, expected the library folder")
+        self.data_dir = data_dir
+        self.papers_db = LibraryDB(str(data_dir / PAPERS_FILE), storage=AtomicJSONStorage, kind="papers")
+        self.state_db = LibraryDB(str(data_dir / STATE_FILE), storage=AtomicJSONStorage, kind="state")
+        self.lock = Lock(data_dir / LOCK_FILE)
+        # Validate both files now: a damaged library must stop us before anything else.
+        self.papers_storage.read()
+        self.state_storage.read()
+
+    @property
+    def papers_storage(self) -> AtomicJSONStorage:
+        return self.papers_db.storage  # type: ignore[return-value]
+
+    @property
+    def state_storage(self) -> AtomicJSONStorage:
+        return self.state_db.storage  # type: ignore[return-value]
+
+    def storages(self) -> tuple[AtomicJSONStorage, AtomicJSONStorage]:
+        return (self.papers_storage, self.state_storage)
+
+    def stale(self) -> set[str]:
+        """Kinds of data ("papers", "state") another process replaced since we read them."""
+        return {s.kind for s in self.storages() if s.changed_on_disk()}
+
+    def reload(self, kinds: set[str]) -> None:
+        for storage in self.storages():
+            if storage.kind in kinds:
+                storage.reload()
+        for db in (self.papers_db, self.state_db):
+            db.clear_cache()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[set[str]]:
+        """Lock, re-read what changed on disk, let the caller write, save once.
+
+        Yields the kinds that were re-read so the caller can rebuild what it derived from
+        them before applying its change. On any error nothing is saved and unsaved
+        in-memory changes are dropped, so memory matches disk again.
+        """
+        self._ensure_dir()
+        with self.lock:
+            reloaded = self.stale()
+            self.reload(reloaded)
+            storages = self.storages()
+            for storage in storages:
+                storage.hold = True
+            try:
+                yield reloaded
+                for storage in storages:
+                    if storage.dirty:
+                        storage.flush()
+            except BaseException:
+                for storage in storages:
+                    if storage.dirty:
+                        storage.forget()
+                raise
+            finally:
+                for storage in storages:
+                    storage.hold = False
+
+    def _ensure_dir(self) -> None:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise StorageError(f"{self.data_dir}: is a file, expected the library folder") from None
+        except OSError as error:
+            raise StorageError(
+                f"{self.data_dir}: cannot create the library folder ({error.strerror or error})"
+            ) from None
+
+    def clean_temp_files(self) -> list[Path]:
+        """Remove temp files of writers that died mid-write (only we can be writing now)."""
+        leftovers = self.temp_files()
+        if not leftovers:
+            return []
+        with self.lock:
+            removed = []
+            for tmp in self.temp_files():
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+                    removed.append(tmp)
+        return removed
+
+    def temp_files(self) -> list[Path]:
+        found: list[Path] = []
+        for storage in self.storages():
+            found += temp_files(storage.path)
+            found += temp_files(storage.path.with_name(storage.path.name + ".bak"))
+        return found
+

@@ -1,0 +1,32 @@
+"""Shared fixtures: the real digests and a real library in a temp dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from readinglist.library import Library
+from readinglist.samples import sample_paths
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "digests"
+
+
+@pytest.fixture(scope="session")
+def digest_paths() -> list[Path]:
+    """The five real digests: ../shared/digests when present, else the bundled copy."""
+    shared = sorted(SHARED.glob("*.txt"))
+    return shared or sample_paths()
+
+
+@pytest.fixture
+def library(tmp_path: Path, digest_paths: list[Path]) -> Library:
+    lib = Library(tmp_path / "lib")
+    assert lib.import_files(digest_paths).ok
+    return lib
+
+
+def by_title(library: Library, title: str) -> str:
+    """The id of the paper with exactly this title."""
+    (pid,) = [pid for pid, p in library.papers.items() if p.title == title]
+    return pid
