@@ -1,0 +1,34 @@
+"""Help: every key the app answers to, generated from the live bindings."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+QUERY_HELP = (
+    "Filter: words match titles and tags, typos forgiven · \"exact phrase\" · abstract:word · "
+    "tag:NAME · is:read/unread/noted/tagged · has:code · seen:>=2 · digest:NAME · -negates"
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        for key, description in self.keys:
+            table.add_row(key, description)
+        with VerticalScroll(id="help-dialog"):
+            yield Static("[b]readinglist keys[/b]  (Esc closes)", id="help-title")
+            yield Static(table)
+            yield Static(QUERY_HELP, id="help-query")
