@@ -40,22 +40,39 @@ def build_parser() -> argparse.ArgumentParser:
             "Triage research-paper digests. With no command, opens the terminal app on your "
             "library; papers seen in the most digests come first."
         ),
-        epilog=f"The library lives in {default_data_dir()} unless --data-dir or ${ENV_DATA_DIR} says otherwise.",
+        epilog=(
+            f"The library lives in {default_data_dir()} "
+            f"unless --data-dir or ${ENV_DATA_DIR} says otherwise."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"readinglist {__version__}")
     parser.add_argument("--data-dir", type=Path, metavar="DIR", help="library folder to use")
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="use a throw-away library built from the bundled sample digests (yours is not touched)",
+        help="use a throw-away library built from the bundled samples (yours is not touched)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = commands.add_parser("import", help="import digest files", description="Import digest text files.")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="a digest file, a folder of *.txt digests, or - for stdin")
+    p = commands.add_parser(
+        "import", help="import digest files", description="Import digest text files."
+    )
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="a digest file, a folder of *.txt digests, or - for stdin",
+    )
 
-    p = commands.add_parser("list", help="list papers, most recurring first", description="List papers.")
-    p.add_argument("query", nargs="?", default="", help="search query (see README: tag:, is:unread, seen:>=2 …)")
+    p = commands.add_parser(
+        "list", help="list papers, most recurring first", description="List papers."
+    )
+    p.add_argument(
+        "query",
+        nargs="?",
+        default="",
+        help="search query (see README: tag:, is:unread, seen:>=2 …)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON array of papers")
     p.add_argument("--ids", action="store_true", help="print ids only, one a line (for xargs)")
     p.add_argument("--limit", type=_positive, metavar="N", help="at most N papers")
@@ -64,32 +81,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", metavar="ID")
     p.add_argument("--json", action="store_true", help="print it as JSON")
 
-    p = commands.add_parser("mark", help="mark papers read (or unread)", description="Mark papers read.")
+    p = commands.add_parser(
+        "mark", help="mark papers read (or unread)", description="Mark papers read."
+    )
     p.add_argument("ids", nargs="+", metavar="ID", help="paper id or unique prefix")
     p.add_argument("--unread", action="store_true", help="mark unread instead")
 
-    p = commands.add_parser("tag", help="add or remove tags", description="Add or remove tags on papers.")
+    p = commands.add_parser(
+        "tag", help="add or remove tags", description="Add or remove tags on papers."
+    )
     p.add_argument("ids", nargs="+", metavar="ID")
-    p.add_argument("--add", action="append", default=[], metavar="TAG", help="tag to add (repeatable)")
-    p.add_argument("--remove", action="append", default=[], metavar="TAG", help="tag to remove (repeatable)")
+    p.add_argument(
+        "--add", action="append", default=[], metavar="TAG", help="tag to add (repeatable)"
+    )
+    p.add_argument(
+        "--remove", action="append", default=[], metavar="TAG", help="tag to remove (repeatable)"
+    )
 
-    p = commands.add_parser("note", help="show, set or edit a paper's note", description="A paper's note (Markdown).")
+    p = commands.add_parser(
+        "note", help="show, set or edit a paper's note", description="A paper's note (Markdown)."
+    )
     p.add_argument("id", metavar="ID")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--set", metavar="TEXT", dest="text", help="replace the note ('' clears it)")
     group.add_argument("--edit", action="store_true", help="edit the note in $EDITOR")
 
-    p = commands.add_parser("export", help="export notes to Markdown or JSON", description="Export papers with notes.")
+    p = commands.add_parser(
+        "export", help="export notes to Markdown or JSON", description="Export papers with notes."
+    )
     p.add_argument("query", nargs="?", default="", help="only papers matching this query")
-    p.add_argument("--all", action="store_true", help="every matching paper, not only those with notes")
+    p.add_argument(
+        "--all", action="store_true", help="every matching paper, not only those with notes"
+    )
     p.add_argument("--format", choices=FORMATS, default="markdown")
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here instead of stdout")
 
-    p = commands.add_parser("stats", help="counts of papers, read, notes, per digest", description="Library counts.")
+    p = commands.add_parser(
+        "stats", help="counts of papers, read, notes, per digest", description="Library counts."
+    )
     p.add_argument("--json", action="store_true")
 
     commands.add_parser("undo", help="undo the last change", description="Undo the last change.")
-    commands.add_parser("redo", help="redo the last undone change", description="Redo the last undone change.")
+    commands.add_parser(
+        "redo", help="redo the last undone change", description="Redo the last undone change."
+    )
     return parser
 
 
@@ -177,7 +212,10 @@ def cmd_import(library: Library, args: argparse.Namespace) -> int:
 def cmd_list(library: Library, args: argparse.Namespace) -> int:
     ids = library.query(args.query)[: args.limit]
     if args.json:
-        sys.stdout.write(orjson.dumps([library.to_json(pid) for pid in ids], option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(
+            orjson.dumps([library.to_json(pid) for pid in ids], option=orjson.OPT_INDENT_2).decode()
+            + "\n"
+        )
     elif args.ids:
         sys.stdout.write("".join(f"{pid}\n" for pid in ids))
     else:
@@ -199,8 +237,13 @@ def cmd_show(library: Library, args: argparse.Namespace) -> int:
         return 0
     paper, state = library.papers[pid], library.state(pid)
     print(paper.title)
-    print(f"id {pid} · seen in {paper.seen}: " + ", ".join(d.label for d in library.digest_list(pid)))
-    print(f"{'read' if state.read else 'unread'}" + (f" · tags: {', '.join(state.tags)}" if state.tags else ""))
+    print(
+        f"id {pid} · seen in {paper.seen}: " + ", ".join(d.label for d in library.digest_list(pid))
+    )
+    print(
+        f"{'read' if state.read else 'unread'}"
+        + (f" · tags: {', '.join(state.tags)}" if state.tags else "")
+    )
     for link in paper.links:
         print(link)
     print()
@@ -242,7 +285,9 @@ def _edit(text: str) -> str:
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     if not shutil.which(editor.split()[0]):
         raise ReadinglistError(f"editor {editor!r} not found; set $EDITOR")
-    with tempfile.NamedTemporaryFile("w+", suffix=".md", prefix="readinglist-note-", delete=False) as f:
+    with tempfile.NamedTemporaryFile(
+        "w+", suffix=".md", prefix="readinglist-note-", delete=False
+    ) as f:
         f.write(text)
     path = Path(f.name)
     try:

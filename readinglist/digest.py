@@ -33,7 +33,8 @@ TITLE_LIKE_CHARS = 300
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
 _DATE_RE = re.compile(rf"^(?:{_MONTHS})[a-z]*\.? \d{{1,2}}(?:, ?\d{{4}})?$", re.IGNORECASE)
 _HEADER_RE = re.compile(
-    r"^(?:new|subscribe|byak and the research community|get trending papers in your email inbox.*)$",
+    r"^(?:new|subscribe|byak and the research community"
+    r"|get trending papers in your email inbox.*)$",
     re.IGNORECASE,
 )
 _SUBSCRIBE = "Subscribe"
@@ -91,9 +92,7 @@ def parse_digest(data: bytes, source: str) -> ParsedDigest:
     blank_lines = 0
     for number, raw in enumerate(lines, start=1):
         if len(raw) > MAX_LINE_CHARS:
-            raise DigestError(
-                source, f"line is {len(raw):,} characters long; not a digest", number
-            )
+            raise DigestError(source, f"line is {len(raw):,} characters long; not a digest", number)
         line = _SPACE_RE.sub(" ", raw).strip()
         if line:
             items.append((number, line))

@@ -43,8 +43,7 @@ class LibraryCorrupt(StorageError):
             )
         else:
             recovery = (
-                f"no backup exists; move '{path}' aside to start afresh "
-                "or run `readinglist doctor`"
+                f"no backup exists; move '{path}' aside to start afresh or run `readinglist doctor`"
             )
         super().__init__(f"{path}: {problem}; the file was left untouched. To recover, {recovery}")
 

@@ -16,7 +16,10 @@ _MD_SPECIAL_RE = re.compile(r"([\\`*_\[\]<>#|])")
 
 def export(library: Library, ids: Sequence[str], fmt: str = "markdown") -> str:
     if fmt == "json":
-        return orjson.dumps([library.to_json(pid) for pid in ids], option=orjson.OPT_INDENT_2).decode() + "\n"
+        return (
+            orjson.dumps([library.to_json(pid) for pid in ids], option=orjson.OPT_INDENT_2).decode()
+            + "\n"
+        )
     return to_markdown(library, ids)
 
 
@@ -32,8 +35,17 @@ def _paper_section(library: Library, pid: str) -> list[str]:
     paper, state = library.papers[pid], library.state(pid)
     digests = ", ".join(d.label for d in library.digest_list(pid))
     seen = "1 digest" if paper.seen == 1 else f"{paper.seen} digests"
-    status = f"read ({state.read_at[:10]})" if state.read and state.read_at else ("read" if state.read else "unread")
-    lines = [f"## {escape(paper.title)}", "", f"- **Seen in {seen}:** {digests}", f"- **Status:** {status}"]
+    status = (
+        f"read ({state.read_at[:10]})"
+        if state.read and state.read_at
+        else ("read" if state.read else "unread")
+    )
+    lines = [
+        f"## {escape(paper.title)}",
+        "",
+        f"- **Seen in {seen}:** {digests}",
+        f"- **Status:** {status}",
+    ]
     if state.tags:
         lines.append("- **Tags:** " + " ".join(f"`{tag}`" for tag in state.tags))
     if paper.links:

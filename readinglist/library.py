@@ -147,7 +147,12 @@ class Library:
         if self._order is None:
             papers = self.papers
             self._order = sorted(
-                papers, key=lambda pid: (-papers[pid].seen, -papers[pid].latest, papers[pid].title.casefold())
+                papers,
+                key=lambda pid: (
+                    -papers[pid].seen,
+                    -papers[pid].latest,
+                    papers[pid].title.casefold(),
+                ),
             )
         return self._order
 
@@ -171,13 +176,17 @@ class Library:
         if ref in self.papers:
             return ref
         if len(ref) < MIN_PREFIX:
-            raise UnknownPaper(f"{ref!r}: no paper has this id (prefixes need {MIN_PREFIX}+ characters)")
+            raise UnknownPaper(
+                f"{ref!r}: no paper has this id (prefixes need {MIN_PREFIX}+ characters)"
+            )
         matches = [pid for pid in self.papers if pid.startswith(ref)]
         if len(matches) == 1:
             return matches[0]
         if not matches:
             raise UnknownPaper(f"{ref!r}: no paper has this id (see `readinglist list`)")
-        raise UnknownPaper(f"{ref!r}: ambiguous id prefix, matches {', '.join(sorted(matches)[:5])}")
+        raise UnknownPaper(
+            f"{ref!r}: ambiguous id prefix, matches {', '.join(sorted(matches)[:5])}"
+        )
 
     def digest_list(self, pid: str) -> list[Digest]:
         """The digests a paper appeared in, newest import first."""
@@ -211,7 +220,12 @@ class Library:
                 per_digest[d][0] += 1
                 per_digest[d][1] += is_read
         digests = tuple(
-            {"name": d.name, "date": d.date, "papers": per_digest[d.id][0], "read": per_digest[d.id][1]}
+            {
+                "name": d.name,
+                "date": d.date,
+                "papers": per_digest[d.id][0],
+                "read": per_digest[d.id][1],
+            }
             for d in sorted(self.digests.values(), key=lambda d: d.seq)
         )
         return Stats(
@@ -234,7 +248,9 @@ class Library:
 
     # ----------------------------------------------------------------- importing
 
-    def import_files(self, sources: Sequence[Source], progress: Progress | None = None) -> ImportReport:
+    def import_files(
+        self, sources: Sequence[Source], progress: Progress | None = None
+    ) -> ImportReport:
         """Import digests; each file is taken whole or rejected whole.
 
         Parsing happens first, outside the lock; then all good files are applied in one
@@ -270,7 +286,9 @@ class Library:
 
     def _apply_digest(self, stem: str, digest: ParsedDigest) -> FileReport:
         if digest.content_id in self.digests:
-            return FileReport(digest.source, "unchanged", warnings=digest.warnings, layout=digest.layout)
+            return FileReport(
+                digest.source, "unchanged", warnings=digest.warnings, layout=digest.layout
+            )
         seq = max((d.seq for d in self.digests.values()), default=0) + 1
         new: dict[str, Paper] = {}
         again: list[str] = []
@@ -281,7 +299,9 @@ class Library:
             if pid in self.papers:
                 again.append(pid)
             else:
-                new[pid] = Paper(pid, entry.title, entry.abstract, entry.links, [digest.content_id], seq)
+                new[pid] = Paper(
+                    pid, entry.title, entry.abstract, entry.links, [digest.content_id], seq
+                )
         record = Digest(digest.content_id, stem, digest.date, seq, now(), len(new) + len(again))
         did = digest.content_id
 
@@ -318,7 +338,9 @@ class Library:
         read = not all(self.state(pid).read for pid in ids)
         return self.mark(ids, read)
 
-    def tag(self, ids: Sequence[str], add: Iterable[str] = (), remove: Iterable[str] = ()) -> Change | None:
+    def tag(
+        self, ids: Sequence[str], add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> Change | None:
         plus = [t for t in map(normalise_tag, add) if t]
         minus = {t for t in map(normalise_tag, remove) if t}
 
@@ -358,7 +380,9 @@ class Library:
         self._changed()
         return Change(f"redo {doc['label']}", tuple(doc["after"]))
 
-    def _update(self, label: str, ids: Sequence[str], change: Callable[[PaperState], PaperState]) -> Change | None:
+    def _update(
+        self, label: str, ids: Sequence[str], change: Callable[[PaperState], PaperState]
+    ) -> Change | None:
         """Apply ``change`` to each paper's *current* state, save it, and record it for undo."""
         for pid in ids:
             if pid not in self.papers:
@@ -384,7 +408,9 @@ class Library:
     def _put_states(self, docs: dict[str, dict[str, Any] | None]) -> None:
         table = self.store.state_db.table("state")
         table.remove(doc_ids=[pid for pid in docs if pid in self._states])
-        table.insert_multiple(Document(doc, doc_id=pid) for pid, doc in docs.items() if doc is not None)
+        table.insert_multiple(
+            Document(doc, doc_id=pid) for pid, doc in docs.items() if doc is not None
+        )
         for pid, doc in docs.items():
             if doc is None:
                 self._states.pop(pid, None)
@@ -399,7 +425,9 @@ class Library:
         raw = self.store.state_storage.read().get("history", {})
         return sorted((int(seq), doc) for seq, doc in raw.items())
 
-    def _record(self, label: str, before: dict[str, Any], after: dict[str, Any], stamp: str) -> None:
+    def _record(
+        self, label: str, before: dict[str, Any], after: dict[str, Any], stamp: str
+    ) -> None:
         history = self.store.state_db.table("history")
         entries = self._history()
         dropped = [seq for seq, doc in entries if doc.get("undone")]
@@ -429,7 +457,9 @@ class Library:
     def _rebuild(self, kinds: set[str]) -> None:
         if "papers" in kinds:
             data = self.store.papers_storage.read()
-            self.digests = {did: Digest.from_doc(did, doc) for did, doc in data.get("digests", {}).items()}
+            self.digests = {
+                did: Digest.from_doc(did, doc) for did, doc in data.get("digests", {}).items()
+            }
             seqs = {did: d.seq for did, d in self.digests.items()}
             papers = {}
             for pid, doc in data.get("papers", {}).items():
@@ -439,7 +469,9 @@ class Library:
             self.papers = papers
         if "state" in kinds:
             data = self.store.state_storage.read()
-            self._states = {pid: PaperState.from_doc(doc) for pid, doc in data.get("state", {}).items()}
+            self._states = {
+                pid: PaperState.from_doc(doc) for pid, doc in data.get("state", {}).items()
+            }
             self._read = {pid for pid, state in self._states.items() if state.read}
         self._changed(papers="papers" in kinds)
 

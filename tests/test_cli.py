@@ -25,7 +25,10 @@ def data_dir(tmp_path: Path, digest_paths: list[Path], capsys: pytest.CaptureFix
     folder = digest_paths[0].parent
     code, out, _ = cli(capsys, tmp_path / "lib", "import", str(folder))
     assert code == 0
-    assert out.splitlines()[-1] == "5 of 5 files imported, 751 new papers; the library holds 751 papers."
+    assert (
+        out.splitlines()[-1]
+        == "5 of 5 files imported, 751 new papers; the library holds 751 papers."
+    )
     return tmp_path / "lib"
 
 
@@ -34,18 +37,31 @@ def test_round_trip(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path
     papers = json.loads(out)
     assert code == 0 and len(papers) == 3
     top = papers[0]
-    assert (top["title"], top["seen"], top["read"], top["tags"], top["note"]) == (TOP, 4, False, [], "")
+    assert (top["title"], top["seen"], top["read"], top["tags"], top["note"]) == (
+        TOP,
+        4,
+        False,
+        [],
+        "",
+    )
     assert {"id", "abstract", "digests", "links"} <= top.keys()
     assert {"name": "000_88429e94ceb0c524", "date": "Mar 13"} in top["digests"]
 
     pid = top["id"]
     assert cli(capsys, data_dir, "mark", pid[:6])[1] == "mark 1 paper read.\n"
-    assert cli(capsys, data_dir, "tag", pid, papers[1]["id"], "--add", "lmc", "--add", "theory")[0] == 0
+    assert (
+        cli(capsys, data_dir, "tag", pid, papers[1]["id"], "--add", "lmc", "--add", "theory")[0]
+        == 0
+    )
     assert cli(capsys, data_dir, "tag", papers[1]["id"], "--remove", "theory")[0] == 0
     assert cli(capsys, data_dir, "note", pid, "--set", "Key idea: *weight matching*.")[0] == 0
 
     listed = json.loads(cli(capsys, data_dir, "list", "--json", "--limit", "2")[1])
-    assert (listed[0]["read"], listed[0]["tags"], listed[0]["note"]) == (True, ["lmc", "theory"], "Key idea: *weight matching*.")
+    assert (listed[0]["read"], listed[0]["tags"], listed[0]["note"]) == (
+        True,
+        ["lmc", "theory"],
+        "Key idea: *weight matching*.",
+    )
     assert listed[1]["tags"] == ["lmc"]
 
     out_file = tmp_path / "notes.md"
@@ -64,7 +80,13 @@ def test_round_trip(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path
 
     code, out, _ = cli(capsys, data_dir, "stats", "--json")
     stats = json.loads(out)
-    assert (stats["papers"], stats["read"], stats["noted"], stats["tagged"], stats["recurring"]) == (751, 1, 1, 2, 51)
+    assert (
+        stats["papers"],
+        stats["read"],
+        stats["noted"],
+        stats["tagged"],
+        stats["recurring"],
+    ) == (751, 1, 1, 2, 51)
 
     assert cli(capsys, data_dir, "undo")[1] == "undo edit note.\n"
     assert json.loads(cli(capsys, data_dir, "list", "--json", "--limit", "1")[1])[0]["note"] == ""
@@ -78,11 +100,13 @@ def test_list_filters_and_ids(capsys: pytest.CaptureFixture[str], data_dir: Path
     assert all("mamba" in t.lower() for t in titles)
 
 
-def test_bad_inputs_exit_1_with_one_line(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path) -> None:
+def test_bad_inputs_exit_1_with_one_line(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
+) -> None:
     before = (data_dir / "papers.json").read_bytes()
     binary = tmp_path / "img.txt"
     binary.write_bytes(b"\x89PNG\0\0\0")
-    code, out, err = cli(capsys, data_dir, "import", str(binary), str(tmp_path / "nope.txt"))
+    code, _, err = cli(capsys, data_dir, "import", str(binary), str(tmp_path / "nope.txt"))
     assert code == 1
     assert err.splitlines() == [
         f"readinglist: {binary}: binary file (NUL byte at offset 4); not a digest",
@@ -90,13 +114,18 @@ def test_bad_inputs_exit_1_with_one_line(capsys: pytest.CaptureFixture[str], dat
     ]
     assert (data_dir / "papers.json").read_bytes() == before
     code, _, err = cli(capsys, data_dir, "mark", "ffffffffffff")
-    assert code == 1 and err == "readinglist: 'ffffffffffff': no paper has this id (see `readinglist list`)\n"
+    assert (
+        code == 1
+        and err == "readinglist: 'ffffffffffff': no paper has this id (see `readinglist list`)\n"
+    )
 
 
 def test_import_from_stdin_and_corrupt_library(tmp_path: Path, digest_paths: list[Path]) -> None:
     env_dir = tmp_path / "lib"
     run = [sys.executable, "-m", "readinglist.cli", "--data-dir", str(env_dir)]
-    done = subprocess.run([*run, "import", "-"], input=digest_paths[0].read_bytes(), capture_output=True)
+    done = subprocess.run(
+        [*run, "import", "-"], input=digest_paths[0].read_bytes(), capture_output=True
+    )
     assert done.returncode == 0, done.stderr
     assert b"<stdin>: 74 papers (spaced layout): 74 new" in done.stdout
     (env_dir / "papers.json").write_bytes(b'{"meta": ')
@@ -112,14 +141,27 @@ def test_usage_errors_exit_2_and_help_is_complete() -> None:
     assert subprocess.run([*run, "frobnicate"], capture_output=True).returncode == 2
     assert subprocess.run([*run, "list", "--limit", "0"], capture_output=True).returncode == 2
     helptext = subprocess.run([*run, "--help"], capture_output=True, text=True).stdout
-    for command in ("import", "list", "mark", "tag", "note", "export", "stats", "undo", "--data-dir", "--demo"):
+    for command in (
+        "import",
+        "list",
+        "mark",
+        "tag",
+        "note",
+        "export",
+        "stats",
+        "undo",
+        "--data-dir",
+        "--demo",
+    ):
         assert command in helptext
 
 
 def test_environment_variable_sets_the_data_dir(tmp_path: Path, digest_paths: list[Path]) -> None:
     env = {"READINGLIST_DATA_DIR": str(tmp_path / "envlib"), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [sys.executable, "-m", "readinglist.cli", "import", str(digest_paths[1])], capture_output=True, env=env
+        [sys.executable, "-m", "readinglist.cli", "import", str(digest_paths[1])],
+        capture_output=True,
+        env=env,
     )
     assert done.returncode == 0
     assert (tmp_path / "envlib" / "papers.json").exists()

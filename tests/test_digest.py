@@ -34,7 +34,10 @@ def test_compact_layout_unglues_first_title_from_subscribe(digest_paths: list[Pa
     assert digest.layout == "compact"
     assert digest.date is None
     assert len(digest.entries) == 308
-    assert digest.entries[0].title == "Accelerating Image Generation with Sub-path Linear Approximation Model"
+    assert (
+        digest.entries[0].title
+        == "Accelerating Image Generation with Sub-path Linear Approximation Model"
+    )
     assert digest.entries[0].line == 3
     assert not any(e.title.startswith("Subscribe") for e in digest.entries)
 
@@ -109,7 +112,7 @@ def test_huge_single_line_is_rejected_by_length() -> None:
 def test_missing_path_and_directory(tmp_path: Path) -> None:
     with pytest.raises(DigestError, match=r"nope\.txt: no such file$"):
         read_digest(tmp_path / "nope.txt")
-    with pytest.raises(DigestError, match="is a directory$"):
+    with pytest.raises(DigestError, match=r"is a directory$"):
         read_digest(tmp_path)
 
 
@@ -118,5 +121,6 @@ def test_windows_1252_text_decodes_with_a_warning() -> None:
     digest = parse_digest(data, "legacy.txt")
     assert digest.entries[0].title == "Café Models"
     assert digest.warnings == (
-        "legacy.txt:1: not valid UTF-8; decoded the file as Windows-1252 (check accented characters)",
+        "legacy.txt:1: not valid UTF-8; decoded the file as Windows-1252 "
+        "(check accented characters)",
     )

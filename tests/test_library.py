@@ -25,7 +25,10 @@ def test_counts_and_default_order(library: Library) -> None:
 
 def test_ties_break_on_newest_digest_then_title(library: Library) -> None:
     order = library.ordered()
-    keys = [(-library.papers[p].seen, -library.papers[p].latest, library.papers[p].title.casefold()) for p in order]
+    keys = [
+        (-library.papers[p].seen, -library.papers[p].latest, library.papers[p].title.casefold())
+        for p in order
+    ]
     assert keys == sorted(keys)
     # Among single-sighting papers the last imported digest (004) comes first.
     singles = [p for p in order if library.papers[p].seen == 1]
@@ -33,7 +36,9 @@ def test_ties_break_on_newest_digest_then_title(library: Library) -> None:
     assert library.papers[singles[0]].latest == newest
 
 
-def test_reimport_is_unchanged_even_under_another_name(library: Library, digest_paths: list[Path], tmp_path: Path) -> None:
+def test_reimport_is_unchanged_even_under_another_name(
+    library: Library, digest_paths: list[Path], tmp_path: Path
+) -> None:
     before = library.store.papers_storage.path.read_bytes()
     copy = tmp_path / "renamed.txt"
     copy.write_bytes(digest_paths[0].read_bytes().replace(b"\n", b"\r\n"))
@@ -45,7 +50,9 @@ def test_reimport_is_unchanged_even_under_another_name(library: Library, digest_
 def test_case_and_punctuation_variants_are_one_paper(library: Library, tmp_path: Path) -> None:
     variant = tmp_path / "variant.txt"
     abstract = "We revisit weight matching. " * 10
-    variant.write_text(f"ANALYSIS  of linear mode-connectivity via permutation based weight matching!\n{abstract}\n")
+    variant.write_text(
+        "ANALYSIS  of linear mode-connectivity via permutation based weight matching!\n" + abstract
+    )
     report = library.import_files([variant])
     assert (report.files[0].new, report.files[0].again) == (0, 1)
     pid = by_title(library, TOP)
@@ -66,7 +73,9 @@ def test_ids_are_derived_from_the_title_key(library: Library) -> None:
     assert len(pid) == 12
 
 
-def test_bad_file_changes_nothing_and_good_files_still_import(tmp_path: Path, digest_paths: list[Path]) -> None:
+def test_bad_file_changes_nothing_and_good_files_still_import(
+    tmp_path: Path, digest_paths: list[Path]
+) -> None:
     lib = Library(tmp_path / "lib")
     bad = tmp_path / "bad.txt"
     bad.write_text("A Title\nAn abstract that is long enough and ends here.\nOrphan Title\n")
@@ -127,7 +136,13 @@ def test_stats(library: Library) -> None:
     library.mark(library.ordered()[:3])
     library.set_note(library.ordered()[0], "x")
     stats = library.stats()
-    assert (stats.papers, stats.read, stats.unread, stats.noted, stats.recurring) == (751, 3, 748, 1, 51)
+    assert (stats.papers, stats.read, stats.unread, stats.noted, stats.recurring) == (
+        751,
+        3,
+        748,
+        1,
+        51,
+    )
     assert [d["papers"] for d in stats.digests] == [74, 66, 308, 143, 219]
     assert [d["date"] for d in stats.digests] == ["Mar 13", "Mar 12", None, None, None]
 

@@ -19,7 +19,7 @@ import platformdirs
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Input, ProgressBar, Static
@@ -86,24 +86,58 @@ class ReadingListApp(App[int]):
     TITLE = "readinglist"
 
     BINDINGS = [
-        Binding("slash", "focus_filter", "Filter", key_display="/"),
-        Binding("space", "triage", "Read+next"),
-        Binding("r", "toggle_read", "Read"),
-        Binding("n", "edit_note", "Note"),
-        Binding("t", "add_tag", "Tag"),
-        Binding("T", "remove_tag", "Untag", show=False),
-        Binding("v", "toggle_select", "Select", show=False),
-        Binding("asterisk", "select_all", "Select all visible", show=False, key_display="*"),
-        Binding("escape", "clear_selection", "Clear selection", show=False),
-        Binding("o", "open_paper", "Open", show=False),
-        Binding("O", "open_code", "Open code link", show=False),
-        Binding("u", "undo", "Undo"),
-        Binding("U", "redo", "Redo", show=False),
-        Binding("h", "toggle_hide_read", "Hide read"),
-        Binding("x", "export", "Export", show=False),
-        Binding("l", "load_samples", "Load samples", show=False),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
+        Binding("slash", "focus_filter", "Filter", key_display="/", tooltip="filter as you type"),
+        Binding("space", "triage", "Read+next", tooltip="mark read, jump to the next unread"),
+        Binding("r", "toggle_read", "Read", tooltip="toggle read (highlighted paper or selection)"),
+        Binding("n", "edit_note", "Note", tooltip="edit the note (Markdown)"),
+        Binding("t", "add_tag", "Tag", tooltip="add tags (highlighted paper or selection)"),
+        Binding("T", "remove_tag", "Untag", show=False, tooltip="remove tags (paper or selection)"),
+        Binding("v", "toggle_select", "Select", show=False, tooltip="toggle selection, move down"),
+        Binding(
+            "asterisk",
+            "select_all",
+            "Select all",
+            show=False,
+            key_display="*",
+            tooltip="select all visible papers (again: none)",
+        ),
+        Binding(
+            "escape",
+            "clear_selection",
+            "Clear selection",
+            show=False,
+            key_display="Esc",
+            tooltip="clear the selection",
+        ),
+        Binding(
+            "o",
+            "open_paper",
+            "Open",
+            show=False,
+            tooltip="open the paper on Hugging Face (browser)",
+        ),
+        Binding(
+            "O",
+            "open_code",
+            "Open code",
+            show=False,
+            tooltip="open the abstract's first link (code)",
+        ),
+        Binding("u", "undo", "Undo", tooltip="undo the last change (several levels)"),
+        Binding("U", "redo", "Redo", show=False, tooltip="redo what was undone"),
+        Binding("h", "toggle_hide_read", "Hide read", tooltip="hide / show read papers"),
+        Binding(
+            "x", "export", "Export", show=False, tooltip="export notes of this view to Markdown"
+        ),
+        Binding(
+            "l",
+            "load_samples",
+            "Load samples",
+            show=False,
+            tooltip="load the sample digests (empty library)",
+        ),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
+        Binding("q", "quit", "Quit", tooltip="quit (everything is already saved)"),
     ]
 
     def __init__(
@@ -148,7 +182,6 @@ class ReadingListApp(App[int]):
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.query_one(PaperList).loading = True
-        self.query_one(PaperList).focus()
         self._open_library()
         self.set_interval(POLL_SECONDS, self._poll)
 
@@ -168,6 +201,7 @@ class ReadingListApp(App[int]):
         papers = self.query_one(PaperList)
         papers.library = message.library
         papers.loading = False
+        papers.focus()
         self.query_one("#progress", ProgressBar).display = False
         self.refresh_view()
 
@@ -184,7 +218,9 @@ class ReadingListApp(App[int]):
         self.searchable = True
         filter_input = self.query_one("#filter", Input)
         filter_input.disabled = False
-        filter_input.placeholder = '/ filter: words (typos ok), "phrase", tag:x, is:unread, seen:>=2, has:code'
+        filter_input.placeholder = (
+            '/ filter: words (typos ok), "phrase", tag:x, is:unread, seen:>=2, has:code'
+        )
         self._update_status()
 
     # ------------------------------------------------------------------ view
@@ -217,7 +253,11 @@ class ReadingListApp(App[int]):
         papers = self.query_one(PaperList)
         total = len(library.papers)
         read = library.count_read(library.papers)
-        parts = [f"{total:,} papers", f"{library.recurring:,} recurring", f"{total - read:,} unread"]
+        parts = [
+            f"{total:,} papers",
+            f"{library.recurring:,} recurring",
+            f"{total - read:,} unread",
+        ]
         if self.filter_error:
             parts.append(f"[red]{self.filter_error}[/red]")
         elif self.filter_text:
@@ -285,7 +325,7 @@ class ReadingListApp(App[int]):
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
 
-    def on_key(self, event) -> None:  # noqa: ANN001 - textual.events.Key
+    def on_key(self, event) -> None:
         filter_input = self.query_one("#filter", Input)
         if event.key == "escape" and self.focused is filter_input:
             filter_input.value = ""
@@ -306,7 +346,9 @@ class ReadingListApp(App[int]):
             return
         start = papers.cursor
         self._apply(partial(library.mark, [pid], True), keep=pid)
-        following = papers.ids[papers.cursor + 1 :] if papers.highlighted == pid else papers.ids[start:]
+        following = (
+            papers.ids[papers.cursor + 1 :] if papers.highlighted == pid else papers.ids[start:]
+        )
         upcoming = next((p for p in following if not library.state(p).read), None)
         if upcoming is None:
             self.notify("No unread papers below this one: all caught up.", timeout=3)
@@ -349,7 +391,12 @@ class ReadingListApp(App[int]):
             change = library.set_note(pid, text)
         except ReadinglistError as error:
             self._note_drafts[pid] = text
-            self.notify(f"{error}\nYour text is kept: press n to try again.", title="Note not saved", severity="error", timeout=15)
+            self.notify(
+                f"{error}\nYour text is kept: press n to try again.",
+                title="Note not saved",
+                severity="error",
+                timeout=15,
+            )
             self.refresh_view(pid)
             return
         if change:
@@ -360,7 +407,9 @@ class ReadingListApp(App[int]):
         if targets := self._targets():
             assert self.library is not None
             prompt = f"Add tags to {_count(targets)}"
-            self.push_screen(TagScreen(prompt, self.library.all_tags()), partial(self._tag, targets, True))
+            self.push_screen(
+                TagScreen(prompt, self.library.all_tags()), partial(self._tag, targets, True)
+            )
 
     def action_remove_tag(self) -> None:
         if targets := self._targets():
@@ -369,13 +418,18 @@ class ReadingListApp(App[int]):
             if not present:
                 self.notify("No tags to remove here.", timeout=3)
                 return
-            self.push_screen(TagScreen(f"Remove tags from {_count(targets)}", present), partial(self._tag, targets, False))
+            self.push_screen(
+                TagScreen(f"Remove tags from {_count(targets)}", present),
+                partial(self._tag, targets, False),
+            )
 
     def _tag(self, targets: list[str], add: bool, tags: list[str] | None) -> None:
         if not tags or self.library is None:
             return
         library = self.library
-        change = self._apply(partial(library.tag, targets, tags if add else (), () if add else tags))
+        change = self._apply(
+            partial(library.tag, targets, tags if add else (), () if add else tags)
+        )
         if change:
             self.notify(change.label, timeout=2)
 
@@ -397,7 +451,9 @@ class ReadingListApp(App[int]):
     def action_open_paper(self) -> None:
         library, pid = self.library, self.query_one(PaperList).highlighted
         if library and pid:
-            self.open_url(f"https://huggingface.co/papers?q={quote_plus(library.papers[pid].title)}")
+            self.open_url(
+                f"https://huggingface.co/papers?q={quote_plus(library.papers[pid].title)}"
+            )
 
     def action_open_code(self) -> None:
         library, pid = self.library, self.query_one(PaperList).highlighted
@@ -419,7 +475,9 @@ class ReadingListApp(App[int]):
         try:
             path.write_text(to_markdown(library, ids))
         except OSError as error:
-            self.notify(f"{path}: {error.strerror or error}", title="Export failed", severity="error")
+            self.notify(
+                f"{path}: {error.strerror or error}", title="Export failed", severity="error"
+            )
             return
         self.notify(f"Exported {_count(ids)} with notes to {path}", title="Exported", timeout=8)
 
@@ -434,7 +492,8 @@ class ReadingListApp(App[int]):
         assert self.library is not None
         try:
             report = self.library.import_files(
-                sample_paths(), progress=lambda done, total, _: self.post_message(ImportProgress(done, total))
+                sample_paths(),
+                progress=lambda done, total, _: self.post_message(ImportProgress(done, total)),
             )
         except ReadinglistError as error:
             self.post_message(ImportFinished(None, str(error)))
@@ -465,7 +524,9 @@ class ReadingListApp(App[int]):
         ]
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
-            rows.append((binding.key_display or self.get_key_display(binding), binding.description))
+            rows.append(
+                (binding.key_display or binding.key, binding.tooltip or binding.description)
+            )
         rows += [
             ("Enter / Esc (in filter)", "back to the list keeping / clearing the filter"),
             ("ctrl+p", "command palette: every action, and the theme"),
@@ -477,7 +538,11 @@ class ReadingListApp(App[int]):
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
             if binding.action not in {"quit", "help"}:
-                yield SystemCommand(binding.description, f"key: {binding.key_display or binding.key}", partial(self.run_action, binding.action))
+                yield SystemCommand(
+                    binding.description,
+                    f"{binding.tooltip} (key {binding.key_display or binding.key})",
+                    partial(self.run_action, binding.action),
+                )
 
     # ------------------------------------------------------------------ settings
 

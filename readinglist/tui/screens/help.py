@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 QUERY_HELP = (
-    "Filter: words match titles and tags, typos forgiven · \"exact phrase\" · abstract:word · "
+    'Filter: words match titles and tags, typos forgiven · "exact phrase" · abstract:word · '
     "tag:NAME · is:read/unread/noted/tagged · has:code · seen:>=2 · digest:NAME · -negates"
 )
 
@@ -29,6 +29,6 @@ class HelpScreen(ModalScreen[None]):
         for key, description in self.keys:
             table.add_row(key, description)
         with VerticalScroll(id="help-dialog"):
-            yield Static("[b]readinglist keys[/b]  (Esc closes)", id="help-title")
+            yield Static("[b]readinglist keys[/b] · Esc closes", id="help-title")
             yield Static(table)
             yield Static(QUERY_HELP, id="help-query")

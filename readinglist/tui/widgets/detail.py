@@ -38,8 +38,14 @@ class DetailPane(VerticalScroll, can_focus=False):
         lines.append(f"Seen in {seen}: ", style="bold")
         lines.append(", ".join(d.label for d in digests))
         lines.append("\nStatus: ", style="bold")
-        lines.append(f"read {state.read_at[:10]}" if state.read and state.read_at else "read" if state.read else "unread")
-        lines.append(f"   id {pid}", style="dim")
+        lines.append(
+            f"read {state.read_at[:10]}"
+            if state.read and state.read_at
+            else "read"
+            if state.read
+            else "unread"
+        )
+        lines.append(f" · id {pid}", style="dim")
         if state.tags:
             lines.append("\nTags: ", style="bold")
             lines.append(" ".join(f"#{t}" for t in state.tags))

@@ -49,7 +49,10 @@ class PaperList(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     PaperList { background: $surface; }
     PaperList > .paper-list--cursor { background: $block-cursor-blurred-background; }
-    PaperList:focus > .paper-list--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
+    PaperList:focus > .paper-list--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+    }
     PaperList > .paper-list--read { color: $text-disabled; }
     PaperList > .paper-list--badge { color: $text-muted; }
     PaperList > .paper-list--recurring { color: $warning; text-style: bold; }
@@ -94,7 +97,9 @@ class PaperList(ScrollView, can_focus=True):
             if new < self.scroll_offset.y:
                 self.scroll_to(y=new, animate=False, immediate=True)
             elif new >= self.scroll_offset.y + self.scrollable_content_region.height:
-                self.scroll_to(y=new - self.scrollable_content_region.height + 1, animate=False, immediate=True)
+                self.scroll_to(
+                    y=new - self.scrollable_content_region.height + 1, animate=False, immediate=True
+                )
         self.refresh()
         self.post_message(self.Highlighted(self.highlighted))
 
@@ -108,7 +113,9 @@ class PaperList(ScrollView, can_focus=True):
         self.cursor = self._clamp(len(self.ids) - 1)
 
     def action_page(self, direction: int) -> None:
-        self.cursor = self._clamp(self.cursor + direction * max(1, self.scrollable_content_region.height - 1))
+        self.cursor = self._clamp(
+            self.cursor + direction * max(1, self.scrollable_content_region.height - 1)
+        )
 
     def move_to(self, pid: str) -> None:
         if pid in self.ids:
@@ -137,16 +144,23 @@ class PaperList(ScrollView, can_focus=True):
         paper, state = self.library.papers[pid], self.library.state(pid)
         style = self.get_component_rich_style
         text_style = base + style("paper-list--read") if state.read else base
-        badge_style = style("paper-list--recurring") if paper.seen > 1 else style("paper-list--badge")
+        badge_style = (
+            style("paper-list--recurring") if paper.seen > 1 else style("paper-list--badge")
+        )
         chosen = pid in self.selected
         left = [
             Segment("▌" if chosen else " ", style("paper-list--selected")),
             Segment(f"×{paper.seen}".rjust(4) + " ", base + badge_style),
-            Segment("✓ " if state.read else "● ", text_style if state.read else style("paper-list--unread-dot")),
+            Segment(
+                "✓ " if state.read else "● ",
+                text_style if state.read else style("paper-list--unread-dot"),
+            ),
         ]
         right: list[Segment] = []
         if state.tags:
-            right.append(Segment(" " + " ".join(f"#{t}" for t in state.tags), style("paper-list--tags")))
+            right.append(
+                Segment(" " + " ".join(f"#{t}" for t in state.tags), style("paper-list--tags"))
+            )
         marks = (NOTE_MARK if state.note else " ") + " " + (CODE_MARK if paper.links else "   ")
         right.append(Segment(" " + marks + " ", style("paper-list--marks")))
         room = width - sum(cell_len(s.text) for s in left) - sum(cell_len(s.text) for s in right)

@@ -1,0 +1,265 @@
+"""The TUI driven like a person with the Pilot, on a real library in a temp dir.
+
+Every change is checked again by re-opening the library from disk.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from readinglist.library import Library
+from readinglist.tui.app import ReadingListApp, create_app
+from readinglist.tui.screens.help import HelpScreen
+from readinglist.tui.screens.note import NoteScreen
+from readinglist.tui.widgets.paper_list import PaperList
+
+SIZE = (120, 36)
+TOP = "Analysis of Linear Mode Connectivity via Permutation-Based Weight Matching"
+
+
+@pytest.fixture
+def app(library: Library, tmp_path: Path) -> ReadingListApp:
+    return create_app(library.data_dir, config_dir=tmp_path / "config", export_dir=tmp_path)
+
+
+async def ready(pilot: Pilot) -> ReadingListApp:
+    """Wait until the library is loaded and searchable (the worker has reported back)."""
+    app = pilot.app
+    assert isinstance(app, ReadingListApp)
+    for _ in range(200):
+        if app.searchable and app.library is not None:
+            break
+        await pilot.pause(0.02)
+    await pilot.pause()
+    assert app.searchable
+    return app
+
+
+def papers_of(app: ReadingListApp) -> PaperList:
+    return app.query_one(PaperList)
+
+
+def status(app: ReadingListApp) -> str:
+    return str(app.query_one("#status", Static).render())
+
+
+def on_disk(app: ReadingListApp) -> Library:
+    return Library(app.data_dir)
+
+
+async def test_first_row_is_the_most_recurring_paper(app: ReadingListApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        papers = papers_of(app)
+        assert app.library is not None
+        first = app.library.papers[papers.ids[0]]
+        assert (first.title, first.seen) == (TOP, 4)
+        assert len(papers.ids) == 751
+        assert status(app).startswith("751 papers · 51 recurring · 751 unread")
+        assert "0/751 read" in status(app)
+
+
+async def test_filter_narrows_live_and_keys_leave_it(app: ReadingListApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash")
+        assert app.focused is app.query_one("#filter", Input)
+        await pilot.press(*"mamba")
+        papers = papers_of(app)
+        assert app.library is not None
+        titles = [app.library.papers[pid].title for pid in papers.ids]
+        assert 0 < len(titles) < 751
+        assert all("mamba" in t.lower() for t in titles)
+        assert "filter: mamba" in status(app)
+        await pilot.press("enter")
+        assert app.focused is papers and len(papers.ids) == len(titles)
+        await pilot.press("slash", "escape")
+        assert app.query_one("#filter", Input).value == ""
+        assert len(papers.ids) == 751 and app.focused is papers
+
+
+async def test_read_toggle_and_triage_persist(app: ReadingListApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        papers = papers_of(app)
+        first, second, third = papers.ids[:3]
+        await pilot.press("r")
+        assert on_disk(app).state(first).read
+        await pilot.press("r")
+        assert not on_disk(app).state(first).read
+        # space: mark read, then jump to the next unread (the second row is already read).
+        app.library.mark([second])  # type: ignore[union-attr]
+        await pilot.press("space")
+        assert on_disk(app).state(first).read
+        assert papers.highlighted == third
+        assert "2/751 read" in status(app)
+
+
+async def test_tag_note_select_and_undo(app: ReadingListApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        papers = papers_of(app)
+        first, second = papers.ids[:2]
+
+        await pilot.press("t", *"lmc", "enter")
+        assert on_disk(app).state(first).tags == ("lmc",)
+
+        await pilot.press("n")
+        assert isinstance(app.screen, NoteScreen)
+        await pilot.press(*"Weight matching", "escape")  # Escape saves too
+        assert on_disk(app).state(first).note == "Weight matching"
+        await pilot.press("n", "enter", *"- more", "ctrl+s")
+        assert on_disk(app).state(first).note == "Weight matching\n- more"
+
+        await pilot.press("v", "v")  # select the first two rows (v moves down)
+        assert papers.selected == {first, second}
+        await pilot.press("r")
+        disk = on_disk(app)
+        assert disk.state(first).read and disk.state(second).read
+        await pilot.press("u")
+        disk = on_disk(app)
+        assert not disk.state(first).read and not disk.state(second).read
+        assert disk.state(first).note == "Weight matching\n- more"
+        await pilot.press("u")
+        assert on_disk(app).state(first).note == "Weight matching"
+        await pilot.press("U")
+        assert on_disk(app).state(first).note == "Weight matching\n- more"
+
+
+async def test_select_all_visible_and_hide_read(app: ReadingListApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        papers = papers_of(app)
+        await pilot.press("slash", *"seen:>=3", "enter")
+        recurring = list(papers.ids)
+        assert len(recurring) == 7
+        await pilot.press("asterisk", "r", "escape")
+        disk = on_disk(app)
+        assert all(disk.state(pid).read for pid in recurring)
+        await pilot.press("slash", "escape", "h")
+        assert len(papers.ids) == 751 - 7 and not set(recurring) & set(papers.ids)
+        assert "read hidden" in status(app)
+
+
+async def test_quitting_loses_nothing(app: ReadingListApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        first = papers_of(app).ids[0]
+        await pilot.press("n", *"draft", "escape", "r", "q")
+    disk = on_disk(app)
+    assert disk.state(first).note == "draft" and disk.state(first).read
+
+
+async def test_write_failure_shows_an_error_and_matches_disk(
+    app: ReadingListApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        first = papers_of(app).ids[0]
+
+        def full(fd: int, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(os, "write", full)
+        await pilot.press("r")
+        monkeypatch.undo()
+        assert app.library is not None and not app.library.state(first).read
+        assert not on_disk(app).state(first).read
+        messages = [n.message for n in app._notifications]
+        assert any("No space left on device" in m for m in messages)
+        assert "0/751 read" in status(app)
+
+
+async def test_changes_from_another_process_show_up(app: ReadingListApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        first = papers_of(app).ids[0]
+        Library(app.data_dir).tag([first], add=["from-cli"])
+        app._poll()
+        assert app.library is not None and app.library.state(first).tags == ("from-cli",)
+        # And our next change does not undo theirs.
+        await pilot.press("r")
+        disk = on_disk(app)
+        assert disk.state(first).tags == ("from-cli",) and disk.state(first).read
+
+
+async def test_empty_library_welcome_and_sample_loading(tmp_path: Path) -> None:
+    app = create_app(tmp_path / "empty", config_dir=tmp_path / "config")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.query_one("#body").current == "welcome"  # type: ignore[attr-defined]
+        await pilot.press("l")
+        for _ in range(200):
+            if len(papers_of(app).ids) == 751:
+                break
+            await pilot.pause(0.02)
+        assert len(papers_of(app).ids) == 751
+        assert app.query_one("#body").current == "main"  # type: ignore[attr-defined]
+    assert len(Library(tmp_path / "empty").papers) == 751
+
+
+async def test_corrupt_library_is_reported_not_touched(tmp_path: Path) -> None:
+    data_dir = tmp_path / "lib"
+    data_dir.mkdir()
+    (data_dir / "state.json").write_bytes(b"{broken")
+    app = create_app(data_dir, config_dir=tmp_path / "config")
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(100):
+            if app.query_one("#body").current == "failure":  # type: ignore[attr-defined]
+                break
+            await pilot.pause(0.02)
+        shown = str(app.query_one("#failure", Static).render())
+        assert (
+            "could not be opened" in shown and "state.json" in shown and "not valid JSON" in shown
+        )
+        await pilot.press("r")  # no library: actions are disabled, nothing happens
+    assert (data_dir / "state.json").read_bytes() == b"{broken"
+
+
+async def test_help_lists_every_key_and_theme_is_remembered(
+    app: ReadingListApp, tmp_path: Path
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = " ".join(key for key, _ in app.key_help())
+        for key in (
+            "/",
+            "space",
+            "r",
+            "n",
+            "t",
+            "T",
+            "o",
+            "O",
+            "v",
+            "*",
+            "u",
+            "U",
+            "h",
+            "x",
+            "?",
+            "q",
+        ):
+            assert key in keys.split() or key in keys
+        await pilot.press("escape")
+        app.theme = "nord"
+        await pilot.pause()
+    again = create_app(app.data_dir, config_dir=tmp_path / "config")
+    assert again.theme == "nord"
+
+
+async def test_export_writes_notes_of_the_view(app: ReadingListApp, tmp_path: Path) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("n", *"Export me", "escape", "x")
+        (exported,) = tmp_path.glob("readinglist-notes-*.md")
+        text = exported.read_text()
+        assert f"## {TOP}" in text and "Export me" in text
