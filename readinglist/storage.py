@@ -35,6 +35,8 @@ SCHEMA_VERSION = 1
 PAPERS_FILE = "papers.json"
 STATE_FILE = "state.json"
 LOCK_FILE = "lock"
+#: The library's files and the kind of data each holds.
+LIBRARY_FILES = ((PAPERS_FILE, "papers"), (STATE_FILE, "state"))
 #: Seconds a writer waits for another process's lock before giving up with a message.
 LOCK_TIMEOUT = 10.0
 
@@ -60,14 +62,43 @@ def _signature(path: Path) -> Signature:
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
+def backup_path(path: Path) -> Path:
+    """Where the previous good version of ``path`` is kept."""
+    return path.with_name(path.name + ".bak")
+
+
 def temp_files(path: Path) -> list[Path]:
-    """Temp files a killed writer may have left beside ``path``."""
+    """Temp files a killed writer may have left beside ``path`` (or beside its ``.bak``)."""
     return sorted(path.parent.glob(f".{path.name}.*.tmp"))
 
 
+def leftover_temp_files(data_dir: Path) -> list[Path]:
+    """Temp files of unfinished saves of either library file."""
+    return [tmp for name, _ in LIBRARY_FILES for tmp in temp_files(data_dir / name)]
+
+
+def remove_temp_files(data_dir: Path, lock: Lock) -> list[Path]:
+    """Remove leftovers of dead writers; under the lock, so no live save loses its temp file."""
+    if not leftover_temp_files(data_dir):
+        return []
+    removed = []
+    with lock:
+        for tmp in leftover_temp_files(data_dir):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
+
+
 def atomic_write(path: Path, payload: bytes, *, backup: bool = True) -> None:
-    """Replace ``path`` with ``payload`` so that a crash leaves the old or the new file."""
+    """Replace ``path`` with ``payload`` so that a crash leaves the old or the new file.
+
+    On failure no temp file is left behind, and the message says whether the new
+    content is in place: only a failed directory fsync after the rename means "saved".
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    bak_tmp = path.with_name(f".{backup_path(path).name}.{os.getpid()}.tmp")
+    replaced = False
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -78,18 +109,23 @@ def atomic_write(path: Path, payload: bytes, *, backup: bool = True) -> None:
         finally:
             os.close(fd)
         if backup and path.exists():
-            bak = path.with_name(path.name + ".bak")
-            bak_tmp = path.with_name(f".{bak.name}.{os.getpid()}.tmp")
             with contextlib.suppress(FileNotFoundError):
                 bak_tmp.unlink()
             os.link(path, bak_tmp)
-            os.replace(bak_tmp, bak)
+            os.replace(bak_tmp, backup_path(path))
         os.replace(tmp, path)
+        replaced = True
         fsync_dir(path.parent)
     except OSError as error:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        for leftover in (tmp, bak_tmp):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
         reason = error.strerror or str(error)
+        if replaced:
+            raise StorageError(
+                f"{path}: saved, but the folder could not be synced to disk ({reason}); "
+                "the change may be lost if the computer loses power"
+            ) from None
         raise StorageError(f"{path}: could not save ({reason}); the library is unchanged") from None
 
 
@@ -222,9 +258,13 @@ class Lock:
     def __exit__(self, *exc: object) -> None:
         self._depth -= 1
         if self._depth == 0 and self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+            try:
+                # Clear our pid: a pid left in the file means a writer died while saving.
+                os.ftruncate(self._fd, 0)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(self._fd)
+                self._fd = None
 
     def _acquire(self) -> None:
         try:
@@ -260,6 +300,22 @@ class Lock:
         except (OSError, ValueError, IndexError):
             return None
 
+    def stale_holder(self) -> int | None:
+        """The pid of a writer that died while saving: still in the file, lock not held."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            # A shared lock is enough to know no writer holds it, and needs no write access.
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        else:
+            return self.holder()
+        finally:
+            os.close(fd)  # also releases the shared lock
+
 
 class Store:
     """The two TinyDB files of one library and the lock that guards writing them."""
@@ -268,8 +324,12 @@ class Store:
         if data_dir.exists() and not data_dir.is_dir():
             raise StorageError(f"{data_dir}: is a file, expected the library folder")
         self.data_dir = data_dir
-        self.papers_db = LibraryDB(str(data_dir / PAPERS_FILE), storage=AtomicJSONStorage, kind="papers")
-        self.state_db = LibraryDB(str(data_dir / STATE_FILE), storage=AtomicJSONStorage, kind="state")
+        self.papers_db = LibraryDB(
+            str(data_dir / PAPERS_FILE), storage=AtomicJSONStorage, kind="papers"
+        )
+        self.state_db = LibraryDB(
+            str(data_dir / STATE_FILE), storage=AtomicJSONStorage, kind="state"
+        )
         self.lock = Lock(data_dir / LOCK_FILE)
         # Validate both files now: a damaged library must stop us before anything else.
         self.papers_storage.read()
@@ -337,22 +397,5 @@ class Store:
             ) from None
 
     def clean_temp_files(self) -> list[Path]:
-        """Remove temp files of writers that died mid-write (only we can be writing now)."""
-        leftovers = self.temp_files()
-        if not leftovers:
-            return []
-        with self.lock:
-            removed = []
-            for tmp in self.temp_files():
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-                    removed.append(tmp)
-        return removed
-
-    def temp_files(self) -> list[Path]:
-        found: list[Path] = []
-        for storage in self.storages():
-            found += temp_files(storage.path)
-            found += temp_files(storage.path.with_name(storage.path.name + ".bak"))
-        return found
-
+        """Remove temp files of writers that died mid-write."""
+        return remove_temp_files(self.data_dir, self.lock)

@@ -1,0 +1,169 @@
+"""kill -9 at random moments: the library always opens, valid, with every acknowledged change.
+
+A worker process (tests/crashworker.py) changes a real library in a loop and reports each
+change before and after the library call; we SIGKILL it after a random 20–150 ms, replay
+its reported changes on our own model, and compare with what a fresh Library reads. The
+one change that was under way may be saved or not, but nothing else may differ.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from readinglist.library import Library
+from readinglist.model import normalise_tag, paper_id, title_key
+from readinglist.storage import (
+    LIBRARY_FILES,
+    LOCK_FILE,
+    Lock,
+    backup_path,
+    leftover_temp_files,
+    load_file,
+)
+
+WORKER = Path(__file__).with_name("crashworker.py")
+
+
+@dataclass(frozen=True)
+class State:
+    read: bool = False
+    tags: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Model:
+    """What the library must hold: the papers and each paper's reading state."""
+
+    papers: frozenset[str]
+    states: dict[str, State] = field(default_factory=dict)
+
+    def after(self, op: dict[str, Any]) -> Model:
+        """The model once ``op`` is applied, by the library's documented semantics."""
+        kind, states = op["op"], dict(self.states)
+        ids = op.get("ids", [])
+        current = [states.get(pid, State()) for pid in ids]
+        if kind == "import":
+            new = {paper_id(title_key(title)) for title in op["titles"]}
+            return Model(self.papers | new, states)
+        if kind == "toggle":
+            kind, op = "mark", op | {"read": not all(s.read for s in current)}
+        for pid, state in zip(ids, current, strict=True):
+            if kind == "mark":
+                states[pid] = replace(state, read=op["read"])
+            elif kind == "tag":
+                minus = {normalise_tag(t) for t in op["remove"]}
+                tags = [t for t in state.tags if t not in minus]
+                tags += [t for t in map(normalise_tag, op["add"]) if t not in tags]
+                states[pid] = replace(state, tags=tuple(tags))
+            elif kind == "note":
+                states[pid] = replace(state, note=op["text"].rstrip())
+        return Model(self.papers, states)
+
+    def matches(self, library: Library) -> bool:
+        """True when ``library`` holds exactly these papers with exactly these states."""
+        expected = {pid: self.states.get(pid, State()) for pid in self.papers}
+        actual = {
+            pid: State(s.read, s.tags, s.note)
+            for pid in library.papers
+            for s in [library.state(pid)]
+        }
+        return actual == expected
+
+
+def kill_once(
+    data_dir: Path, seed: int, delay: float
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Run a worker for ``delay`` s, SIGKILL it; return its finished ops and the pending one."""
+    worker = subprocess.Popen(
+        [sys.executable, str(WORKER), "crash", str(data_dir), str(seed)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert worker.stdout is not None and worker.stderr is not None
+    assert worker.stdout.readline() == b"ready\n"
+    time.sleep(delay)
+    worker.send_signal(signal.SIGKILL)
+    lines = worker.stdout.read().decode().splitlines()
+    errors = worker.stderr.read().decode()
+    worker.wait()
+    worker.stdout.close()
+    worker.stderr.close()
+    assert worker.returncode == -signal.SIGKILL, errors  # it did not die of its own error
+    done: list[dict[str, Any]] = []
+    pending: dict[str, Any] | None = None
+    for line in lines:
+        if line.startswith("begin "):
+            pending = orjson.loads(line[len("begin ") :])
+        else:
+            assert line == "done" and pending is not None, line
+            done.append(pending)
+            pending = None
+    return done, pending
+
+
+def check_files(data_dir: Path) -> None:
+    """Every library file and backup on disk is a complete, valid file."""
+    for name, kind in LIBRARY_FILES:
+        load_file(data_dir / name, kind)
+        if backup_path(data_dir / name).exists():
+            load_file(backup_path(data_dir / name), kind)
+
+
+def run_kills(data_dir: Path, digest_paths: list[Path], kills: int, seed: int) -> Counter[str]:
+    """Kill a worker ``kills`` times, checking the library after each; return what was seen."""
+    rng = random.Random(seed)
+    library = Library(data_dir)
+    assert library.import_files(digest_paths).ok
+    model = Model(frozenset(library.papers))
+    seen: Counter[str] = Counter()
+    for number in range(kills):
+        done, pending = kill_once(data_dir, seed * 100_000 + number, rng.uniform(0.02, 0.15))
+        for op in done:
+            model = model.after(op)
+        seen["changes acknowledged"] += len(done)
+        seen["temp files left"] += len(leftover_temp_files(data_dir))
+        seen["killed while holding the lock"] += (
+            Lock(data_dir / LOCK_FILE).stale_holder() is not None
+        )
+        check_files(data_dir)
+
+        library = Library(data_dir)
+        assert not leftover_temp_files(data_dir)
+        if model.matches(library):
+            seen["pending change not saved"] += pending is not None
+        else:
+            assert pending is not None, f"kill {number}: an acknowledged change was lost"
+            model = model.after(pending)
+            assert model.matches(library), (
+                f"kill {number}: library is neither before nor after {pending}"
+            )
+            seen["pending change saved"] += 1
+    seen["kills"] = kills
+    return seen
+
+
+def test_kill_9_at_random_moments(tmp_path: Path, digest_paths: list[Path]) -> None:
+    seen = run_kills(tmp_path / "lib", digest_paths, kills=50, seed=1)
+    print(f"\nkill -9: {dict(seen)}")
+    # The run must really have killed mid-change, or it proved nothing.
+    assert seen["changes acknowledged"] > 500
+    assert seen["pending change saved"] + seen["pending change not saved"] > 25
+
+
+@pytest.mark.soak
+def test_kill_9_soak(tmp_path: Path, digest_paths: list[Path]) -> None:
+    seen = run_kills(tmp_path / "lib", digest_paths, kills=300, seed=2)
+    print(f"\nkill -9 soak: {dict(seen)}")
+    assert seen["temp files left"] > 0 and seen["killed while holding the lock"] > 0
