@@ -28,12 +28,14 @@ from readinglist.model import (
     paper_id,
     title_key,
 )
-from readinglist.storage import Store
+from readinglist.storage import Store, atomic_write
 
 #: How many changes ``undo`` can go back.
 HISTORY_LIMIT = 200
 #: Shortest id prefix accepted on the command line.
 MIN_PREFIX = 4
+#: Folder (in the data dir) for note text being edited, so a crash mid-edit loses nothing.
+DRAFTS_DIR = "drafts"
 
 Source = Path | tuple[str, bytes]
 Progress = Callable[[int, int, str], None]
@@ -355,6 +357,22 @@ class Library:
     def set_note(self, pid: str, text: str) -> Change | None:
         note = text.rstrip()
         return self._update("edit note", [pid], lambda s: dataclasses.replace(s, note=note))
+
+    def save_draft(self, pid: str, text: str) -> None:
+        """Keep note text that is still being edited; ``set_note`` is what commits it."""
+        folder = self.data_dir / DRAFTS_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / f"{pid}.md", text.encode(), backup=False)
+
+    def draft(self, pid: str) -> str | None:
+        """Text of an edit that was never saved as the note (the editor was killed)."""
+        try:
+            return (self.data_dir / DRAFTS_DIR / f"{pid}.md").read_text()
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def discard_draft(self, pid: str) -> None:
+        (self.data_dir / DRAFTS_DIR / f"{pid}.md").unlink(missing_ok=True)
 
     def undo(self) -> Change | None:
         """Revert the newest change not yet undone (by this or any other process)."""

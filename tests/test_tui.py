@@ -263,3 +263,22 @@ async def test_export_writes_notes_of_the_view(app: ReadingListApp, tmp_path: Pa
         (exported,) = tmp_path.glob("readinglist-notes-*.md")
         text = exported.read_text()
         assert f"## {TOP}" in text and "Export me" in text
+
+
+async def test_note_being_typed_survives_a_crash(app: ReadingListApp) -> None:
+    """The editor autosaves a draft; a killed app offers it again next time."""
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        first = papers_of(app).ids[0]
+        await pilot.press("n", *"half a thought")
+        assert isinstance(app.screen, NoteScreen)
+        app.screen._autosave()  # what the 2-second timer does
+    # The app was torn down without the editor being closed: no note, but a draft.
+    assert on_disk(app).state(first).note == ""
+    assert on_disk(app).draft(first) == "half a thought"
+    again = create_app(app.data_dir, config_dir=app.config_path.parent)
+    async with again.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("n", "escape")
+    assert on_disk(again).state(first).note == "half a thought"
+    assert on_disk(again).draft(first) is None

@@ -380,8 +380,19 @@ class ReadingListApp(App[int]):
         library, pid = self.library, self.query_one(PaperList).highlighted
         if library is None or pid is None:
             return
-        text = self._note_drafts.pop(pid, library.state(pid).note)
-        self.push_screen(NoteScreen(library.papers[pid].title, text), partial(self._save_note, pid))
+        note = library.state(pid).note
+        text = self._note_drafts.pop(pid, None) or library.draft(pid) or note
+        if text != note:
+            self.notify("Recovered text from an edit that was not saved.", timeout=5)
+        screen = NoteScreen(library.papers[pid].title, text, partial(self._autosave_note, pid))
+        self.push_screen(screen, partial(self._save_note, pid))
+
+    def _autosave_note(self, pid: str, text: str) -> None:
+        assert self.library is not None
+        try:
+            self.library.save_draft(pid, text)
+        except ReadinglistError as error:
+            self.notify(f"Draft not saved: {error}", severity="warning", timeout=5)
 
     def _save_note(self, pid: str, text: str | None) -> None:
         library = self.library
@@ -390,7 +401,7 @@ class ReadingListApp(App[int]):
         try:
             change = library.set_note(pid, text)
         except ReadinglistError as error:
-            self._note_drafts[pid] = text
+            self._note_drafts[pid] = text  # the disk may be full: keep it in memory too
             self.notify(
                 f"{error}\nYour text is kept: press n to try again.",
                 title="Note not saved",
@@ -399,6 +410,7 @@ class ReadingListApp(App[int]):
             )
             self.refresh_view(pid)
             return
+        library.discard_draft(pid)
         if change:
             self.notify("Note saved.", timeout=2)
         self.refresh_view(pid)

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, TextArea
 
+#: Seconds between draft saves while typing.
+AUTOSAVE_SECONDS = 2.0
+
 
 class NoteScreen(ModalScreen[str]):
-    """Dismisses with the note's text on ``ctrl+s`` *and* on ``escape``: nothing typed is lost."""
+    """Dismisses with the note's text on ``ctrl+s`` *and* on ``escape``: nothing typed is lost.
+
+    While open, changed text is handed to ``autosave`` every few seconds, so even a killed
+    terminal leaves a draft to recover.
+    """
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save and close", priority=True),
         Binding("escape", "save", "Save and close", priority=True),
     ]
 
-    def __init__(self, title: str, text: str) -> None:
+    def __init__(self, title: str, text: str, autosave: Callable[[str], None]) -> None:
         super().__init__()
         self.paper_title = title
         self.text = text
+        self.autosave = autosave
 
     def compose(self) -> ComposeResult:
         with Vertical(id="note-dialog"):
@@ -32,6 +42,13 @@ class NoteScreen(ModalScreen[str]):
         area = self.query_one(TextArea)
         area.focus()
         area.move_cursor(area.document.end)
+        self.set_interval(AUTOSAVE_SECONDS, self._autosave)
+
+    def _autosave(self) -> None:
+        text = self.query_one(TextArea).text
+        if text != self.text:
+            self.text = text
+            self.autosave(text)
 
     def action_save(self) -> None:
         self.dismiss(self.query_one(TextArea).text)
