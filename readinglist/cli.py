@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 import platformdirs
 
-from readinglist import __version__
+from readinglist import __version__, doctor
 from readinglist.errors import ReadinglistError
 from readinglist.export import FORMATS, export
 from readinglist.library import Library, Source, expand_paths
@@ -125,6 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "redo", help="redo the last undone change", description="Redo the last undone change."
     )
+
+    p = commands.add_parser(
+        "doctor",
+        help="check the library files; --fix repairs what is safe",
+        description="Check the library files, even damaged ones. With --fix, repair what can be "
+        "repaired without losing data (a damaged file is kept as <name>.corrupt-<time>).",
+    )
+    p.add_argument(
+        "--fix", action="store_true", help="remove leftovers, offer to restore damaged files"
+    )
+    p.add_argument("--yes", action="store_true", help="with --fix: restore without asking")
     return parser
 
 
@@ -167,6 +178,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         from readinglist.tui.app import run_app
 
         return run_app(data_dir, demo=args.demo)
+    if args.command == "doctor":
+        return cmd_doctor(args, data_dir)  # before Library(): it must work on a damaged library
     library = Library(data_dir)
     handler = {
         "import": cmd_import,
@@ -332,6 +345,21 @@ def cmd_undo(library: Library, args: argparse.Namespace) -> int:
     change = library.undo() if args.command == "undo" else library.redo()
     print(f"{change.label}." if change else f"nothing to {args.command}.")
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace, data_dir: Path) -> int:
+    def confirm(question: str) -> bool:
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():
+            _error(f"not asked (stdin is not a terminal; add --yes to agree): {question}")
+            return False
+        try:
+            return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
+        except EOFError:
+            return False
+
+    return doctor.run(data_dir, fix=args.fix, confirm=confirm)
 
 
 def _error(message: str) -> None:

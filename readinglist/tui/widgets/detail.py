@@ -19,7 +19,14 @@ class DetailPane(VerticalScroll, can_focus=False):
         yield Static(id="detail-abstract")
         yield Markdown(id="detail-note")
 
+    _shown: tuple[str | None, int] | None = None
+
     def show(self, library: Library | None, pid: str | None) -> None:
+        """Display ``pid``; a no-op when it and the library are unchanged (most keystrokes)."""
+        key = (pid, library.version if library else -1)
+        if key == self._shown:
+            return
+        self._shown = key
         title = self.query_one("#detail-title", Static)
         meta = self.query_one("#detail-meta", Static)
         abstract = self.query_one("#detail-abstract", Static)

@@ -6,6 +6,8 @@ costs one query plus ~30 rendered lines whatever the library's size.
 
 from __future__ import annotations
 
+import contextlib
+
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
@@ -85,8 +87,11 @@ class PaperList(ScrollView, can_focus=True):
         """Display ``ids``; keep the cursor on ``keep`` if it is still there, else its row."""
         self.ids = ids
         self.virtual_size = Size(self.size.width, len(ids))
-        position = {pid: i for i, pid in enumerate(ids)}.get(keep) if keep else None
-        self.cursor = self._clamp(self.cursor if position is None else position)
+        position = self.cursor
+        if keep is not None:
+            with contextlib.suppress(ValueError):
+                position = ids.index(keep)
+        self.cursor = self._clamp(position)
         self.refresh()
 
     def _clamp(self, row: int) -> int:
@@ -118,7 +123,7 @@ class PaperList(ScrollView, can_focus=True):
         )
 
     def move_to(self, pid: str) -> None:
-        if pid in self.ids:
+        with contextlib.suppress(ValueError):
             self.cursor = self.ids.index(pid)
 
     def on_click(self, event: events.Click) -> None:
