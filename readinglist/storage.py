@@ -44,6 +44,10 @@ Data = dict[str, dict[str, Any]]
 Signature = tuple[int, int, int] | None
 
 
+class NewerSchema(LibraryCorrupt):
+    """A file written by a newer readinglist: the fix is upgrading, not restoring a backup."""
+
+
 class StrIdTable(Table):
     """Documents keyed by our own string ids (paper ids, digest hashes)."""
 
@@ -168,7 +172,7 @@ def load_file(path: Path, kind: str) -> Data:
     if not isinstance(schema, dict) or not isinstance(schema.get("version"), int):
         raise LibraryCorrupt(path, "no schema version; not a readinglist library file")
     if schema["version"] > SCHEMA_VERSION:
-        raise LibraryCorrupt(
+        raise NewerSchema(
             path,
             f"schema version {schema['version']} is newer than this readinglist understands "
             f"({SCHEMA_VERSION}); upgrade readinglist",

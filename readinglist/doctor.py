@@ -1,0 +1,275 @@
+"""``readinglist doctor``: check a library folder and repair what can be repaired safely.
+
+It reads the raw files with :func:`readinglist.storage.load_file` instead of opening a
+:class:`~readinglist.library.Library`, because it is most needed exactly when the library
+refuses to open. Repairs never delete the reader's data: a damaged file is kept beside
+the restored one as ``<name>.corrupt-<timestamp>``, and state for papers that
+``papers.json`` lacks is only reported (it may belong to papers in a backup).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from readinglist.errors import LibraryCorrupt, StorageError
+from readinglist.storage import (
+    LIBRARY_FILES,
+    LOCK_FILE,
+    Data,
+    Lock,
+    NewerSchema,
+    atomic_write,
+    backup_path,
+    leftover_temp_files,
+    load_file,
+    remove_temp_files,
+)
+
+#: How many ids a finding lists before saying "and N more".
+SHOWN_IDS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One line of the report; ``repair`` (when set) fixes it and says what it did."""
+
+    ok: bool
+    text: str
+    repair: Callable[[], str] | None = None
+    #: Asked before repairing, when the repair replaces a file the reader may want to see.
+    question: str | None = None
+
+    def line(self) -> str:
+        return f"{'ok' if self.ok else 'problem'}: {self.text}"
+
+
+def diagnose(data_dir: Path) -> list[Finding]:
+    """Every check on the library folder, in reading order."""
+    if not data_dir.exists():
+        return [Finding(True, f"{data_dir}: no library yet (it is created on the first import)")]
+    if not data_dir.is_dir():
+        return [Finding(False, f"{data_dir}: is a file, expected the library folder")]
+    findings: list[Finding] = []
+    loaded: dict[str, Data] = {}
+    for name, kind in LIBRARY_FILES:
+        path = data_dir / name
+        backup, saved = _check_backup(path, kind)
+        finding, data = _check_file(path, kind, saved)
+        findings += [finding] if backup is None else [finding, backup]
+        if data is not None:
+            loaded[kind] = data
+    if len(loaded) == len(LIBRARY_FILES):
+        findings += _check_references(loaded["papers"], loaded["state"])
+    findings += _check_leftovers(data_dir)
+    return findings
+
+
+def run(data_dir: Path, *, fix: bool, confirm: Callable[[str], bool]) -> int:
+    """Print the report, repair when asked, and return the exit status (0 healthy, 1 not)."""
+    print(f"checking {data_dir}")
+    findings = diagnose(data_dir)
+    for finding in findings:
+        print(finding.line())
+    repairable = [(f, f.repair) for f in findings if f.repair is not None]
+    if fix and repairable:
+        for finding, repair in repairable:
+            if finding.question and not confirm(finding.question):
+                print(f"skipped (not confirmed): {finding.question}")
+                continue
+            print(f"fixed: {repair()}")
+        findings = diagnose(data_dir)
+        for finding in findings:
+            if not finding.ok:
+                print(f"still a {finding.line()}")
+    problems = [f for f in findings if not f.ok]
+    if not problems:
+        print(f"healthy: {data_dir}")
+        return 0
+    fixable = sum(f.repair is not None for f in problems)
+    hint = f"; {fixable} can be repaired with `readinglist doctor --fix`" if fixable else ""
+    print(f"{len(problems)} problem{'s' * (len(problems) != 1)} in {data_dir}{hint}")
+    return 1
+
+
+def _check_file(path: Path, kind: str, backup_saved: str | None) -> tuple[Finding, Data | None]:
+    """The file itself; ``backup_saved`` is when its valid backup was saved, if it has one."""
+    try:
+        data = load_file(path, kind)
+    except NewerSchema as error:
+        return Finding(False, f"{path.name}: {error.problem}"), None
+    except LibraryCorrupt as error:
+        if backup_saved is None:
+            advice = "no valid backup; move it aside to start afresh, or repair it by hand"
+            return Finding(False, f"{path.name}: {error.problem}; {advice}"), None
+        return _restorable(path, kind, error.problem, backup_saved), None
+    except StorageError as error:
+        return Finding(False, str(error)), None
+    if not path.exists():
+        if backup_saved is not None:
+            return _restorable(path, kind, "is missing but its backup is there", backup_saved), None
+        return Finding(True, f"{path.name}: not created yet (nothing saved so far)"), data
+    return Finding(True, f"{path.name}: {_describe(data, kind)}"), data
+
+
+def _describe(data: Data, kind: str) -> str:
+    if kind == "papers":
+        counts = f"{len(data.get('papers', {}))} papers from {len(data.get('digests', {}))} digests"
+    else:
+        counts = (
+            f"reading state for {len(data.get('state', {}))} papers, "
+            f"{len(data.get('history', {}))} undo steps"
+        )
+    return f"{counts} (schema {data['meta']['schema']['version']})"
+
+
+def _check_backup(path: Path, kind: str) -> tuple[Finding | None, str | None]:
+    """The finding on ``path``'s backup (None if there is none) and when a valid one was saved."""
+    backup = backup_path(path)
+    if not backup.exists():
+        return None, None
+    try:
+        load_file(backup, kind)
+    except StorageError as error:
+        problem = error.problem if isinstance(error, LibraryCorrupt) else str(error)
+        finding = Finding(
+            False,
+            f"{backup.name}: damaged backup ({problem}); the next save replaces it",
+            repair=lambda: _set_aside(backup),
+        )
+        return finding, None
+    saved = _saved_at(backup)
+    return Finding(True, f"{backup.name}: valid backup saved {saved}"), saved
+
+
+def _restorable(path: Path, kind: str, problem: str, saved: str) -> Finding:
+    backup = backup_path(path)
+    return Finding(
+        False,
+        f"{path.name}: {problem}; {backup.name} (saved {saved}) is valid and can replace it",
+        repair=lambda: _restore(path, kind),
+        question=f"Restore {path.name} from {backup.name} (saved {saved})?",
+    )
+
+
+def _restore(path: Path, kind: str) -> str:
+    """Put the backup in place, keeping the damaged file (if any) beside it."""
+    backup = backup_path(path)
+    with Lock(path.parent / LOCK_FILE):
+        load_file(backup, kind)  # again, under the lock: a writer may have replaced it since
+        payload = backup.read_bytes()
+        kept = f"; the damaged file is kept as {_keep_aside(path).name}" if path.exists() else ""
+        atomic_write(path, payload, backup=False)
+    return f"restored {path.name} from {backup.name} (which lacks the last save){kept}"
+
+
+def _set_aside(backup: Path) -> str:
+    """Move a damaged backup out of the way (under the lock: a save may be replacing it)."""
+    with Lock(backup.parent / LOCK_FILE):
+        aside = _keep_aside(backup, remove=True)
+    return f"moved {backup.name} aside to {aside.name}"
+
+
+def _keep_aside(path: Path, *, remove: bool = False) -> Path:
+    """Link ``path`` to a new ``<name>.corrupt-<timestamp>``; with ``remove``, unlink ``path``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    number = 1
+    while aside.exists():
+        number += 1
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}-{number}")
+    try:
+        os.link(path, aside)
+        if remove:
+            path.unlink()
+    except OSError as error:
+        raise StorageError(f"{path}: could not move aside ({error.strerror or error})") from None
+    return aside
+
+
+def _check_references(papers: Data, state: Data) -> list[Finding]:
+    """State and undo history must refer to papers the library has."""
+    known = papers.get("papers", {})
+    orphans = [pid for pid in state.get("state", {}) if pid not in known]
+    unknown_in_history = {
+        pid
+        for step in state.get("history", {}).values()
+        for side in ("before", "after")
+        if isinstance(step.get(side), dict)
+        for pid in step[side]
+        if pid not in known
+    }
+    findings = []
+    if orphans:
+        findings.append(
+            Finding(
+                False,
+                f"state.json: reading state for {_ids(orphans)} that papers.json does not hold; "
+                "kept (re-importing the digests that listed them, or restoring papers.json.bak, "
+                "brings them back)",
+            )
+        )
+    if unknown_in_history:
+        findings.append(
+            Finding(
+                False,
+                f"state.json: undo history refers to {_ids(sorted(unknown_in_history))} "
+                "that papers.json does not hold; undoing those steps restores state for them",
+            )
+        )
+    if not findings:
+        findings.append(Finding(True, "every state and undo step refers to a known paper"))
+    return findings
+
+
+def _check_leftovers(data_dir: Path) -> list[Finding]:
+    findings = []
+    temps = leftover_temp_files(data_dir)
+    if temps:
+        names = ", ".join(t.name for t in temps)
+        findings.append(
+            Finding(
+                False,
+                f"temp files of an interrupted save: {names} (harmless; removed on next open)",
+                repair=lambda: _remove_temp_files(data_dir),
+            )
+        )
+    pid = _lock(data_dir).stale_holder()
+    if pid is not None:
+        findings.append(
+            Finding(
+                False,
+                f"lock: names pid {pid}, which stopped while saving (killed or crashed); harmless",
+                repair=lambda: _clear_lock(data_dir, pid),
+            )
+        )
+    return findings
+
+
+def _remove_temp_files(data_dir: Path) -> str:
+    removed = remove_temp_files(data_dir, _lock(data_dir))
+    return "removed " + (", ".join(t.name for t in removed) or "no temp files (already gone)")
+
+
+def _clear_lock(data_dir: Path, pid: int) -> str:
+    with _lock(data_dir):
+        pass  # taking and releasing the lock replaces the dead pid and then clears it
+    return f"cleared pid {pid} from the lock file"
+
+
+def _lock(data_dir: Path) -> Lock:
+    return Lock(data_dir / LOCK_FILE)
+
+
+def _ids(ids: list[str]) -> str:
+    shown = ", ".join(ids[:SHOWN_IDS]) + (
+        f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else ""
+    )
+    return f"{len(ids)} paper{'s' * (len(ids) != 1)} ({shown})"
+
+
+def _saved_at(path: Path) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
