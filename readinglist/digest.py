@@ -130,7 +130,9 @@ def _decode(data: bytes, source: str) -> tuple[str, list[str]]:
     try:
         return data.decode("utf-8"), []
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
+        # Everything before the bad byte is valid UTF-8: count its lines as the parser
+        # does, so that a file with old Mac ("\r") line ends gets the right line too.
+        line = len(_LINE_SPLIT_RE.findall(data[: error.start].decode("utf-8"))) + 1
         warning = (
             f"{source}:{line}: not valid UTF-8; decoded the file as Windows-1252 "
             "(check accented characters)"
@@ -204,13 +206,19 @@ def _pair(body: list[tuple[int, str]], date: str | None, source: str) -> list[En
 
 def find_links(text: str) -> tuple[str, ...]:
     """URLs in an abstract, without the sentence punctuation that follows them."""
-    links: list[str] = []
+    links: dict[str, None] = {}
     for match in _URL_RE.finditer(text):
         url = match.group().rstrip(_URL_TRAILING)
-        while url.endswith(")") and url.count("(") < url.count(")"):
-            url = url[:-1].rstrip(_URL_TRAILING)
-        if url not in links:
-            links.append(url)
+        # Drop unbalanced closing parentheses by index: recounting and slicing per character
+        # made a URL followed by 64k ")" take seconds.
+        excess = url.count(")") - url.count("(")
+        end = len(url)
+        while excess > 0 and url[end - 1] == ")":
+            excess -= 1
+            end -= 1
+            while end and url[end - 1] in _URL_TRAILING:
+                end -= 1
+        links.setdefault(url[:end])
     return tuple(links)
 
 

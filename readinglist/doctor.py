@@ -91,7 +91,7 @@ def run(data_dir: Path, *, fix: bool, confirm: Callable[[str], bool]) -> int:
         return 0
     fixable = sum(f.repair is not None for f in problems)
     hint = f"; {fixable} can be repaired with `readinglist doctor --fix`" if fixable else ""
-    print(f"{len(problems)} problem{'s' * (len(problems) != 1)} in {data_dir}{hint}")
+    print(f"{_count(len(problems), 'problem')} in {data_dir}{hint}")
     return 1
 
 
@@ -117,11 +117,12 @@ def _check_file(path: Path, kind: str, backup_saved: str | None) -> tuple[Findin
 
 def _describe(data: Data, kind: str) -> str:
     if kind == "papers":
-        counts = f"{len(data.get('papers', {}))} papers from {len(data.get('digests', {}))} digests"
+        papers, digests = len(data.get("papers", {})), len(data.get("digests", {}))
+        counts = f"{_count(papers, 'paper')} from {_count(digests, 'digest')}"
     else:
         counts = (
-            f"reading state for {len(data.get('state', {}))} papers, "
-            f"{len(data.get('history', {}))} undo steps"
+            f"reading state for {_count(len(data.get('state', {})), 'paper')}, "
+            f"{_count(len(data.get('history', {})), 'undo step')}"
         )
     return f"{counts} (schema {data['meta']['schema']['version']})"
 
@@ -268,7 +269,11 @@ def _ids(ids: list[str]) -> str:
     shown = ", ".join(ids[:SHOWN_IDS]) + (
         f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else ""
     )
-    return f"{len(ids)} paper{'s' * (len(ids) != 1)} ({shown})"
+    return f"{_count(len(ids), 'paper')} ({shown})"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
 
 
 def _saved_at(path: Path) -> str:

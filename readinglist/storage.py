@@ -45,7 +45,24 @@ Signature = tuple[int, int, int] | None
 
 
 class NewerSchema(LibraryCorrupt):
-    """A file written by a newer readinglist: the fix is upgrading, not restoring a backup."""
+    """A file written by a newer readinglist: the fix is upgrading, not restoring a backup.
+
+    Restoring the older ``.bak`` over it would throw away what the newer version saved,
+    so unlike :class:`LibraryCorrupt` the message warns against it.
+    """
+
+    def __init__(self, path: Path, version: int) -> None:
+        self.path = path
+        self.problem = (
+            f"schema version {version} is newer than this readinglist understands "
+            f"({SCHEMA_VERSION}); upgrade readinglist"
+        )
+        StorageError.__init__(
+            self,
+            f"{path}: {self.problem} to open it; the file was left untouched "
+            f"(do not restore {backup_path(path).name} over it: that older copy lacks what the "
+            "newer version saved)",
+        )
 
 
 class StrIdTable(Table):
@@ -172,11 +189,7 @@ def load_file(path: Path, kind: str) -> Data:
     if not isinstance(schema, dict) or not isinstance(schema.get("version"), int):
         raise LibraryCorrupt(path, "no schema version; not a readinglist library file")
     if schema["version"] > SCHEMA_VERSION:
-        raise NewerSchema(
-            path,
-            f"schema version {schema['version']} is newer than this readinglist understands "
-            f"({SCHEMA_VERSION}); upgrade readinglist",
-        )
+        raise NewerSchema(path, schema["version"])
     if schema["version"] < 1:
         raise LibraryCorrupt(path, f"unknown schema version {schema['version']}")
     if schema.get("kind") != kind:
@@ -262,13 +275,12 @@ class Lock:
     def __exit__(self, *exc: object) -> None:
         self._depth -= 1
         if self._depth == 0 and self._fd is not None:
-            try:
-                # Clear our pid: a pid left in the file means a writer died while saving.
+            # Clear our pid: a pid left in the file means a writer died while saving.
+            with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, 0)
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-                os.close(self._fd)
-                self._fd = None
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
 
     def _acquire(self) -> None:
         try:
@@ -293,9 +305,12 @@ class Lock:
                         "try again when it has finished"
                     ) from None
                 time.sleep(0.005)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
+        # The pid is only for messages and `doctor`: a full disk must not stop us here (the
+        # save itself then reports it) nor leave the lock held.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
 
     def holder(self) -> int | None:
         """The pid written by the last process that took the lock, if any."""

@@ -53,23 +53,28 @@ LIBRARY_NAMES = (PAPERS_FILE, STATE_FILE)
 
 
 class FaultyOS:
-    """The ``os`` module as seen by readinglist.storage, with one function failing.
+    """The ``os`` module as seen by readinglist.storage, with some functions failing.
 
-    From its ``nth`` call on, ``name`` raises ``OSError(code)``, like a disk that filled
-    up or started failing mid-save. Everything else is the real ``os``.
+    From its ``nth`` call on, each function in ``names`` raises ``OSError(code)``, like a
+    disk that filled up or started failing mid-save. Everything else is the real ``os``.
     """
 
-    def __init__(self, name: str, code: int, nth: int = 1) -> None:
-        self.calls = 0
-        real: Callable[..., Any] = getattr(os, name)
+    def __init__(self, names: tuple[str, ...], code: int, nth: int = 1) -> None:
+        for name in names:
+            setattr(self, name, self._failing(getattr(os, name), code, nth))
+
+    @staticmethod
+    def _failing(real: Callable[..., Any], code: int, nth: int) -> Callable[..., Any]:
+        calls = 0
 
         def faulty(*args: Any, **kwargs: Any) -> Any:
-            self.calls += 1
-            if self.calls >= nth:
+            nonlocal calls
+            calls += 1
+            if calls >= nth:
                 raise OSError(code, os.strerror(code))
             return real(*args, **kwargs)
 
-        setattr(self, name, faulty)
+        return faulty
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(os, attr)
