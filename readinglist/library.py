@@ -320,6 +320,8 @@ class Library:
             paper = self.papers[pid]
             paper.digests.append(did)
             paper.latest = seq
+        if self._search is not None:
+            self._search.add(did, new, again)
         return FileReport(
             digest.source,
             "imported",
@@ -498,7 +500,8 @@ class Library:
         if papers:
             self._order = None
             self._recurring = None
-            self._search = None
+            if self._search is not None and self._search.papers is not self.papers:
+                self._search = None  # reloaded from disk: rebuild (imports update it in place)
 
 
 def _with_read(state: PaperState, read: bool) -> PaperState:

@@ -1,0 +1,348 @@
+"""The query language on the five real digests, checked against plain list comprehensions.
+
+Read-only tests share one library per module (building it per test would dominate the run
+time); tests that mark, tag or import use the per-test ``library`` fixture.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from readinglist.cli import main
+from readinglist.errors import QueryError
+from readinglist.library import Library
+from readinglist.model import Paper
+from readinglist.query import Term, parse_query
+from tests.conftest import by_title
+
+MAMBA_TS = "Is Mamba Effective for Time Series Forecasting?"
+LMC = "Analysis of Linear Mode Connectivity via Permutation-Based Weight Matching"
+DIFFTACTILE = (
+    "DIFFTACTILE: A Physics-based Differentiable Tactile Simulator for Contact-rich Robotic "
+    "Manipulation"
+)
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory: pytest.TempPathFactory, digest_paths: list[Path]) -> Library:
+    shared = Library(tmp_path_factory.mktemp("query") / "lib")
+    assert shared.import_files(digest_paths).ok
+    return shared
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.casefold())
+
+
+def where(library: Library, keep: Callable[[Paper], bool]) -> list[str]:
+    """Ids in the default order for which ``keep(paper)`` holds."""
+    return [pid for pid in library.ordered() if keep(library.papers[pid])]
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+def test_parse_splits_words_phrases_filters_and_negation() -> None:
+    query = parse_query(
+        'ARM-Net "Time  Series" -tag:Todo is:unread -diffusion seen:>=2 in:abstract'
+    )
+    assert query.terms == (
+        Term("word", "arm"),
+        Term("word", "net"),
+        Term("phrase", "time series"),
+        Term("tag", "todo", negated=True),
+        Term("is", "read", negated=True),
+        Term("word", "diffusion", negated=True),
+        Term("seen", ">=2"),
+    )
+    assert query.in_abstract
+    assert query.words == ("arm", "net")
+
+
+def test_parse_is_lenient_while_typing() -> None:
+    assert parse_query('"time ser').terms == (Term("phrase", "time ser"),)
+    assert parse_query('digest:"Mar 1').terms == (Term("digest", "mar 1"),)
+    # A pasted title's "Word:" is a word, not an unknown filter.
+    assert parse_query("Order Matters: Sequence").words == ("order", "matters", "sequence")
+    assert parse_query("  -  ").terms == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "foo:bar",
+            "unknown filter 'foo:'; known filters: tag: is: has: seen: digest: abstract: in:",
+        ),
+        ('mamba Foo:"x y"', "unknown filter 'foo:'"),
+        ("is:bogus", "is:bogus: expected is:read, is:unread, is:noted or is:tagged"),
+        ("seen:abc", "seen:abc: expected seen:N"),
+        ("seen:>=", "seen:>=: expected seen:N"),
+        ("has:links", "has:links: expected has:code"),
+        ("tag:", "tag: needs a value"),
+        ("tag:!!", "tag:!!: expected tag:NAME"),
+        ("-in:abstract", "in:abstract cannot be negated"),
+    ],
+)
+def test_bad_queries_raise_one_line_query_errors(lib: Library, text: str, message: str) -> None:
+    with pytest.raises(QueryError) as error:
+        lib.query(text)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+# ---------------------------------------------------------------------------- free words
+
+
+def test_typos_find_the_paper_first(lib: Library) -> None:
+    assert lib.query("mamba tiem seires")[0] == by_title(lib, MAMBA_TS)
+    assert lib.query("mamba time series")[0] == by_title(lib, MAMBA_TS)
+
+
+def test_typos_match_whole_words(lib: Library) -> None:
+    expected = where(lib, lambda p: {"reinforcement", "learning"} <= set(words(p.title)))
+    assert len(expected) >= 5
+    assert sorted(lib.query("reinforcment lerning")) == sorted(expected)
+
+
+def test_prefix_matches_while_typing(lib: Library) -> None:
+    expected = where(lib, lambda p: any(w.startswith("permut") for w in words(p.title)))
+    assert len(expected) == 20
+    assert lib.query("permut") == expected  # all prefix matches: ties keep the default order
+    target = by_title(lib, LMC)
+    for end in range(1, len("permutation") + 1):
+        assert target in lib.query("permutation"[:end]), "permutation"[:end]
+
+
+def test_typing_a_query_keystroke_by_keystroke(lib: Library) -> None:
+    target = by_title(lib, MAMBA_TS)
+    for typed in (
+        "m",
+        "mam",
+        "mamba",
+        "mamba t",
+        "mamba tiem",
+        "mamba tiem s",
+        "mamba tiem seires",
+    ):
+        assert target in lib.query(typed), typed
+
+
+def test_short_words_never_match_by_typo(lib: Library) -> None:
+    # "tme" is one typo from "time", but 3 letters only match exactly or as a prefix.
+    assert lib.query("tme") == []
+    assert lib.query("tiem")  # 4 letters may carry a typo
+    for pid in lib.query("gan"):
+        assert any(w.startswith("gan") for w in words(lib.papers[pid].title))
+
+
+def test_every_word_must_match(lib: Library) -> None:
+    expected = where(lib, lambda p: {"mamba", "graph"} <= set(words(p.title)))
+    assert lib.query("graph mamba") == expected
+    assert lib.query("mamba zzzzzz") == []
+
+
+def test_free_words_match_tags_too(library: Library) -> None:
+    pid = by_title(library, LMC)
+    library.tag([pid], add=["bayesopt"])
+    assert library.query("bayesopt") == [pid]
+    assert library.query("bayesopt permutation") == [pid]
+
+
+# ---------------------------------------------------------------------------- ranking
+
+
+def test_exact_title_first_then_word_scores_then_default_order(lib: Library) -> None:
+    plain = by_title(lib, "Trained Rank Pruning for Efficient Deep Neural Networks")
+    trp = by_title(lib, "TRP: Trained Rank Pruning for Efficient Deep Neural Networks")
+    assert lib.query("Trained Rank Pruning for Efficient Deep Neural Networks")[:2] == [plain, trp]
+    assert lib.query("trp trained rank pruning")[0] == trp
+
+    def score(pid: str) -> int:
+        title = words(lib.papers[pid].title)
+        return 2 if "model" in title else 1 if any(w.startswith("model") for w in title) else 0
+
+    results = lib.query("model")
+    assert [score(pid) for pid in results] == sorted(map(score, results), reverse=True)
+    rank = {pid: n for n, pid in enumerate(lib.ordered())}
+    for tier in (2, 1):
+        same = [pid for pid in results if score(pid) == tier]
+        assert same == sorted(same, key=rank.__getitem__)
+
+
+def test_empty_and_filter_only_queries_keep_the_default_order(lib: Library) -> None:
+    assert lib.query("") == lib.ordered()
+    assert lib.search_engine().search("   ") == lib.ordered()
+    assert lib.query("seen:>=1") == lib.ordered()
+
+
+# ---------------------------------------------------------------------------- phrases, abstracts
+
+
+def test_phrase_is_a_case_insensitive_title_substring(lib: Library) -> None:
+    assert lib.query('"TIME SERIES"') == where(lib, lambda p: "time series" in p.title.casefold())
+    assert lib.query('"ime ser"') == where(lib, lambda p: "ime ser" in p.title.casefold())
+    assert lib.query('-"time series"') == where(
+        lib, lambda p: "time series" not in p.title.casefold()
+    )
+
+
+def test_abstract_words_match_at_word_starts(lib: Library) -> None:
+    def starts(word: str) -> list[str]:
+        return where(lib, lambda p: re.search(rf"\b{word}", p.abstract.casefold()) is not None)
+
+    expected = starts("forecast")
+    assert len(expected) >= 10
+    assert lib.query("abstract:forecast") == expected
+    assert lib.query("abstract:Forecast -abstract:mamba") == [
+        pid for pid in expected if pid not in starts("mamba")
+    ]
+    state_of_the_art = where(lib, lambda p: "state-of-the-art" in p.abstract.casefold())
+    assert set(state_of_the_art) <= set(lib.query('abstract:"state of the art"'))
+
+
+def test_in_abstract_lets_words_match_abstracts(lib: Library) -> None:
+    in_titles = set(lib.query("forecasting"))
+    in_abstracts = set(lib.query("abstract:forecasting"))
+    results = lib.query("in:abstract forecasting")
+    assert set(results) == in_titles | in_abstracts
+    assert set(results[: len(in_titles)]) == in_titles  # title matches rank above the rest
+    assert in_abstracts - in_titles
+
+
+# ---------------------------------------------------------------------------- filters
+
+
+def test_seen_filters(lib: Library) -> None:
+    for text, keep in [
+        ("seen:>=2", lambda n: n >= 2),
+        ("seen:3", lambda n: n == 3),
+        ("seen:<2", lambda n: n < 2),
+        ("seen:>3", lambda n: n > 3),
+        ("seen:<=1", lambda n: n <= 1),
+        ("-seen:1", lambda n: n != 1),
+    ]:
+        assert lib.query(text) == where(lib, lambda p, keep=keep: keep(p.seen)), text
+    assert len(lib.query("seen:>=2")) == 51
+
+
+def test_has_code(lib: Library) -> None:
+    code = re.compile(r"https?://(www\.)?(github\.com|gitlab\.com)/", re.IGNORECASE)
+    expected = where(lib, lambda p: any(code.match(link) for link in p.links))
+    assert len(expected) > 50
+    assert lib.query("has:code") == expected
+    # A project page on github.io is not code.
+    assert by_title(lib, DIFFTACTILE) not in expected
+
+
+def test_digest_by_date_or_name_prefix(lib: Library) -> None:
+    march_13 = [d.id for d in lib.digests.values() if d.date == "Mar 13"]
+    expected = where(lib, lambda p: any(d in march_13 for d in p.digests))
+    assert lib.query('digest:"Mar 13"') == expected
+    assert lib.query("digest:000_88") == expected
+    spaced = {d.id for d in lib.digests.values() if d.name.startswith(("000", "001"))}
+    assert len(spaced) == 2
+    assert lib.query("digest:00 -digest:000 -digest:001") == where(
+        lib, lambda p: not spaced & set(p.digests)
+    )
+
+
+def test_state_filters_follow_changes_made_after_the_index(library: Library) -> None:
+    order = library.ordered()
+    library.query("mamba")  # builds the index before any state exists
+    read, tagged, noted = order[:3], order[2:6], order[5]
+    library.mark(read)
+    library.tag(tagged, add=["x"])
+    library.set_note(noted, "worth it")
+    assert library.query("is:read") == read
+    assert library.query("is:unread") == [pid for pid in order if pid not in read]
+    assert library.query("-is:unread") == read
+    assert library.query("tag:x") == tagged
+    assert library.query("tag:X -is:read") == tagged[1:]
+    assert library.query("is:tagged") == tagged
+    assert library.query("is:noted") == [noted]
+    library.mark(read, read=False)
+    assert library.query("is:read") == []
+
+
+def test_filters_combine_with_words_and_negation(library: Library) -> None:
+    recurring = [pid for pid in library.ordered() if library.papers[pid].seen >= 2]
+    library.tag(recurring[:10], add=["x"])
+    library.mark(recurring[:3])
+    assert library.query("tag:x is:unread seen:>=2") == recurring[3:10]
+
+    def has_diffusion(title: str) -> bool:
+        return any(w.startswith("diffusion") for w in words(title))
+
+    expected = where(library, lambda p: not has_diffusion(p.title))
+    assert library.query("-diffusion") == expected
+    assert library.query("models -diffusion seen:>=2") == [
+        pid for pid in library.query("models seen:>=2") if pid in expected
+    ]
+    # Negating a hyphenated token excludes papers with all its words, not with either.
+    arm = by_title(library, "ARM-Net: Adaptive Relation Modeling Network for Structured Data")
+    assert library.query("-arm-net") == [pid for pid in library.ordered() if pid != arm]
+
+
+# ---------------------------------------------------------------------------- index upkeep
+
+
+def test_index_is_updated_in_place_on_import(library: Library, tmp_path: Path) -> None:
+    engine = library.search_engine()
+    assert library.query("zyxomorphic") == []
+    abstract = "We study zyxomorphic maps of weights. " * 10
+    digest = tmp_path / "extra.txt"
+    digest.write_text(f"Zyxomorphic Weight Maps\n{abstract}\n{LMC}\n{abstract}\n")
+    assert library.import_files([digest]).ok
+    assert library.search_engine() is engine
+    new = by_title(library, "Zyxomorphic Weight Maps")
+    assert library.query("zyxomorpic") == [new]
+    assert library.query("abstract:zyxomorphic") == [new]  # a paper seen again keeps its text
+    assert library.query("seen:5") == [by_title(library, LMC)]
+    assert new in library.query("digest:extra seen:1")
+
+
+def test_changes_from_another_process_are_picked_up(library: Library, tmp_path: Path) -> None:
+    engine = library.search_engine()
+    other = Library(library.data_dir)
+    other.tag([by_title(other, MAMBA_TS)], add=["later"])
+    library.refresh()
+    assert library.query("tag:later") == [by_title(library, MAMBA_TS)]
+    assert library.search_engine() is engine  # state is not indexed
+    digest = tmp_path / "other.txt"
+    digest.write_text("Quuxotic Priors\n" + "We study quuxotic priors. " * 10 + "\n")
+    assert other.import_files([digest]).ok
+    library.refresh()
+    assert library.query("quuxotic") == [by_title(library, "Quuxotic Priors")]
+
+
+# ---------------------------------------------------------------------------- front ends
+
+
+def test_cli_list_uses_the_query_language(
+    library: Library, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = str(library.data_dir)
+    assert main(["--data-dir", data_dir, "list", "mamba tiem seires"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].endswith(MAMBA_TS)
+    assert main(["--data-dir", data_dir, "list", "--ids", "seen:>=2"]) == 0
+    assert capsys.readouterr().out.split() == library.query("seen:>=2")
+    assert main(["--data-dir", data_dir, "list", "foo:bar"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("readinglist: unknown filter 'foo:'") and err.count("\n") == 1
+
+
+def test_core_never_imports_textual() -> None:
+    code = (
+        "import sys, readinglist.cli, readinglist.query;"
+        "sys.exit(any(m.split('.')[0] == 'textual' for m in sys.modules))"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
