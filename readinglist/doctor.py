@@ -159,7 +159,7 @@ def _restorable(path: Path, kind: str, problem: str, saved: str) -> Finding:
 def _restore(path: Path, kind: str) -> str:
     """Put the backup in place, keeping the damaged file (if any) beside it."""
     backup = backup_path(path)
-    with Lock(path.parent / LOCK_FILE):
+    with _lock(path.parent):
         load_file(backup, kind)  # again, under the lock: a writer may have replaced it since
         payload = backup.read_bytes()
         kept = f"; the damaged file is kept as {_keep_aside(path).name}" if path.exists() else ""
@@ -169,7 +169,7 @@ def _restore(path: Path, kind: str) -> str:
 
 def _set_aside(backup: Path) -> str:
     """Move a damaged backup out of the way (under the lock: a save may be replacing it)."""
-    with Lock(backup.parent / LOCK_FILE):
+    with _lock(backup.parent):
         aside = _keep_aside(backup, remove=True)
     return f"moved {backup.name} aside to {aside.name}"
 

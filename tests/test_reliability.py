@@ -166,7 +166,8 @@ def finish_worker(worker: subprocess.Popen[str]) -> tuple[float, float]:
     return float(start), float(end)
 
 
-def test_two_processes_keep_all_400_changes(lib_dir: Path) -> None:
+def race_two_processes(lib_dir: Path) -> None:
+    """Two processes mark and tag 200 papers each at once; all 400 changes must be kept."""
     ids = Library(lib_dir).ordered()[2:402]  # the first two carry the template's own state
     mine, theirs = ids[::2], ids[1::2]
     workers = [
@@ -184,6 +185,17 @@ def test_two_processes_keep_all_400_changes(lib_dir: Path) -> None:
         assert [fresh.state(pid).read for pid in part[::2]] == [True] * 100
         assert [fresh.state(pid).tags for pid in part[1::2]] == [(tag,)] * 100
     assert fresh.stats().read == 201 and fresh.state(fresh.ordered()[1]).note == NOTE
+
+
+def test_two_processes_keep_all_400_changes(lib_dir: Path) -> None:
+    race_two_processes(lib_dir)
+
+
+@pytest.mark.soak
+def test_two_processes_soak(template: Path, tmp_path: Path) -> None:
+    for round_ in range(25):
+        race_two_processes(Path(shutil.copytree(template, tmp_path / f"lib{round_}")))
+    print("\ntwo-process soak: 25 rounds x 400 changes, all kept")
 
 
 def test_cli_racing_a_long_lived_library(lib_dir: Path) -> None:
