@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer, Header, Input, ProgressBar, Static
 
 from readinglist.errors import QueryError, ReadinglistError
@@ -37,6 +38,8 @@ from readinglist.tui.widgets.paper_list import PaperList
 ENV_CONFIG_DIR = "READINGLIST_CONFIG_DIR"
 #: Seconds between checks for changes saved by another process (e.g. the CLI).
 POLL_SECONDS = 2.0
+#: Seconds the cursor must rest on a paper before the detail pane follows it.
+DETAIL_DELAY = 0.04
 
 WELCOME = """\
 [b]Your library is empty.[/b]
@@ -160,6 +163,7 @@ class ReadingListApp(App[int]):
         self.filter_error: str | None = None
         self._shown_version = -1
         self._note_drafts: dict[str, str] = {}
+        self._detail_timer: Timer | None = None
         self.theme = self._settings().get("theme", "textual-dark")
         self.sub_title = "demo library (throw-away)" if demo else str(data_dir)
 
@@ -182,7 +186,8 @@ class ReadingListApp(App[int]):
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.query_one(PaperList).loading = True
-        self._open_library()
+        # Paint the first screen before the load (which holds the GIL) starts.
+        self.call_after_refresh(self._open_library)
         self.set_interval(POLL_SECONDS, self._poll)
 
     @work(thread=True, exclusive=True, group="library")
@@ -272,7 +277,12 @@ class ReadingListApp(App[int]):
         self.query_one("#status", Static).update(" · ".join(parts) + "  │  " + view)
 
     def on_paper_list_highlighted(self, message: PaperList.Highlighted) -> None:
-        self.query_one(DetailPane).show(self.library, message.pid)
+        # Wait for the cursor to settle (key repeat) so the list itself never waits.
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(
+            DETAIL_DELAY, partial(self.query_one(DetailPane).show, self.library, message.pid)
+        )
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:

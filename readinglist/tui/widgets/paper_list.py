@@ -98,14 +98,14 @@ class PaperList(ScrollView, can_focus=True):
         return max(0, min(row, len(self.ids) - 1))
 
     def watch_cursor(self, old: int, new: int) -> None:
-        if self.ids:
-            if new < self.scroll_offset.y:
-                self.scroll_to(y=new, animate=False, immediate=True)
-            elif new >= self.scroll_offset.y + self.scrollable_content_region.height:
-                self.scroll_to(
-                    y=new - self.scrollable_content_region.height + 1, animate=False, immediate=True
-                )
-        self.refresh()
+        # Repaint just the two rows that changed; scrolling repaints the rest by itself.
+        self.refresh_line(old)
+        self.refresh_line(new)
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        if self.ids and new < top:
+            self.scroll_to(y=new, animate=False, immediate=True)
+        elif self.ids and new >= top + height:
+            self.scroll_to(y=new - height + 1, animate=False, immediate=True)
         self.post_message(self.Highlighted(self.highlighted))
 
     def action_move(self, delta: int) -> None:
