@@ -17,7 +17,7 @@ from typing import Any, Literal
 from tinydb.table import Document
 
 from readinglist.digest import ParsedDigest, parse_digest, read_digest
-from readinglist.errors import DigestError, StorageError, UnknownPaper
+from readinglist.errors import DigestError, LibraryCorrupt, StorageError, UnknownPaper
 from readinglist.model import (
     EMPTY_STATE,
     Digest,
@@ -404,10 +404,11 @@ class Library:
         self, label: str, ids: Sequence[str], change: Callable[[PaperState], PaperState]
     ) -> Change | None:
         """Apply ``change`` to each paper's *current* state, save it, and record it for undo."""
-        for pid in ids:
-            if pid not in self.papers:
-                raise UnknownPaper(f"{pid!r}: no paper has this id")
         with self._transaction():
+            # Checked after the re-read, so a paper another process just imported is known.
+            for pid in ids:
+                if pid not in self.papers:
+                    raise UnknownPaper(f"{pid!r}: no paper has this id")
             stamp = now()
             before: dict[str, Any] = {}
             after: dict[str, Any] = {}
@@ -475,6 +476,20 @@ class Library:
             raise
 
     def _rebuild(self, kinds: set[str]) -> None:
+        """Derive the in-memory model from the stored documents.
+
+        A document of the wrong shape (a hand edit, another program) is reported as damage
+        of its file, like invalid JSON, rather than surfacing as a traceback.
+        """
+        try:
+            self._derive(kinds)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            storage = self.store.papers_storage if "papers" in kinds else self.store.state_storage
+            raise LibraryCorrupt(
+                storage.path, f"a document is malformed ({type(error).__name__}: {error})"
+            ) from None
+
+    def _derive(self, kinds: set[str]) -> None:
         if "papers" in kinds:
             data = self.store.papers_storage.read()
             self.digests = {

@@ -17,8 +17,10 @@ silently lose each other's changes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +41,9 @@ LOCK_FILE = "lock"
 LIBRARY_FILES = ((PAPERS_FILE, "papers"), (STATE_FILE, "state"))
 #: Seconds a writer waits for another process's lock before giving up with a message.
 LOCK_TIMEOUT = 10.0
+
+#: errno values of file systems without hard links; the backup is copied there instead.
+_NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK}
 
 Data = dict[str, dict[str, Any]]
 Signature = tuple[int, int, int] | None
@@ -132,7 +137,12 @@ def atomic_write(path: Path, payload: bytes, *, backup: bool = True) -> None:
         if backup and path.exists():
             with contextlib.suppress(FileNotFoundError):
                 bak_tmp.unlink()
-            os.link(path, bak_tmp)
+            try:
+                os.link(path, bak_tmp)
+            except OSError as error:
+                if error.errno not in _NO_HARD_LINKS:
+                    raise
+                shutil.copyfile(path, bak_tmp)  # FAT, exFAT, some FUSE mounts
             os.replace(bak_tmp, backup_path(path))
         os.replace(tmp, path)
         replaced = True

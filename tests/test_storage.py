@@ -113,7 +113,9 @@ def test_no_files_are_written_by_reading(tmp_path: Path) -> None:
     assert not (tmp_path / "fresh").exists()
 
 
-def test_write_failure_leaves_disk_and_memory_consistent(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_failure_leaves_disk_and_memory_consistent(
+    library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import errno
 
     from readinglist.errors import StorageError
@@ -134,3 +136,13 @@ def test_write_failure_leaves_disk_and_memory_consistent(library: Library, monke
     assert path.read_bytes() == before
     assert not library.state(library.ordered()[1]).read
     assert not list(library.data_dir.glob(".*.tmp"))
+
+
+def test_malformed_document_is_reported_as_damage(library: Library) -> None:
+    path = library.store.papers_storage.path
+    data = orjson.loads(path.read_bytes())
+    pid = next(iter(data["papers"]))
+    del data["papers"][pid]["title"]
+    path.write_bytes(orjson.dumps(data))
+    with pytest.raises(LibraryCorrupt, match=r"papers\.json: a document is malformed \(KeyError"):
+        Library(library.data_dir)
