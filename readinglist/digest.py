@@ -38,11 +38,9 @@ _HEADER_RE = re.compile(
     re.IGNORECASE,
 )
 _SUBSCRIBE = "Subscribe"
-_LINE_SPLIT_RE = re.compile(r"\r\n|\r|\n")
-_SPACE_RE = re.compile(r"\s+")
 _URL_RE = re.compile(r"https?://[^\s<>\"'`]+")
 _URL_TRAILING = ".,;:!?'\"”’"
-_CONTROL = {*range(0, 9), 11, *range(14, 32), 127}
+_CONTROL = bytes([*range(0, 9), 11, *range(14, 32), 127])
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +85,13 @@ def read_digest(path: Path) -> ParsedDigest:
 def parse_digest(data: bytes, source: str) -> ParsedDigest:
     """Parse digest bytes; raise :class:`DigestError` with a line number on any problem."""
     text, warnings = _decode(data, source)
-    lines = _LINE_SPLIT_RE.split(text)
+    lines = _split_lines(text)
     items: list[tuple[int, str]] = []
     blank_lines = 0
     for number, raw in enumerate(lines, start=1):
         if len(raw) > MAX_LINE_CHARS:
             raise DigestError(source, f"line is {len(raw):,} characters long; not a digest", number)
-        line = _SPACE_RE.sub(" ", raw).strip()
+        line = " ".join(raw.split())  # collapse whitespace; far faster than a regex
         if line:
             items.append((number, line))
         else:
@@ -116,6 +114,11 @@ def parse_digest(data: bytes, source: str) -> ParsedDigest:
     )
 
 
+def _split_lines(text: str) -> list[str]:
+    """Lines ended by LF, CRLF or a lone CR (str.splitlines also splits on form feeds etc.)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
 def _decode(data: bytes, source: str) -> tuple[str, list[str]]:
     if not data.strip():
         raise DigestError(source, "empty file: no papers found")
@@ -123,7 +126,7 @@ def _decode(data: bytes, source: str) -> tuple[str, list[str]]:
     if nul >= 0:
         raise DigestError(source, f"binary file (NUL byte at offset {nul}); not a digest")
     head = data[:8192]
-    if sum(byte in _CONTROL for byte in head) > len(head) // 10:
+    if len(head) - len(head.translate(None, _CONTROL)) > len(head) // 10:
         raise DigestError(source, "binary file (mostly control bytes); not a digest")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -132,7 +135,7 @@ def _decode(data: bytes, source: str) -> tuple[str, list[str]]:
     except UnicodeDecodeError as error:
         # Everything before the bad byte is valid UTF-8: count its lines as the parser
         # does, so that a file with old Mac ("\r") line ends gets the right line too.
-        line = len(_LINE_SPLIT_RE.findall(data[: error.start].decode("utf-8"))) + 1
+        line = len(_split_lines(data[: error.start].decode("utf-8")))
         warning = (
             f"{source}:{line}: not valid UTF-8; decoded the file as Windows-1252 "
             "(check accented characters)"
@@ -207,6 +210,8 @@ def _pair(body: list[tuple[int, str]], date: str | None, source: str) -> list[En
 def find_links(text: str) -> tuple[str, ...]:
     """URLs in an abstract, without the sentence punctuation that follows them."""
     links: dict[str, None] = {}
+    if "http" not in text:
+        return ()
     for match in _URL_RE.finditer(text):
         url = match.group().rstrip(_URL_TRAILING)
         # Drop unbalanced closing parentheses by index: recounting and slicing per character

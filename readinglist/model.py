@@ -22,7 +22,7 @@ def title_key(title: str) -> str:
     Deliberately no fuzzier than that: "TRP: Trained Rank Pruning…" and "Trained Rank
     Pruning…" are different papers, so no words are dropped and nothing is stemmed.
     """
-    folded = unicodedata.normalize("NFKC", title).casefold()
+    folded = (title if title.isascii() else unicodedata.normalize("NFKC", title)).casefold()
     return _NON_WORD_RE.sub(" ", folded).strip()
 
 
