@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,24 @@ class Stats:
         return dataclasses.asdict(self) | {"digests": list(self.digests)}
 
 
+@contextlib.contextmanager
+def bulk_allocation() -> Iterator[None]:
+    """Pause the cyclic GC while building 100k papers' worth of objects, then freeze them.
+
+    Without it the collector runs full passes over the growing heap during a load (a third
+    of its time) and later, at random, over everything loaded (~0.9 s freezes at 100k).
+    The data holds no reference cycles, so nothing frozen is ever garbage.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """Files as given; directories become their ``*.txt`` files, sorted."""
     expanded: list[Path] = []
@@ -115,7 +134,8 @@ class Library:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.store = Store(data_dir)
+        with bulk_allocation():
+            self.store = Store(data_dir)
         self.papers: dict[str, Paper] = {}
         self.digests: dict[str, Digest] = {}
         self._states: dict[str, PaperState] = {}
@@ -125,7 +145,8 @@ class Library:
         self._search: Any = None
         #: Bumped on every change, so views can tell when to re-query.
         self.version = 0
-        self._rebuild({"papers", "state"})
+        with bulk_allocation():
+            self._rebuild({"papers", "state"})
         self.store.clean_temp_files()
 
     # ----------------------------------------------------------------- reading
@@ -169,7 +190,8 @@ class Library:
         if self._search is None:
             from readinglist.query import SearchEngine
 
-            self._search = SearchEngine(self)
+            with bulk_allocation():
+                self._search = SearchEngine(self)
         return self._search
 
     def resolve(self, ref: str) -> str:
@@ -250,6 +272,7 @@ class Library:
 
     # ----------------------------------------------------------------- importing
 
+    @bulk_allocation()
     def import_files(
         self, sources: Sequence[Source], progress: Progress | None = None
     ) -> ImportReport:
