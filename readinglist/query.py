@@ -16,10 +16,10 @@ Filters only narrow. Free words rank: an exact title first, then the sum of word
 (exact > prefix > typo > abstract only); ties keep the default order, ``Library.ordered()``.
 
 Why it is shaped like this: the TUI runs a query on every keystroke, at up to 100k papers.
-Titles are tokenised once into an inverted index (word → paper numbers) that imports extend
-in place, so a keystroke costs a vocabulary lookup (bisect for prefixes, rapidfuzz for typos,
+Titles are tokenised once into an inverted index (word → papers) that imports extend in
+place, so a keystroke costs a vocabulary lookup (bisect for prefixes, rapidfuzz for typos,
 cached per word because typing extends one word at a time), C-level set operations and one
-sort of ints. Reading state changes with every key press, so it is never indexed: it is
+sort of ints. Reading state changes with every triage key, so it is never indexed: it is
 re-read once per ``Library.version``. Abstracts (~140 MB at 100k papers) would take seconds
 to tokenise, so they are kept as case-folded bytes, built on first use, and scanned in C.
 """
@@ -29,7 +29,7 @@ from __future__ import annotations
 import operator
 import re
 import unicodedata
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -41,7 +41,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from readinglist.errors import QueryError
-from readinglist.model import EMPTY_STATE, Paper, normalise_tag, paper_id
+from readinglist.model import Paper, normalise_tag, paper_id
 
 if TYPE_CHECKING:
     from readinglist.library import Library
@@ -52,6 +52,9 @@ EXACT, PREFIX, TYPO, IN_ABSTRACT = 4, 3, 2, 1
 TYPO_MIN, TWO_TYPOS_MIN = 4, 8
 #: Hosts whose links count as code for ``has:code`` (``gitlab.*`` is matched separately).
 CODE_HOSTS = frozenset({"github.com", "gitlab.com", "bitbucket.org", "codeberg.org"})
+#: Scanning this many bytes costs about as much as checking one text on its own: above it,
+#: checking only the candidates beats scanning everything.
+_BYTES_PER_CHECK = 2048
 _LAST_CHAR = "\U0010ffff"
 
 _FILTERS = {
@@ -201,59 +204,58 @@ def has_code(paper: Paper) -> bool:
 
 
 class _WordIndex:
-    """Word → paper numbers, with a cached lookup scoring exact, prefix and typo matches."""
+    """Word → slots, with a cached lookup scoring exact, prefix and typo matches.
+
+    Slots are whatever the owner numbers things by; ``numbering`` (slot → number), when
+    set, translates them in the lookup, so a new numbering needs no pass over the postings.
+    """
 
     def __init__(self) -> None:
-        self.postings: dict[str, list[int]] = {}
-        self._sorted: list[str] | None = None
-        #: Words long enough for typo matching, by length, so rapidfuzz only sees candidates
-        #: whose length is within the typo allowance.
-        self._by_length: dict[int, list[str]] = defaultdict(list)
+        self.postings: defaultdict[str, list[int]] = defaultdict(list)
+        self._numbering: list[int] | None = None
+        #: The sorted vocabulary (prefixes are a bisect away), and the words long enough for
+        #: typo matching by length, so rapidfuzz only sees words within the typo allowance.
+        self._vocabulary: tuple[list[str], dict[int, list[str]]] | None = None
         self.lookup = lru_cache(maxsize=256)(self._lookup)
 
     def add(self, entries: Iterable[tuple[int, Iterable[str]]]) -> None:
         postings = self.postings
-        for number, words in entries:
+        for slot, words in entries:
             for word in set(words):
-                posting = postings.get(word)
-                if posting is None:
-                    postings[word] = [number]
-                    if len(word) >= TYPO_MIN:
-                        self._by_length[len(word)].append(word)
-                else:
-                    posting.append(number)
-        self._sorted = None
+                postings[word].append(slot)
+        self._vocabulary = None
         self.lookup.cache_clear()
 
-    def renumber(self, new: list[int]) -> None:
-        """Replace every number n by ``new[n]``."""
-        for word, numbers in self.postings.items():
-            self.postings[word] = list(map(new.__getitem__, numbers))
+    def renumber(self, numbering: list[int]) -> None:
+        self._numbering = numbering
         self.lookup.cache_clear()
 
     def _lookup(self, word: str) -> _Match:
-        """The papers ``word`` matches (shared by the cache: never mutate it)."""
-        if self._sorted is None:
-            self._sorted = sorted(self.postings)
-        vocabulary, postings = self._sorted, self.postings
+        """The numbers ``word`` matches (shared by the cache: never mutate it)."""
+        if self._vocabulary is None:
+            by_length: dict[int, list[str]] = defaultdict(list)
+            for known in self.postings:
+                if len(known) >= TYPO_MIN:
+                    by_length[len(known)].append(known)
+            self._vocabulary = sorted(self.postings), by_length
+        (vocabulary, by_length), postings = self._vocabulary, self.postings
         near: list[str] = []
         if len(word) >= TYPO_MIN:
             typos = 1 if len(word) < TWO_TYPOS_MIN else 2
             lengths = range(len(word) - typos, len(word) + typos + 1)
-            choices = list(chain.from_iterable(self._by_length.get(n, ()) for n in lengths))
+            choices = list(chain.from_iterable(by_length.get(n, ()) for n in lengths))
             found = process.extract(
                 word, choices, scorer=OSA.distance, score_cutoff=typos, limit=None
             )
             near = [choice for choice, _, _ in found]
         start = bisect_left(vocabulary, word)
         prefixed = vocabulary[start : bisect_left(vocabulary, word + _LAST_CHAR, start)]
-        return _match(
-            [
-                (EXACT, postings.get(word, ())),
-                (PREFIX, chain.from_iterable(map(postings.__getitem__, prefixed))),
-                (TYPO, chain.from_iterable(map(postings.__getitem__, near))),
-            ]
-        )
+        tiers = [
+            (EXACT, postings.get(word, ())),
+            (PREFIX, chain.from_iterable(map(postings.__getitem__, prefixed))),
+            (TYPO, chain.from_iterable(map(postings.__getitem__, near))),
+        ]
+        return _match(tiers, self._numbering)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,20 +273,28 @@ class _Match:
         return next((numbers for s, numbers in self.groups if s == score), [])
 
 
-def _match(tiers: Iterable[tuple[int, Iterable[int]]]) -> _Match:
-    """A match from (score, numbers) pairs given best score first; each number keeps its best."""
+def _match(tiers: Iterable[tuple[int, Iterable[int]]], numbering: list[int] | None) -> _Match:
+    """A match from (score, slots) pairs given best score first; each keeps its best score.
+
+    Slots are deduplicated before ``numbering`` translates them: a paper often has several
+    words with the same prefix, and translating is the dearer step.
+    """
     scores: dict[int, int] = {}
     groups: list[tuple[int, list[int]]] = []
-    for score, numbers in tiers:
-        fresh = set(numbers).difference(scores)
+    taken: set[int] = set()
+    for score, slots in tiers:
+        fresh = set(slots).difference(taken)
         if fresh:
-            scores.update(dict.fromkeys(fresh, score))
-            groups.append((score, sorted(fresh)))
+            taken |= fresh
+            numbers = sorted(fresh if numbering is None else map(numbering.__getitem__, fresh))
+            scores.update(dict.fromkeys(numbers, score))
+            groups.append((score, numbers))
     return _Match(scores, tuple(groups))
 
 
 class _Texts:
-    """Case-folded UTF-8 texts, one per paper number, searched by C-level ``bytes`` scans.
+    """Texts as one case-folded UTF-8 byte string, so that a search is one C-level
+    ``bytes.find`` scan (~2 GB/s) rather than a call per text. Texts are numbered by slot.
 
     With ``words``, ASCII punctuation becomes spaces and every text starts with one, so
     ``b" " + needle`` finds the needle only at the start of a word without a regex (``re``
@@ -293,27 +303,39 @@ class _Texts:
 
     def __init__(self, texts: Iterable[str], words: bool) -> None:
         self._words = words
-        self._items: list[bytes] = []
+        self._blob = b""
+        self._pending: list[bytes] = []
+        #: Offset of text n; the last entry is the end of the blob.
+        self._starts = [0]
         self.extend(texts)
 
     def extend(self, texts: Iterable[str]) -> None:
-        if self._words:
-            self._items += [b" " + fold(text).encode().translate(_SPACES) for text in texts]
-        else:
-            self._items += [fold(text).encode() for text in texts]
+        """Append texts; joined on the next search, so importing many files stays linear."""
+        starts = self._starts
+        for text in texts:
+            part = fold(text).encode()
+            part = b" " + part.translate(_SPACES) + b"\n" if self._words else part + b"\n"
+            self._pending.append(part)
+            starts.append(starts[-1] + len(part))
 
-    def reorder(self, old: list[int]) -> None:
-        """Text n becomes the one that was number ``old[n]``."""
-        self._items = list(map(self._items.__getitem__, old))
-
-    def find(self, needle: str, within: Collection[int] | None = None) -> set[int]:
-        """Numbers of the texts containing ``needle`` (only among ``within`` when given)."""
+    def find(self, needle: str, within: Collection[int] | None = None) -> list[int]:
+        """Slots of the texts containing ``needle`` (only among ``within`` when given)."""
         pattern = needle.encode()
         if self._words:
             pattern = b" " + pattern.translate(_SPACES).strip()
-        numbers: Iterable[int] = range(len(self._items)) if within is None else list(within)
-        texts = self._items if within is None else map(self._items.__getitem__, numbers)
-        return set(compress(numbers, map(operator.contains, texts, repeat(pattern))))
+        if self._pending:
+            self._blob = b"".join([self._blob, *self._pending])
+            self._pending = []
+        blob, starts = self._blob, self._starts
+        if within is not None and len(within) * _BYTES_PER_CHECK < len(blob):
+            return [n for n in within if blob.find(pattern, starts[n], starts[n + 1]) >= 0]
+        found: list[int] = []
+        at = blob.find(pattern)
+        while at >= 0:
+            slot = bisect_right(starts, at) - 1
+            found.append(slot)
+            at = blob.find(pattern, starts[slot + 1])
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,88 +356,88 @@ class _States:
 class SearchEngine:
     """Answers queries over one library; built once, extended on import, reused per keystroke.
 
-    A paper's number is its position in the default order, so putting results in that
-    order is sorting small ints. An import changes the order; the next query then renumbers
-    the index (a C-level pass over the postings) instead of tokenising every title again.
+    Papers get a *slot* when indexed (insertion order, never changes) and a *number*, their
+    position in the default order, so putting results in that order is sorting small ints.
+    The index stores slots; an import changes the order, and the next query only recomputes
+    slot → number (``_number``) instead of touching the postings or texts.
     """
 
     def __init__(self, library: Library) -> None:
         self.library = library
         #: The dict this index covers; the library drops the engine when it replaces it.
         self.papers = library.papers
-        self._order = library.ordered()
-        self._pids: list[str] = []
-        self._numbers: dict[str, int] = {}
+        self._slots: dict[str, int] = {}
+        self._slot_pids: list[str] = []
         self._titles = _WordIndex()
         self._title_texts = _Texts((), words=False)
         self._abstract_texts: _Texts | None = None
-        self._code: set[int] = set()
+        self._code: list[int] = []
         self._seen: dict[int, set[int]] = {}
         self._digests: dict[str, list[int]] = {}
+        self._order: list[str] | None = None
+        self._pids: list[str] = []  # number → id: the default order
+        self._number: list[int] = []  # slot → number
+        self._slot: list[int] = []  # number → slot
         self._states: _States | None = None
-        self._add([self.papers[pid] for pid in self._order])
+        # Slots in the default order keep slot → number nearly monotonic, which keeps the
+        # sets built from it cache-friendly.
+        self._add([self.papers[pid] for pid in library.ordered()])
+        self._sync()
 
     # ------------------------------------------------------------ building
 
     def add(self, digest_id: str, new: Iterable[str], again: Iterable[str]) -> None:
-        """Index one imported digest: its new papers, and new sightings of known ones.
-
-        New papers are numbered after the known ones until the next query renumbers.
-        """
+        """Index one imported digest: its new papers, and new sightings of known ones."""
         self._add([self.papers[pid] for pid in new])
         for pid in again:
-            number, seen = self._numbers[pid], self.papers[pid].seen
-            self._seen[seen - 1].discard(number)
-            self._seen.setdefault(seen, set()).add(number)
-            self._digests.setdefault(digest_id, []).append(number)
+            slot, seen = self._slots[pid], self.papers[pid].seen
+            self._seen[seen - 1].discard(slot)
+            self._seen.setdefault(seen, set()).add(slot)
+            self._digests.setdefault(digest_id, []).append(slot)
 
     def _add(self, papers: list[Paper]) -> None:
-        first = len(self._pids)
-        for number, paper in enumerate(papers, first):
-            self._pids.append(paper.id)
-            self._numbers[paper.id] = number
-            self._seen.setdefault(paper.seen, set()).add(number)
+        first = len(self._slot_pids)
+        for slot, paper in enumerate(papers, first):
+            self._slot_pids.append(paper.id)
+            self._slots[paper.id] = slot
+            self._seen.setdefault(paper.seen, set()).add(slot)
             for digest in paper.digests:
-                self._digests.setdefault(digest, []).append(number)
+                self._digests.setdefault(digest, []).append(slot)
             if has_code(paper):
-                self._code.add(number)
-        self._titles.add((n, words_of(p.title)) for n, p in enumerate(papers, first))
+                self._code.append(slot)
+        self._titles.add((slot, words_of(p.title)) for slot, p in enumerate(papers, first))
         self._title_texts.extend(p.title for p in papers)
         if self._abstract_texts is not None:
             self._abstract_texts.extend(p.abstract for p in papers)
 
     def _sync(self) -> None:
-        """Renumber the index when an import changed the default order."""
+        """Renumber when an import changed the default order."""
         order = self.library.ordered()
         if order is self._order:
             return
-        if order != self._pids:
-            old = list(map(self._numbers.__getitem__, order))
-            new = [0] * len(old)
-            for number, previous in enumerate(old):
-                new[previous] = number
-            renumber = new.__getitem__
-            self._titles.renumber(new)
-            for texts in (self._title_texts, self._abstract_texts):
-                if texts is not None:
-                    texts.reorder(old)
-            self._code = set(map(renumber, self._code))
-            self._seen = {seen: set(map(renumber, ns)) for seen, ns in self._seen.items()}
-            self._digests = {d: list(map(renumber, ns)) for d, ns in self._digests.items()}
-            self._pids = list(order)
-            self._numbers = dict(zip(order, range(len(order)), strict=True))
-            self._states = None
         self._order = order
+        if order == self._pids:
+            return
+        self._pids = list(order)
+        self._slot = list(map(self._slots.__getitem__, order))
+        self._number = [0] * len(order)
+        for number, slot in enumerate(self._slot):
+            self._number[slot] = number
+        self._titles.renumber(self._number)
+        self._states = None
+
+    def _numbers(self, slots: Iterable[int]) -> set[int]:
+        return set(map(self._number.__getitem__, slots))
 
     def _state(self) -> _States:
         version = self.library.version
         if self._states is None or self._states.version != version:
             flags: dict[str, set[int]] = {"read": set(), "noted": set(), "tagged": set()}
             tags: dict[str, set[int]] = defaultdict(set)
-            for number, pid in enumerate(self._pids):
-                state = self.library.state(pid)
-                if state is EMPTY_STATE:
-                    continue
+            # Library.state() for every paper costs ~40 ms at 100k; the library's own map
+            # holds only papers that have any state (the rest are EMPTY_STATE).
+            for pid, state in self.library._states.items():
+                number = self._number[self._slots[pid]]
                 if state.read:
                     flags["read"].add(number)
                 if state.note:
@@ -431,7 +453,7 @@ class SearchEngine:
 
     def _abstracts(self) -> _Texts:
         if self._abstract_texts is None:
-            abstracts = (self.papers[pid].abstract for pid in self._pids)
+            abstracts = (self.papers[pid].abstract for pid in self._slot_pids)
             self._abstract_texts = _Texts(abstracts, words=True)
         return self._abstract_texts
 
@@ -470,10 +492,11 @@ class SearchEngine:
                 candidates = found if candidates is None else candidates & found
                 if term.field == "word":
                     scoring.append(self._word(term.value))
-        if candidates is None:
-            candidates = set(range(len(self._pids)))
+        if candidates is None:  # nothing but exclusions: the default order, minus those
+            return _without(self._pids, sorted(banned))
         candidates -= banned
-        exact = self._numbers.get(paper_id(" ".join(query.words)), -1) if query.words else -1
+        slot = self._slots.get(paper_id(" ".join(query.words))) if query.words else None
+        exact = -1 if slot is None else self._number[slot]
         head = [exact] if exact in candidates else []
         candidates.discard(exact)
         return list(map(self._pids.__getitem__, head + self._ranked(candidates, scoring)))
@@ -482,23 +505,16 @@ class SearchEngine:
         """Best total score first, ties in the default order (ascending numbers)."""
         if len(scoring) == 1:
             # One word, by far the commonest and largest case: its groups are already ranked.
-            # Abstract-only matches (``in:abstract``) come last.
-            keep = candidates.__contains__
-            ranked = [
-                n for _, numbers in scoring[0].groups for n in compress(numbers, map(keep, numbers))
-            ]
-            return ranked + sorted(candidates.difference(scoring[0].scores))
+            keep, groups = candidates.__contains__, scoring[0].groups
+            ranked = [n for _, numbers in groups for n in compress(numbers, map(keep, numbers))]
+            if len(ranked) == len(candidates):
+                return ranked
+            return ranked + sorted(candidates.difference(scoring[0].scores))  # in:abstract
         numbers = sorted(candidates)
         if not scoring:
             return numbers
-        totals = list(
-            map(
-                sum,
-                zip(
-                    *(map(m.scores.get, numbers, repeat(IN_ABSTRACT)) for m in scoring), strict=True
-                ),
-            )
-        )
+        per_word = (map(m.scores.get, numbers, repeat(IN_ABSTRACT)) for m in scoring)
+        totals = list(map(sum, zip(*per_word, strict=True)))
         levels = sorted(set(totals), reverse=True)
         return [
             number
@@ -515,22 +531,27 @@ class SearchEngine:
             return title
         if word not in state.merged:
             tiers = (EXACT, PREFIX, TYPO)
-            state.merged[word] = _match((s, chain(title.group(s), tagged.group(s))) for s in tiers)
+            merged = [(s, chain(title.group(s), tagged.group(s))) for s in tiers]
+            state.merged[word] = _match(merged, None)
         return state.merged[word]
 
     def _scan(self, term: Term, within: set[int] | None) -> set[int]:
         """Matches of a phrase, ``abstract:`` or ``in:abstract`` word, among ``within``."""
-        if term.field == "phrase":
-            return self._title_texts.find(term.value, within)
-        if term.field == "abstract":
-            return self._abstracts().find(term.value, within)
+        if term.field != "word":
+            return self._find(term.field, term.value, within)
         found: set[int] | None = None
         for word in term.value.split(" "):
             scores = self._word(word).scores
             rest = None if within is None else within.difference(scores)
-            hits = self._abstracts().find(word, rest).union(scores)
+            hits = self._find("abstract", word, rest).union(scores)
             found = hits if found is None else found & hits
         return found or set()
+
+    def _find(self, field: str, needle: str, within: set[int] | None) -> set[int]:
+        """Numbers whose title (``phrase``) or abstract contains ``needle``."""
+        texts = self._title_texts if field == "phrase" else self._abstracts()
+        slots = None if within is None else list(map(self._slot.__getitem__, within))
+        return self._numbers(texts.find(needle, slots))
 
     def _filter(self, term: Term) -> Collection[int]:
         if term.field == "tag":
@@ -538,16 +559,16 @@ class SearchEngine:
         if term.field == "is":
             return self._state().flags[term.value]
         if term.field == "has":
-            return self._code
+            return self._numbers(self._code)
         if term.field == "seen":
             test = seen_test(term.value)
-            return set().union(*(numbers for seen, numbers in self._seen.items() if test(seen)))
+            return self._numbers(chain.from_iterable(s for n, s in self._seen.items() if test(n)))
         digests = [
             d.id
             for d in self.library.digests.values()
             if d.name.casefold().startswith(term.value) or fold(d.date or "") == term.value
         ]
-        return set(chain.from_iterable(self._digests.get(d, ()) for d in digests))
+        return self._numbers(chain.from_iterable(self._digests.get(d, ()) for d in digests))
 
 
 def _common(collections: list[Collection[int]]) -> Collection[int]:
@@ -556,3 +577,13 @@ def _common(collections: list[Collection[int]]) -> Collection[int]:
         return collections[0]
     smallest, *others = sorted(collections, key=len)
     return set(smallest).intersection(*others)
+
+
+def _without(items: list[str], skip: list[int]) -> list[str]:
+    """``items`` minus the (ascending) positions ``skip``, copied in slices."""
+    kept: list[str] = []
+    start = 0
+    for position in skip:
+        kept += items[start:position]
+        start = position + 1
+    return kept + items[start:]
