@@ -33,7 +33,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import chain, compress, repeat
 from typing import TYPE_CHECKING
 
@@ -204,15 +204,10 @@ def has_code(paper: Paper) -> bool:
 
 
 class _WordIndex:
-    """Word → slots, with a cached lookup scoring exact, prefix and typo matches.
-
-    Slots are whatever the owner numbers things by; ``numbering`` (slot → number), when
-    set, translates them in the lookup, so a new numbering needs no pass over the postings.
-    """
+    """Word → slots, with a cached lookup of the exact, prefix and typo matches of a word."""
 
     def __init__(self) -> None:
         self.postings: defaultdict[str, list[int]] = defaultdict(list)
-        self._numbering: list[int] | None = None
         #: The sorted vocabulary (prefixes are a bisect away), and the words long enough for
         #: typo matching by length, so rapidfuzz only sees words within the typo allowance.
         self._vocabulary: tuple[list[str], dict[int, list[str]]] | None = None
@@ -226,12 +221,8 @@ class _WordIndex:
         self._vocabulary = None
         self.lookup.cache_clear()
 
-    def renumber(self, numbering: list[int]) -> None:
-        self._numbering = numbering
-        self.lookup.cache_clear()
-
     def _lookup(self, word: str) -> _Match:
-        """The numbers ``word`` matches (shared by the cache: never mutate it)."""
+        """What ``word`` matches (shared by the cache: never mutate it)."""
         if self._vocabulary is None:
             by_length: dict[int, list[str]] = defaultdict(list)
             for known in self.postings:
@@ -250,46 +241,54 @@ class _WordIndex:
             near = [choice for choice, _, _ in found]
         start = bisect_left(vocabulary, word)
         prefixed = vocabulary[start : bisect_left(vocabulary, word + _LAST_CHAR, start)]
-        tiers = [
-            (EXACT, postings.get(word, ())),
-            (PREFIX, chain.from_iterable(map(postings.__getitem__, prefixed))),
-            (TYPO, chain.from_iterable(map(postings.__getitem__, near))),
-        ]
-        return _match(tiers, self._numbering)
+        return _Match(
+            [
+                (EXACT, postings.get(word, ())),
+                (PREFIX, chain.from_iterable(map(postings.__getitem__, prefixed))),
+                (TYPO, chain.from_iterable(map(postings.__getitem__, near))),
+            ]
+        )
 
 
-@dataclass(frozen=True, slots=True)
 class _Match:
-    """The papers one word matches: number → best score, and the numbers grouped by score.
+    """The slots one word matches, in disjoint tiers by score, best first.
 
-    ``groups`` (best score first, numbers ascending, i.e. in the default order) is what makes
-    a one-word query cheap: its results are these lists, filtered, with nothing to sort.
+    Kept as sets, which is all that excluding (``-word``) or intersecting needs; the tiers in
+    the default order (one-word results) and the score map (summing several words) are built
+    when first asked for, and kept with the cached lookup.
     """
 
-    scores: dict[int, int]
-    groups: tuple[tuple[int, list[int]], ...]
+    def __init__(self, tiers: Iterable[tuple[int, Iterable[int]]]) -> None:
+        """From (score, slots) pairs given best score first; a slot keeps its best score."""
+        self.tiers: list[tuple[int, set[int]]] = []
+        self._ranked: tuple[list[int], list[list[int]]] | None = None
+        for score, slots in tiers:
+            fresh = set(slots).difference(*(taken for _, taken in self.tiers))
+            if fresh:
+                self.tiers.append((score, fresh))
 
-    def group(self, score: int) -> list[int]:
-        return next((numbers for s, numbers in self.groups if s == score), [])
+    def ranked(self, numbering: list[int]) -> list[list[int]]:
+        """Each tier as numbers, ascending (the default order), kept for this numbering."""
+        if self._ranked is None or self._ranked[0] is not numbering:
+            tiers = [sorted(map(numbering.__getitem__, slots)) for _, slots in self.tiers]
+            self._ranked = numbering, tiers
+        return self._ranked[1]
 
+    @cached_property
+    def slots(self) -> set[int]:
+        if len(self.tiers) == 1:
+            return self.tiers[0][1]
+        return set().union(*(slots for _, slots in self.tiers))
 
-def _match(tiers: Iterable[tuple[int, Iterable[int]]], numbering: list[int] | None) -> _Match:
-    """A match from (score, slots) pairs given best score first; each keeps its best score.
+    @cached_property
+    def scores(self) -> dict[int, int]:
+        scores: dict[int, int] = {}
+        for score, slots in self.tiers:
+            scores.update(dict.fromkeys(slots, score))
+        return scores
 
-    Slots are deduplicated before ``numbering`` translates them: a paper often has several
-    words with the same prefix, and translating is the dearer step.
-    """
-    scores: dict[int, int] = {}
-    groups: list[tuple[int, list[int]]] = []
-    taken: set[int] = set()
-    for score, slots in tiers:
-        fresh = set(slots).difference(taken)
-        if fresh:
-            taken |= fresh
-            numbers = sorted(fresh if numbering is None else map(numbering.__getitem__, fresh))
-            scores.update(dict.fromkeys(numbers, score))
-            groups.append((score, numbers))
-    return _Match(scores, tuple(groups))
+    def tier(self, score: int) -> set[int]:
+        return next((slots for s, slots in self.tiers if s == score), set())
 
 
 class _Texts:
@@ -318,7 +317,7 @@ class _Texts:
             self._pending.append(part)
             starts.append(starts[-1] + len(part))
 
-    def find(self, needle: str, within: Collection[int] | None = None) -> list[int]:
+    def find(self, needle: str, within: Collection[int] | None = None) -> set[int]:
         """Slots of the texts containing ``needle`` (only among ``within`` when given)."""
         pattern = needle.encode()
         if self._words:
@@ -328,19 +327,19 @@ class _Texts:
             self._pending = []
         blob, starts = self._blob, self._starts
         if within is not None and len(within) * _BYTES_PER_CHECK < len(blob):
-            return [n for n in within if blob.find(pattern, starts[n], starts[n + 1]) >= 0]
-        found: list[int] = []
+            return {n for n in within if blob.find(pattern, starts[n], starts[n + 1]) >= 0}
+        found: set[int] = set()
         at = blob.find(pattern)
         while at >= 0:
             slot = bisect_right(starts, at) - 1
-            found.append(slot)
+            found.add(slot)
             at = blob.find(pattern, starts[slot + 1])
         return found
 
 
 @dataclass(frozen=True, slots=True)
 class _States:
-    """Sets derived from reading state, valid for one ``Library.version``."""
+    """Slot sets derived from reading state, valid for one ``Library.version``."""
 
     version: int
     flags: dict[str, set[int]]
@@ -356,10 +355,10 @@ class _States:
 class SearchEngine:
     """Answers queries over one library; built once, extended on import, reused per keystroke.
 
-    Papers get a *slot* when indexed (insertion order, never changes) and a *number*, their
-    position in the default order, so putting results in that order is sorting small ints.
-    The index stores slots; an import changes the order, and the next query only recomputes
-    slot → number (``_number``) instead of touching the postings or texts.
+    Papers get a *slot* when indexed (insertion order, never changes); everything the index
+    holds and every set a query builds is in slots. Only the final results are translated to
+    *numbers*, positions in the default order, so that ordering them is sorting small ints.
+    An import changes the order; the next query recomputes slot → number and nothing else.
     """
 
     def __init__(self, library: Library) -> None:
@@ -379,8 +378,8 @@ class SearchEngine:
         self._number: list[int] = []  # slot → number
         self._slot: list[int] = []  # number → slot
         self._states: _States | None = None
-        # Slots in the default order keep slot → number nearly monotonic, which keeps the
-        # sets built from it cache-friendly.
+        # Slots in the default order keep slot → number nearly monotonic until imports
+        # reshuffle it, which keeps translated sets nearly sorted.
         self._add([self.papers[pid] for pid in library.ordered()])
         self._sync()
 
@@ -398,7 +397,9 @@ class SearchEngine:
     def _add(self, papers: list[Paper]) -> None:
         first = len(self._slot_pids)
         for slot, paper in enumerate(papers, first):
-            self._slot_pids.append(paper.id)
+            # A fresh copy: results touch every id they hold, and these, allocated together,
+            # share cache lines; the library's own sit among 140 MB of abstracts (2.5x slower).
+            self._slot_pids.append(paper.id.encode().decode())
             self._slots[paper.id] = slot
             self._seen.setdefault(paper.seen, set()).add(slot)
             for digest in paper.digests:
@@ -418,16 +419,11 @@ class SearchEngine:
         self._order = order
         if order == self._pids:
             return
-        self._pids = list(order)
         self._slot = list(map(self._slots.__getitem__, order))
+        self._pids = list(map(self._slot_pids.__getitem__, self._slot))
         self._number = [0] * len(order)
         for number, slot in enumerate(self._slot):
             self._number[slot] = number
-        self._titles.renumber(self._number)
-        self._states = None
-
-    def _numbers(self, slots: Iterable[int]) -> set[int]:
-        return set(map(self._number.__getitem__, slots))
 
     def _state(self) -> _States:
         version = self.library.version
@@ -435,19 +431,22 @@ class SearchEngine:
             flags: dict[str, set[int]] = {"read": set(), "noted": set(), "tagged": set()}
             tags: dict[str, set[int]] = defaultdict(set)
             # Library.state() for every paper costs ~40 ms at 100k; the library's own map
-            # holds only papers that have any state (the rest are EMPTY_STATE).
+            # holds only papers that have any state (the rest are EMPTY_STATE). It may name
+            # papers the papers file lacks (say, restored from an older backup): skipped.
             for pid, state in self.library._states.items():
-                number = self._number[self._slots[pid]]
+                slot = self._slots.get(pid)
+                if slot is None:
+                    continue
                 if state.read:
-                    flags["read"].add(number)
+                    flags["read"].add(slot)
                 if state.note:
-                    flags["noted"].add(number)
+                    flags["noted"].add(slot)
                 if state.tags:
-                    flags["tagged"].add(number)
+                    flags["tagged"].add(slot)
                 for tag in state.tags:
-                    tags[tag].add(number)
+                    tags[tag].add(slot)
             tag_words = _WordIndex()
-            tag_words.add((n, words_of(tag)) for tag, numbers in tags.items() for n in numbers)
+            tag_words.add((s, words_of(tag)) for tag, slots in tags.items() for s in slots)
             self._states = _States(version, flags, tags, tag_words, {})
         return self._states
 
@@ -473,7 +472,7 @@ class SearchEngine:
                 continue
             if term.field == "word":
                 matches = [self._word(word) for word in term.value.split(" ")]
-                found = _common([m.scores for m in matches])
+                found = _common([m.slots for m in matches])
                 scoring += [] if term.negated else matches
             else:
                 found = self._filter(term)
@@ -493,65 +492,65 @@ class SearchEngine:
                 if term.field == "word":
                     scoring.append(self._word(term.value))
         if candidates is None:  # nothing but exclusions: the default order, minus those
-            return _without(self._pids, sorted(banned))
+            return _without(self._pids, sorted(map(self._number.__getitem__, banned)))
         candidates -= banned
-        slot = self._slots.get(paper_id(" ".join(query.words))) if query.words else None
-        exact = -1 if slot is None else self._number[slot]
-        head = [exact] if exact in candidates else []
+        exact = self._slots.get(paper_id(" ".join(query.words)), -1) if query.words else -1
+        head = [self._number[exact]] if exact in candidates else []
         candidates.discard(exact)
-        return list(map(self._pids.__getitem__, head + self._ranked(candidates, scoring)))
+        ranked = head + self._ranked(candidates, scoring, query.in_abstract)
+        return list(map(self._pids.__getitem__, ranked))
 
-    def _ranked(self, candidates: set[int], scoring: list[_Match]) -> list[int]:
-        """Best total score first, ties in the default order (ascending numbers)."""
+    def _ranked(self, candidates: set[int], scoring: list[_Match], in_abstract: bool) -> list[int]:
+        """The candidates' numbers: best total score first, ties in the default order."""
+        number = self._number.__getitem__
         if len(scoring) == 1:
-            # One word, by far the commonest and largest case: its groups are already ranked.
-            keep, groups = candidates.__contains__, scoring[0].groups
-            ranked = [n for _, numbers in groups for n in compress(numbers, map(keep, numbers))]
-            if len(ranked) == len(candidates):
-                return ranked
-            return ranked + sorted(candidates.difference(scoring[0].scores))  # in:abstract
-        numbers = sorted(candidates)
+            # One word, by far the commonest and largest case: its tiers, ranked once and
+            # kept, filtered down to the candidates.
+            numbers = list(chain.from_iterable(scoring[0].ranked(self._number)))
+            if not in_abstract and len(candidates) == len(numbers):
+                return numbers  # nothing filtered out (candidates are a subset)
+            keep = map(candidates.__contains__, map(self._slot.__getitem__, numbers))
+            ranked = list(compress(numbers, keep))
+            if in_abstract:  # abstract-only matches last
+                ranked += sorted(map(number, candidates - scoring[0].slots))
+            return ranked
         if not scoring:
-            return numbers
-        per_word = (map(m.scores.get, numbers, repeat(IN_ABSTRACT)) for m in scoring)
-        totals = list(map(sum, zip(*per_word, strict=True)))
-        levels = sorted(set(totals), reverse=True)
-        return [
-            number
-            for level in levels
-            for number in compress(numbers, map(operator.eq, totals, repeat(level)))
-        ]
+            return sorted(map(number, candidates))
+        slots = list(candidates)
+        per_word = (map(m.scores.get, slots, repeat(IN_ABSTRACT)) for m in scoring)
+        totals = map(sum, zip(*per_word, strict=True))
+        # Sort once on number - total * size: best total first, then the default order.
+        size = len(self._pids)
+        keys = sorted(
+            map(operator.sub, map(number, slots), map(operator.mul, totals, repeat(size)))
+        )
+        return [key % size for key in keys]
 
     def _word(self, word: str) -> _Match:
-        """The papers ``word`` matches in their title or tags (never mutate the result)."""
+        """What ``word`` matches in titles or tags (never mutate the result)."""
         title = self._titles.lookup(word)
         state = self._state()
         tagged = state.tag_words.lookup(word)
-        if not tagged.scores:
+        if not tagged.tiers:
             return title
         if word not in state.merged:
             tiers = (EXACT, PREFIX, TYPO)
-            merged = [(s, chain(title.group(s), tagged.group(s))) for s in tiers]
-            state.merged[word] = _match(merged, None)
+            state.merged[word] = _Match((s, title.tier(s) | tagged.tier(s)) for s in tiers)
         return state.merged[word]
 
     def _scan(self, term: Term, within: set[int] | None) -> set[int]:
         """Matches of a phrase, ``abstract:`` or ``in:abstract`` word, among ``within``."""
-        if term.field != "word":
-            return self._find(term.field, term.value, within)
+        if term.field == "phrase":
+            return self._title_texts.find(term.value, within)
+        if term.field == "abstract":
+            return self._abstracts().find(term.value, within)
         found: set[int] | None = None
         for word in term.value.split(" "):
-            scores = self._word(word).scores
-            rest = None if within is None else within.difference(scores)
-            hits = self._find("abstract", word, rest).union(scores)
+            matched = self._word(word).slots
+            rest = None if within is None else within - matched
+            hits = self._abstracts().find(word, rest) | matched
             found = hits if found is None else found & hits
         return found or set()
-
-    def _find(self, field: str, needle: str, within: set[int] | None) -> set[int]:
-        """Numbers whose title (``phrase``) or abstract contains ``needle``."""
-        texts = self._title_texts if field == "phrase" else self._abstracts()
-        slots = None if within is None else list(map(self._slot.__getitem__, within))
-        return self._numbers(texts.find(needle, slots))
 
     def _filter(self, term: Term) -> Collection[int]:
         if term.field == "tag":
@@ -559,20 +558,20 @@ class SearchEngine:
         if term.field == "is":
             return self._state().flags[term.value]
         if term.field == "has":
-            return self._numbers(self._code)
+            return self._code
         if term.field == "seen":
             test = seen_test(term.value)
-            return self._numbers(chain.from_iterable(s for n, s in self._seen.items() if test(n)))
+            return set().union(*(slots for seen, slots in self._seen.items() if test(seen)))
         digests = [
             d.id
             for d in self.library.digests.values()
             if d.name.casefold().startswith(term.value) or fold(d.date or "") == term.value
         ]
-        return self._numbers(chain.from_iterable(self._digests.get(d, ()) for d in digests))
+        return set(chain.from_iterable(self._digests.get(d, ()) for d in digests))
 
 
 def _common(collections: list[Collection[int]]) -> Collection[int]:
-    """The numbers in all of ``collections`` (the collection itself when there is one)."""
+    """The slots in all of ``collections`` (the collection itself when there is one)."""
     if len(collections) == 1:
         return collections[0]
     smallest, *others = sorted(collections, key=len)

@@ -322,6 +322,24 @@ def test_changes_from_another_process_are_picked_up(library: Library, tmp_path: 
     assert library.query("quuxotic") == [by_title(library, "Quuxotic Priors")]
 
 
+def test_state_naming_papers_the_papers_file_lacks_is_ignored(
+    tmp_path: Path, digest_paths: list[Path]
+) -> None:
+    """As after restoring an older papers.json: the query must not trip over the orphans."""
+    library = Library(tmp_path / "lib")
+    library.import_files(digest_paths[:4])
+    older = (tmp_path / "lib" / "papers.json").read_bytes()
+    library.import_files(digest_paths[4:])
+    newest = max(d.seq for d in library.digests.values())
+    orphan = next(pid for pid, p in library.papers.items() if p.latest == newest and p.seen == 1)
+    library.tag([orphan], add=["x"])
+    (tmp_path / "lib" / "papers.json").write_bytes(older)
+    reopened = Library(tmp_path / "lib")
+    assert orphan not in reopened.papers
+    assert reopened.query("tag:x") == []
+    assert reopened.query("is:tagged mamba") == []
+
+
 # ---------------------------------------------------------------------------- front ends
 
 
