@@ -208,8 +208,6 @@ class _WordIndex:
 
     def __init__(self) -> None:
         self.postings: defaultdict[str, list[int]] = defaultdict(list)
-        #: The sorted vocabulary (prefixes are a bisect away), and the words long enough for
-        #: typo matching by length, so rapidfuzz only sees words within the typo allowance.
         self._vocabulary: tuple[list[str], dict[int, list[str]]] | None = None
         self.lookup = lru_cache(maxsize=256)(self._lookup)
 
@@ -221,15 +219,20 @@ class _WordIndex:
         self._vocabulary = None
         self.lookup.cache_clear()
 
-    def _lookup(self, word: str) -> _Match:
-        """What ``word`` matches (shared by the cache: never mutate it)."""
+    def vocabulary(self) -> tuple[list[str], dict[int, list[str]]]:
+        """The words, sorted (prefixes are a bisect away), and those long enough for typo
+        matching by length (so rapidfuzz only sees words within the typo allowance)."""
         if self._vocabulary is None:
             by_length: dict[int, list[str]] = defaultdict(list)
             for known in self.postings:
                 if len(known) >= TYPO_MIN:
                     by_length[len(known)].append(known)
             self._vocabulary = sorted(self.postings), by_length
-        (vocabulary, by_length), postings = self._vocabulary, self.postings
+        return self._vocabulary
+
+    def _lookup(self, word: str) -> _Match:
+        """What ``word`` matches (shared by the cache: never mutate it)."""
+        (vocabulary, by_length), postings = self.vocabulary(), self.postings
         near: list[str] = []
         if len(word) >= TYPO_MIN:
             typos = 1 if len(word) < TWO_TYPOS_MIN else 2
@@ -381,6 +384,7 @@ class SearchEngine:
         # reshuffle it, which keeps translated sets nearly sorted.
         self._add([self.papers[pid] for pid in library.ordered()])
         self._sync()
+        self._titles.vocabulary()  # sorted here, in the loading worker, not on a keystroke
 
     # ------------------------------------------------------------ building
 
