@@ -119,14 +119,14 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def prepare(papers: int) -> tuple[Library, Corpus, dict[str, float]]:
-    """A temp library holding the corpus, with a few papers read, tagged and noted."""
+def prepare(papers: int, folder: Path) -> tuple[Library, Corpus, dict[str, float]]:
+    """A library in ``folder`` holding the corpus, with a few papers read, tagged and noted."""
     setup: dict[str, float] = {}
     start = time.perf_counter()
     corpus = generate(papers, seed=1)
     sources = corpus.sources()
     setup["generate corpus"] = time.perf_counter() - start
-    library = Library(Path(tempfile.mkdtemp(prefix="readinglist-bench-")))
+    library = Library(folder)
     setup["import (parse + save)"] = timed(lambda: library.import_files(sources))
     rng = random.Random(SEED)
     ids = sorted(library.papers)
@@ -137,7 +137,12 @@ def prepare(papers: int) -> tuple[Library, Corpus, dict[str, float]]:
 
 
 def bench(papers: int, runs: int, verbose: bool) -> None:
-    library, corpus, setup = prepare(papers)
+    with tempfile.TemporaryDirectory(prefix="readinglist-bench-") as folder:
+        measure(papers, runs, verbose, Path(folder))
+
+
+def measure(papers: int, runs: int, verbose: bool, folder: Path) -> None:
+    library, corpus, setup = prepare(papers, folder)
     builds = [timed(lambda: build_index(library)) for _ in range(3)]
     setup["index build (median of 3)"] = statistics.median(builds)
     rng = random.Random(SEED)
