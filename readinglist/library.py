@@ -168,15 +168,11 @@ class Library:
     def ordered(self) -> list[str]:
         """All ids in the default order: seen desc, newest digest first, then title."""
         if self._order is None:
-            papers = self.papers
-            self._order = sorted(
-                papers,
-                key=lambda pid: (
-                    -papers[pid].seen,
-                    -papers[pid].latest,
-                    papers[pid].title.casefold(),
-                ),
+            ranked = sorted(
+                self.papers.values(),
+                key=lambda p: (-len(p.digests), -p.latest, p.title.casefold()),
             )
+            self._order = [p.id for p in ranked]
         return self._order
 
     def query(self, text: str = "") -> list[str]:
@@ -541,7 +537,7 @@ class Library:
             papers = {}
             for pid, doc in data.get("papers", {}).items():
                 paper = Paper.from_doc(pid, doc)
-                paper.latest = max((seqs.get(d, 0) for d in paper.digests), default=0)
+                paper.latest = max(map(seqs.__getitem__, paper.digests), default=0)
                 papers[pid] = paper
             self.papers = papers
         if "state" in kinds:

@@ -111,7 +111,7 @@ class Query:
 
 def fold(text: str) -> str:
     """The case- and compatibility-insensitive form both texts and queries are compared in."""
-    return unicodedata.normalize("NFKC", text).casefold()
+    return (text if text.isascii() else unicodedata.normalize("NFKC", text)).casefold()
 
 
 def words_of(text: str) -> list[str]:
