@@ -154,6 +154,10 @@ class Library:
     def state(self, pid: str) -> PaperState:
         return self._states.get(pid, EMPTY_STATE)
 
+    def stateful(self) -> Iterable[tuple[str, PaperState]]:
+        """Papers with any reading state (read, tags, note); every other one is EMPTY_STATE."""
+        return self._states.items()
+
     def count_read(self, ids: Iterable[str]) -> int:
         """How many of ``ids`` are read: a set intersection, cheap even for 100k ids."""
         return len(self._read.intersection(ids))
@@ -178,7 +182,7 @@ class Library:
     def query(self, text: str = "") -> list[str]:
         """Ids matching ``text`` (see :mod:`readinglist.query`), best first."""
         if not text.strip():
-            return self.ordered()
+            return list(self.ordered())  # a copy: the cached order must not be changed
         return self.search_engine().search(text)
 
     def search_engine(self) -> Any:
@@ -257,6 +261,10 @@ class Library:
             recurring=self.recurring,
             digests=digests,
         )
+
+    def stale(self) -> set[str]:
+        """Which files ("papers", "state") another process saved since we read them."""
+        return self.store.stale()
 
     def refresh(self) -> bool:
         """Pick up what another process saved; True when anything changed."""

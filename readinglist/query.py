@@ -438,7 +438,7 @@ class SearchEngine:
             # Library.state() for every paper costs ~40 ms at 100k; the library's own map
             # holds only papers that have any state (the rest are EMPTY_STATE). It may name
             # papers the papers file lacks (say, restored from an older backup): skipped.
-            for pid, state in self.library._states.items():
+            for pid, state in self.library.stateful():
                 slot = self._slots.get(pid)
                 if slot is None:
                     continue

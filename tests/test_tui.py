@@ -282,3 +282,31 @@ async def test_note_being_typed_survives_a_crash(app: ReadingListApp) -> None:
         await pilot.press("n", "escape")
     assert on_disk(again).state(first).note == "half a thought"
     assert on_disk(again).draft(first) is None
+
+
+async def test_digests_imported_elsewhere_are_reloaded_in_the_background(
+    app: ReadingListApp, tmp_path: Path
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        digest = tmp_path / "new.txt"
+        digest.write_text("A Brand New Paper on Mamba\nWe study new things at length here.\n")
+        assert Library(app.data_dir).import_files([digest]).ok
+        app._poll()
+        assert not app.searchable  # reloading in a worker; actions wait for it
+        await ready(pilot)
+        assert len(papers_of(app).ids) == 752
+        await pilot.press("slash", *"brand new", "enter")
+        assert app.library is not None
+        top = papers_of(app).ids[0]
+        assert app.library.papers[top].title == "A Brand New Paper on Mamba"
+
+
+async def test_unknown_filter_is_shown_not_swallowed(app: ReadingListApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash", *"mamba foo:")  # "foo:" alone is still a word
+        shown = list(papers_of(app).ids)
+        await pilot.press(*"bar")
+        assert "unknown filter 'foo:'" in status(app)
+        assert papers_of(app).ids == shown  # the last good result stays

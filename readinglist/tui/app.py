@@ -158,6 +158,7 @@ class ReadingListApp(App[int]):
         self.export_dir = export_dir or Path.cwd()
         self.library: Library | None = None
         self.searchable = False
+        self._reloading = False
         self.hide_read = False
         self.filter_text = ""
         self.filter_error: str | None = None
@@ -221,6 +222,10 @@ class ReadingListApp(App[int]):
 
     def on_search_ready(self, _: SearchReady) -> None:
         self.searchable = True
+        if self._reloading:
+            self._reloading = False
+            self.query_one("#progress", ProgressBar).display = False
+            self.refresh_view()
         filter_input = self.query_one("#filter", Input)
         filter_input.disabled = False
         filter_input.placeholder = (
@@ -238,7 +243,10 @@ class ReadingListApp(App[int]):
         papers = self.query_one(PaperList)
         keep = keep or papers.highlighted
         try:
-            ids = library.query(self.filter_text) if self.searchable or not self.filter_text else []
+            if self.filter_text and not self.searchable:
+                ids = papers.ids  # the index is being (re)built: keep what is shown
+            else:
+                ids = library.query(self.filter_text)
             self.filter_error = None
         except QueryError as error:
             ids, self.filter_error = papers.ids, str(error)
@@ -295,22 +303,41 @@ class ReadingListApp(App[int]):
 
     def _poll(self) -> None:
         """Show what another process (a script, another window) saved meanwhile."""
-        if self.library is None:
+        if self.library is None or self._reloading:
             return
         try:
-            changed = self.library.refresh()
+            stale = self.library.stale()
+            if "papers" in stale:
+                # Another process imported digests: re-reading and re-indexing 100k papers
+                # takes a second or two, so it happens in a worker, as at start.
+                self._reloading = True
+                self.searchable = False
+                self.query_one("#progress", ProgressBar).update(total=None)
+                self.query_one("#progress", ProgressBar).display = True
+                self.query_one("#status", Static).update("Reloading: digests were imported…")
+                self._reload_library()
+            elif stale and self.library.refresh():
+                self.refresh_view()
         except ReadinglistError as error:
             self.notify(str(error), title="Library problem", severity="error", timeout=10)
+
+    @work(thread=True, exclusive=True, group="library")
+    def _reload_library(self) -> None:
+        assert self.library is not None
+        try:
+            self.library.refresh()
+            self.library.search_engine()
+        except ReadinglistError as error:
+            self.post_message(LibraryFailed(str(error)))
             return
-        if changed:
-            self.refresh_view()
+        self.post_message(SearchReady())
 
     # ------------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in {"quit", "help", "command_palette", "change_theme"}:
             return True
-        if self.library is None:
+        if self.library is None or self._reloading:
             return False
         if action == "load_samples":
             return not self.library.papers
