@@ -371,9 +371,11 @@ class SearchEngine:
         self._slots: dict[str, int] = {}
         self._slot_pids: list[str] = []
         self._titles = _WordIndex()
-        self._title_texts = _Texts((), words=False)
+        # Built on first use (phrase, abstract, has:code queries), not at start: the index
+        # must be ready within a second of launch at 100k papers.
+        self._title_texts: _Texts | None = None
         self._abstract_texts: _Texts | None = None
-        self._code: list[int] = []
+        self._code: list[int] | None = None
         self._seen: dict[int, set[int]] = {}
         self._digests: dict[str, list[int]] = {}
         self._order: list[str] | None = None
@@ -409,10 +411,12 @@ class SearchEngine:
             self._seen.setdefault(paper.seen, set()).add(slot)
             for digest in paper.digests:
                 self._digests.setdefault(digest, []).append(slot)
-            if has_code(paper):
-                self._code.append(slot)
+
         self._titles.add((slot, words_of(p.title)) for slot, p in zip(slots, papers, strict=True))
-        self._title_texts.extend(p.title for p in papers)
+        if self._code is not None:
+            self._code += [slot for slot, p in zip(slots, papers, strict=True) if has_code(p)]
+        if self._title_texts is not None:
+            self._title_texts.extend(p.title for p in papers)
         if self._abstract_texts is not None:
             self._abstract_texts.extend(p.abstract for p in papers)
 
@@ -454,6 +458,18 @@ class SearchEngine:
             tag_words.add((s, words_of(tag)) for tag, slots in tags.items() for s in slots)
             self._states = _States(version, flags, tags, tag_words, {})
         return self._states
+
+    def _titles_text(self) -> _Texts:
+        if self._title_texts is None:
+            titles = (self.papers[pid].title for pid in self._slot_pids)
+            self._title_texts = _Texts(titles, words=False)
+        return self._title_texts
+
+    def _with_code(self) -> list[int]:
+        if self._code is None:
+            pids = self._slot_pids
+            self._code = [slot for slot, pid in enumerate(pids) if has_code(self.papers[pid])]
+        return self._code
 
     def _abstracts(self) -> _Texts:
         if self._abstract_texts is None:
@@ -546,7 +562,7 @@ class SearchEngine:
     def _scan(self, term: Term, within: set[int] | None) -> set[int]:
         """Matches of a phrase, ``abstract:`` or ``in:abstract`` word, among ``within``."""
         if term.field == "phrase":
-            return self._title_texts.find(term.value, within)
+            return self._titles_text().find(term.value, within)
         if term.field == "abstract":
             return self._abstracts().find(term.value, within)
         found: set[int] | None = None
@@ -563,7 +579,7 @@ class SearchEngine:
         if term.field == "is":
             return self._state().flags[term.value]
         if term.field == "has":
-            return self._code
+            return self._with_code()
         if term.field == "seen":
             test = seen_test(term.value)
             return set().union(*(slots for seen, slots in self._seen.items() if test(seen)))

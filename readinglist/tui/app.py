@@ -195,6 +195,7 @@ class ReadingListApp(App[int]):
     def _open_library(self) -> None:
         try:
             library = Library(self.data_dir)
+            library.ordered()  # sorted here, not on the UI thread
         except ReadinglistError as error:
             self.post_message(LibraryFailed(str(error)))
             return
