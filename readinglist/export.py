@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import orjson
 
 from readinglist.library import Library
-from readinglist.model import now
+from readinglist.model import count_papers, now
 
 FORMATS = ("markdown", "json")
 _MD_SPECIAL_RE = re.compile(r"([\\`*_\[\]<>#|])")
@@ -24,8 +24,12 @@ def export(library: Library, ids: Sequence[str], fmt: str = "markdown") -> str:
 
 
 def to_markdown(library: Library, ids: Sequence[str]) -> str:
-    count = "1 paper" if len(ids) == 1 else f"{len(ids)} papers"
-    parts = ["# Reading notes", "", f"_Exported from readinglist on {now()[:10]}: {count}._", ""]
+    parts = [
+        "# Reading notes",
+        "",
+        f"_Exported from readinglist on {now()[:10]}: {count_papers(len(ids))}._",
+        "",
+    ]
     for pid in ids:
         parts += _paper_section(library, pid)
     return "\n".join(parts).rstrip() + "\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +24,7 @@ from readinglist.model import (
     Digest,
     Paper,
     PaperState,
+    count_papers,
     normalise_tag,
     now,
     paper_id,
@@ -158,8 +159,14 @@ class Library:
         """Papers with any reading state (read, tags, note); every other one is EMPTY_STATE."""
         return self._states.items()
 
-    def count_read(self, ids: Iterable[str]) -> int:
-        """How many of ``ids`` are read: a set intersection, cheap even for 100k ids."""
+    def unread_only(self, ids: Iterable[str]) -> list[str]:
+        read = self._read
+        return [pid for pid in ids if pid not in read]
+
+    def count_read(self, ids: Collection[str]) -> int:
+        """How many of ``ids`` (distinct paper ids, as queries return) are read."""
+        if len(ids) >= len(self.papers):
+            return len(self._read)  # every paper: no need to look at 100k ids
         return len(self._read.intersection(ids))
 
     @property
@@ -380,7 +387,7 @@ class Library:
     # ----------------------------------------------------------------- changing
 
     def mark(self, ids: Sequence[str], read: bool = True) -> Change | None:
-        label = f"mark {_count(ids)} {'read' if read else 'unread'}"
+        label = f"mark {count_papers(len(ids))} {'read' if read else 'unread'}"
         return self._update(label, ids, lambda s: _with_read(s, read))
 
     def toggle_read(self, ids: Sequence[str]) -> Change | None:
@@ -400,7 +407,7 @@ class Library:
             return dataclasses.replace(state, tags=tuple(tags))
 
         words = [f"+{t}" for t in plus] + [f"-{t}" for t in sorted(minus)]
-        return self._update(f"tag {_count(ids)} {' '.join(words)}", ids, retag)
+        return self._update(f"tag {count_papers(len(ids))} {' '.join(words)}", ids, retag)
 
     def set_note(self, pid: str, text: str) -> Change | None:
         note = text.rstrip()
@@ -483,7 +490,7 @@ class Library:
                 self._states.pop(pid, None)
             else:
                 self._states[pid] = PaperState.from_doc(doc)
-            if doc and doc.get("read"):
+            if doc and doc.get("read") and pid in self.papers:
                 self._read.add(pid)
             else:
                 self._read.discard(pid)
@@ -553,7 +560,8 @@ class Library:
             self._states = {
                 pid: PaperState.from_doc(doc) for pid, doc in data.get("state", {}).items()
             }
-            self._read = {pid for pid, state in self._states.items() if state.read}
+        # Only papers we have count (state may outlive a paper restored from a backup).
+        self._read = {p for p, s in self._states.items() if s.read and p in self.papers}
         self._changed(papers="papers" in kinds)
 
     def _changed(self, papers: bool = False) -> None:
@@ -569,7 +577,3 @@ def _with_read(state: PaperState, read: bool) -> PaperState:
     if state.read == read:
         return state
     return dataclasses.replace(state, read=read, read_at=now() if read else None)
-
-
-def _count(ids: Sequence[str]) -> str:
-    return "1 paper" if len(ids) == 1 else f"{len(ids)} papers"

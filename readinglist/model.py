@@ -139,6 +139,10 @@ class PaperState:
 EMPTY_STATE = PaperState()
 
 
+def count_papers(n: int) -> str:
+    return "1 paper" if n == 1 else f"{n:,} papers"
+
+
 def normalise_tag(tag: str) -> str:
     """Tags are single lower-case words so ``tag:x`` queries need no quoting."""
     return _TAG_JUNK_RE.sub("-", unicodedata.normalize("NFKC", tag).casefold()).strip("-")

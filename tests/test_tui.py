@@ -15,6 +15,7 @@ from textual.widgets import Input, Static
 
 from readinglist.library import Library
 from readinglist.tui.app import ReadingListApp, create_app
+from readinglist.tui.keys import key_help
 from readinglist.tui.screens.help import HelpScreen
 from readinglist.tui.screens.note import NoteScreen
 from readinglist.tui.widgets.paper_list import PaperList
@@ -229,7 +230,7 @@ async def test_help_lists_every_key_and_theme_is_remembered(
         await ready(pilot)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        keys = " ".join(key for key, _ in app.key_help())
+        keys = " ".join(key for key, _ in key_help())
         for key in (
             "/",
             "space",
@@ -276,7 +277,7 @@ async def test_note_being_typed_survives_a_crash(app: ReadingListApp) -> None:
     # The app was torn down without the editor being closed: no note, but a draft.
     assert on_disk(app).state(first).note == ""
     assert on_disk(app).draft(first) == "half a thought"
-    again = create_app(app.data_dir, config_dir=app.config_path.parent)
+    again = create_app(app.data_dir, config_dir=app.settings.path.parent)
     async with again.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("n", "escape")

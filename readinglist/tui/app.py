@@ -7,35 +7,39 @@ Every change goes through the library, which saves it before returning.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from urllib.parse import quote_plus
 
-import platformdirs
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer, Header, Input, ProgressBar, Static
 
 from readinglist.errors import QueryError, ReadinglistError
 from readinglist.export import to_markdown
-from readinglist.library import Change, ImportReport, Library
+from readinglist.library import Change, Library
+from readinglist.model import count_papers
 from readinglist.samples import sample_paths
+from readinglist.tui.keys import APP_BINDINGS, key_help
+from readinglist.tui.messages import (
+    ImportFinished,
+    ImportProgress,
+    LibraryFailed,
+    LibraryLoaded,
+    SearchReady,
+)
 from readinglist.tui.screens.help import HelpScreen
 from readinglist.tui.screens.note import NoteScreen
 from readinglist.tui.screens.tags import TagScreen
+from readinglist.tui.settings import Settings
 from readinglist.tui.widgets.detail import DetailPane
 from readinglist.tui.widgets.paper_list import PaperList
 
-ENV_CONFIG_DIR = "READINGLIST_CONFIG_DIR"
 #: Seconds between checks for changes saved by another process (e.g. the CLI).
 POLL_SECONDS = 2.0
 #: Seconds the cursor must rest on a paper before the detail pane follows it.
@@ -54,94 +58,11 @@ Or press [b]l[/b] to load the five bundled sample digests now.
 """
 
 
-class LibraryLoaded(Message):
-    def __init__(self, library: Library) -> None:
-        self.library = library
-        super().__init__()
-
-
-class LibraryFailed(Message):
-    def __init__(self, error: str) -> None:
-        self.error = error
-        super().__init__()
-
-
-class SearchReady(Message):
-    """The search index is built: the whole library is searchable."""
-
-
-class ImportProgress(Message):
-    def __init__(self, done: int, total: int) -> None:
-        self.done = done
-        self.total = total
-        super().__init__()
-
-
-class ImportFinished(Message):
-    def __init__(self, report: ImportReport | None, error: str | None = None) -> None:
-        self.report = report
-        self.error = error
-        super().__init__()
-
-
 class ReadingListApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "readinglist"
 
-    BINDINGS = [
-        Binding("slash", "focus_filter", "Filter", key_display="/", tooltip="filter as you type"),
-        Binding("space", "triage", "Read+next", tooltip="mark read, jump to the next unread"),
-        Binding("r", "toggle_read", "Read", tooltip="toggle read (highlighted paper or selection)"),
-        Binding("n", "edit_note", "Note", tooltip="edit the note (Markdown)"),
-        Binding("t", "add_tag", "Tag", tooltip="add tags (highlighted paper or selection)"),
-        Binding("T", "remove_tag", "Untag", show=False, tooltip="remove tags (paper or selection)"),
-        Binding("v", "toggle_select", "Select", show=False, tooltip="toggle selection, move down"),
-        Binding(
-            "asterisk",
-            "select_all",
-            "Select all",
-            show=False,
-            key_display="*",
-            tooltip="select all visible papers (again: none)",
-        ),
-        Binding(
-            "escape",
-            "clear_selection",
-            "Clear selection",
-            show=False,
-            key_display="Esc",
-            tooltip="clear the selection",
-        ),
-        Binding(
-            "o",
-            "open_paper",
-            "Open",
-            show=False,
-            tooltip="open the paper on Hugging Face (browser)",
-        ),
-        Binding(
-            "O",
-            "open_code",
-            "Open code",
-            show=False,
-            tooltip="open the abstract's first link (code)",
-        ),
-        Binding("u", "undo", "Undo", tooltip="undo the last change (several levels)"),
-        Binding("U", "redo", "Redo", show=False, tooltip="redo what was undone"),
-        Binding("h", "toggle_hide_read", "Hide read", tooltip="hide / show read papers"),
-        Binding(
-            "x", "export", "Export", show=False, tooltip="export notes of this view to Markdown"
-        ),
-        Binding(
-            "l",
-            "load_samples",
-            "Load samples",
-            show=False,
-            tooltip="load the sample digests (empty library)",
-        ),
-        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
-        Binding("q", "quit", "Quit", tooltip="quit (everything is already saved)"),
-    ]
+    BINDINGS = APP_BINDINGS
 
     def __init__(
         self,
@@ -154,7 +75,7 @@ class ReadingListApp(App[int]):
         super().__init__()
         self.data_dir = data_dir
         self.demo = demo
-        self.config_path = (config_dir or default_config_dir()) / "tui.json"
+        self.settings = Settings(config_dir)
         self.export_dir = export_dir or Path.cwd()
         self.library: Library | None = None
         self.searchable = False
@@ -162,10 +83,9 @@ class ReadingListApp(App[int]):
         self.hide_read = False
         self.filter_text = ""
         self.filter_error: str | None = None
-        self._shown_version = -1
         self._note_drafts: dict[str, str] = {}
         self._detail_timer: Timer | None = None
-        self.theme = self._settings().get("theme", "textual-dark")
+        self.theme = self.settings.load().get("theme", "textual-dark")
         self.sub_title = "demo library (throw-away)" if demo else str(data_dir)
 
     # ------------------------------------------------------------------ layout
@@ -252,10 +172,10 @@ class ReadingListApp(App[int]):
         except QueryError as error:
             ids, self.filter_error = papers.ids, str(error)
         if self.hide_read:
-            ids = [pid for pid in ids if not library.state(pid).read]
-        papers.selected &= set(library.papers)
+            ids = library.unread_only(ids)
+        if papers.selected:
+            papers.selected &= library.papers.keys()
         papers.show(ids, keep)
-        self._shown_version = library.version
         self.query_one("#body", ContentSwitcher).current = "main" if library.papers else "welcome"
         self.query_one(DetailPane).show(library, papers.highlighted)
         self._update_status()
@@ -266,7 +186,7 @@ class ReadingListApp(App[int]):
             return
         papers = self.query_one(PaperList)
         total = len(library.papers)
-        read = library.count_read(library.papers)
+        read = library.count_read(library.papers.keys())
         parts = [
             f"{total:,} papers",
             f"{library.recurring:,} recurring",
@@ -363,7 +283,7 @@ class ReadingListApp(App[int]):
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
 
-    def on_key(self, event) -> None:
+    def on_key(self, event: events.Key) -> None:
         filter_input = self.query_one("#filter", Input)
         if event.key == "escape" and self.focused is filter_input:
             filter_input.value = ""
@@ -456,7 +376,7 @@ class ReadingListApp(App[int]):
     def action_add_tag(self) -> None:
         if targets := self._targets():
             assert self.library is not None
-            prompt = f"Add tags to {_count(targets)}"
+            prompt = f"Add tags to {count_papers(len(targets))}"
             self.push_screen(
                 TagScreen(prompt, self.library.all_tags()), partial(self._tag, targets, True)
             )
@@ -469,7 +389,7 @@ class ReadingListApp(App[int]):
                 self.notify("No tags to remove here.", timeout=3)
                 return
             self.push_screen(
-                TagScreen(f"Remove tags from {_count(targets)}", present),
+                TagScreen(f"Remove tags from {count_papers(len(targets))}", present),
                 partial(self._tag, targets, False),
             )
 
@@ -529,7 +449,9 @@ class ReadingListApp(App[int]):
                 f"{path}: {error.strerror or error}", title="Export failed", severity="error"
             )
             return
-        self.notify(f"Exported {_count(ids)} with notes to {path}", title="Exported", timeout=8)
+        self.notify(
+            f"Exported {count_papers(len(ids))} with notes to {path}", title="Exported", timeout=8
+        )
 
     def action_load_samples(self) -> None:
         progress = self.query_one("#progress", ProgressBar)
@@ -563,30 +485,11 @@ class ReadingListApp(App[int]):
         self.refresh_view()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.key_help()))
-
-    def key_help(self) -> list[tuple[str, str]]:
-        """Every binding of the list and the app, as (keys, description)."""
-        rows = [
-            ("j k ↓ ↑", "move down / up"),
-            ("g G Home End", "first / last paper"),
-            ("PgDn PgUp ctrl+d ctrl+u", "page down / up"),
-        ]
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
-            rows.append(
-                (binding.key_display or binding.key, binding.tooltip or binding.description)
-            )
-        rows += [
-            ("Enter / Esc (in filter)", "back to the list keeping / clearing the filter"),
-            ("ctrl+p", "command palette: every action, and the theme"),
-        ]
-        return rows
+        self.push_screen(HelpScreen(key_help()))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
+        for binding in APP_BINDINGS:
             if binding.action not in {"quit", "help"}:
                 yield SystemCommand(
                     binding.description,
@@ -594,31 +497,11 @@ class ReadingListApp(App[int]):
                     partial(self.run_action, binding.action),
                 )
 
-    # ------------------------------------------------------------------ settings
-
-    def _settings(self) -> dict[str, str]:
-        try:
-            data = json.loads(self.config_path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
     def _remember_theme(self, theme: object) -> None:
-        settings = self._settings() | {"theme": self.theme}
         try:
-            self.config_path.parent.mkdir(parents=True, exist_ok=True)
-            self.config_path.write_text(json.dumps(settings))
+            self.settings.save(theme=self.theme)
         except OSError as error:
             self.notify(f"Could not remember the theme: {error}", severity="warning")
-
-
-def _count(ids: list[str]) -> str:
-    return "1 paper" if len(ids) == 1 else f"{len(ids)} papers"
-
-
-def default_config_dir() -> Path:
-    override = os.environ.get(ENV_CONFIG_DIR)
-    return Path(override) if override else Path(platformdirs.user_config_dir("readinglist"))
 
 
 def create_app(data_dir: Path, **options: object) -> ReadingListApp:
