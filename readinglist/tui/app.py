@@ -176,7 +176,10 @@ class ReadingListApp(App[int]):
         if papers.selected:
             papers.selected &= library.papers.keys()
         papers.show(ids, keep)
-        self.query_one("#body", ContentSwitcher).current = "main" if library.papers else "welcome"
+        body = self.query_one("#body", ContentSwitcher)
+        wanted = "main" if library.papers else "welcome"
+        if body.current != wanted:
+            body.current = wanted  # assigning even the same value re-lays out the screen
         self.query_one(DetailPane).show(library, papers.highlighted)
         self._update_status()
 

@@ -19,26 +19,41 @@ class DetailPane(VerticalScroll, can_focus=False):
         yield Static(id="detail-abstract")
         yield Markdown(id="detail-note")
 
-    _shown: tuple[str | None, int] | None = None
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        #: What each part shows now: re-rendering a long abstract or a Markdown note costs
+        #: more than the whole list, so only parts whose content changed are updated.
+        self._shown: dict[str, object] = {}
+
+    def _update(self, part: str, key: object, content: object) -> None:
+        if self._shown.get(part, self) != key:
+            self._shown[part] = key
+            widget = self.query_one(f"#detail-{part}")
+            widget.update(content)  # type: ignore[attr-defined]
 
     def show(self, library: Library | None, pid: str | None) -> None:
-        """Display ``pid``; a no-op when it and the library are unchanged (most keystrokes)."""
-        key = (pid, library.version if library else -1)
-        if key == self._shown:
-            return
-        self._shown = key
-        title = self.query_one("#detail-title", Static)
-        meta = self.query_one("#detail-meta", Static)
-        abstract = self.query_one("#detail-abstract", Static)
-        note = self.query_one("#detail-note", Markdown)
+        """Display ``pid``; parts whose content is unchanged are left alone."""
         if library is None or pid is None or pid not in library.papers:
-            title.update("")
-            meta.update("")
-            abstract.update(Text("No paper here. Clear the filter with Escape.", style="italic"))
-            note.update("")
+            self._update("title", None, "")
+            self._update("meta", None, "")
+            self._update(
+                "abstract",
+                None,
+                Text("No paper here. Clear the filter with Escape.", style="italic"),
+            )
+            self._update("note", None, "")
             return
         paper, state = library.papers[pid], library.state(pid)
-        title.update(Text(paper.title, style="bold"))
+        if self._shown.get("title") != pid:
+            self.scroll_home(animate=False)
+        self._update("title", pid, Text(paper.title, style="bold"))
+        self._update("abstract", pid, paper.abstract)
+        self._update("meta", (pid, state, paper.seen), self._meta(library, pid))
+        note = f"---\n\n**Note**\n\n{state.note}" if state.note else ""
+        self._update("note", note, note)
+
+    def _meta(self, library: Library, pid: str) -> Text:
+        paper, state = library.papers[pid], library.state(pid)
         digests = library.digest_list(pid)
         seen = "1 digest" if paper.seen == 1 else f"{paper.seen} digests"
         lines = Text()
@@ -59,7 +74,4 @@ class DetailPane(VerticalScroll, can_focus=False):
         for link in paper.links:
             lines.append("\n")
             lines.append(link, style=f"underline link {link}")
-        meta.update(lines)
-        abstract.update(paper.abstract)
-        note.update(f"---\n\n**Note**\n\n{state.note}" if state.note else "")
-        self.scroll_home(animate=False)
+        return lines

@@ -86,7 +86,9 @@ class PaperList(ScrollView, can_focus=True):
     def show(self, ids: list[str], keep: str | None = None) -> None:
         """Display ``ids``; keep the cursor on ``keep`` if it is still there, else its row."""
         self.ids = ids
-        self.virtual_size = Size(self.size.width, len(ids))
+        size = Size(self.size.width, len(ids))
+        if size != self.virtual_size:
+            self.virtual_size = size  # a layout pass: skipped when only rows changed
         position = self.cursor
         if keep is not None:
             with contextlib.suppress(ValueError):
