@@ -28,7 +28,8 @@ from corpus import Corpus, generate
 
 from readinglist.library import Library, bulk_allocation
 from readinglist.model import paper_id, title_key
-from readinglist.query import SearchEngine, words_of
+from readinglist.query import words_of
+from readinglist.search import SearchEngine
 
 SEED = 7
 LETTERS = "abcdefghijklmnopqrstuvwxyz"

@@ -195,7 +195,7 @@ class Library:
     def search_engine(self) -> Any:
         """The search index, built on first use and kept up to date on import."""
         if self._search is None:
-            from readinglist.query import SearchEngine
+            from readinglist.search import SearchEngine
 
             with bulk_allocation():
                 self._search = SearchEngine(self)

@@ -152,8 +152,9 @@ def test_core_does_not_import_textual() -> None:
     import sys
 
     code = (
-        "import sys, readinglist.cli, readinglist.library, readinglist.query, readinglist.export, "
-        "readinglist.digest, readinglist.storage; print('textual' in sys.modules)"
+        "import sys, readinglist.cli, readinglist.library, readinglist.query, readinglist.search, "
+        "readinglist.export, readinglist.digest, readinglist.storage, readinglist.doctor; "
+        "print('textual' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

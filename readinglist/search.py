@@ -1,0 +1,450 @@
+"""The search index: answers a parsed query over one library, fast enough per keystroke.
+
+Why it is shaped like this: the TUI runs a query on every keystroke, at up to 100k papers.
+Titles are tokenised once into an inverted index (word → papers) that imports extend in
+place, so a keystroke costs a vocabulary lookup (bisect for prefixes, rapidfuzz for typos,
+cached per word because typing extends one word at a time), C-level set operations and one
+sort of ints. Reading state changes with every triage key, so it is never indexed: it is
+re-read once per ``Library.version``. Abstracts (~140 MB at 100k papers) would take seconds
+to tokenise, so they are kept as case-folded bytes, built on first use, and scanned in C.
+"""
+
+from __future__ import annotations
+
+import operator
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from itertools import chain, compress, repeat
+from typing import TYPE_CHECKING
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from readinglist.model import Paper, paper_id
+from readinglist.query import Term, fold, has_code, parse_query, seen_test, words_of
+
+if TYPE_CHECKING:
+    from readinglist.library import Library
+
+#: Word scores; a paper's score is the sum over the query's free words.
+EXACT, PREFIX, TYPO, IN_ABSTRACT = 4, 3, 2, 1
+#: Shortest word matched with a typo, and from which length two typos are allowed.
+TYPO_MIN, TWO_TYPOS_MIN = 4, 8
+#: Scanning this many bytes costs about as much as checking one text on its own: above it,
+#: checking only the candidates beats scanning everything.
+_BYTES_PER_CHECK = 2048
+_LAST_CHAR = "\U0010ffff"
+#: Maps ASCII punctuation and spaces to spaces; letters, digits, newlines and UTF-8 stay.
+_SPACES = bytes(b if b >= 0x80 or b == 0x0A or chr(b).isalnum() else 0x20 for b in range(256))
+
+
+# ---------------------------------------------------------------------------- indexes
+
+
+class _WordIndex:
+    """Word → slots, with a cached lookup of the exact, prefix and typo matches of a word."""
+
+    def __init__(self) -> None:
+        self.postings: defaultdict[str, list[int]] = defaultdict(list)
+        self._vocabulary: tuple[list[str], dict[int, list[str]]] | None = None
+        self.lookup = lru_cache(maxsize=256)(self._lookup)
+
+    def add(self, entries: Iterable[tuple[int, Iterable[str]]]) -> None:
+        postings = self.postings
+        for slot, words in entries:
+            for word in set(words):
+                postings[word].append(slot)
+        self._vocabulary = None
+        self.lookup.cache_clear()
+
+    def vocabulary(self) -> tuple[list[str], dict[int, list[str]]]:
+        """The words, sorted (prefixes are a bisect away), and those long enough for typo
+        matching by length (so rapidfuzz only sees words within the typo allowance)."""
+        if self._vocabulary is None:
+            by_length: dict[int, list[str]] = defaultdict(list)
+            for known in self.postings:
+                if len(known) >= TYPO_MIN:
+                    by_length[len(known)].append(known)
+            self._vocabulary = sorted(self.postings), by_length
+        return self._vocabulary
+
+    def _lookup(self, word: str) -> _Match:
+        """What ``word`` matches (shared by the cache: never mutate it)."""
+        (vocabulary, by_length), postings = self.vocabulary(), self.postings
+        near: list[str] = []
+        if len(word) >= TYPO_MIN:
+            typos = 1 if len(word) < TWO_TYPOS_MIN else 2
+            lengths = range(len(word) - typos, len(word) + typos + 1)
+            choices = list(chain.from_iterable(by_length.get(n, ()) for n in lengths))
+            found = process.extract(
+                word, choices, scorer=OSA.distance, score_cutoff=typos, limit=None
+            )
+            near = [choice for choice, _, _ in found]
+        start = bisect_left(vocabulary, word)
+        prefixed = vocabulary[start : bisect_left(vocabulary, word + _LAST_CHAR, start)]
+        return _Match(
+            [
+                (EXACT, postings.get(word, ())),
+                (PREFIX, chain.from_iterable(map(postings.__getitem__, prefixed))),
+                (TYPO, chain.from_iterable(map(postings.__getitem__, near))),
+            ]
+        )
+
+
+class _Match:
+    """The slots one word matches, in disjoint tiers by score, best first.
+
+    Kept as sets, which is all that excluding (``-word``) or intersecting needs; the tiers in
+    the default order (one-word results) and the score map (summing several words) are built
+    when first asked for, and kept with the cached lookup.
+    """
+
+    def __init__(self, tiers: Iterable[tuple[int, Iterable[int]]]) -> None:
+        """From (score, slots) pairs given best score first; a slot keeps its best score."""
+        self.tiers: list[tuple[int, set[int]]] = []
+        self._ranked: tuple[list[int], list[list[int]]] | None = None
+        for score, slots in tiers:
+            fresh = set(slots).difference(*(taken for _, taken in self.tiers))
+            if fresh:
+                self.tiers.append((score, fresh))
+
+    def ranked(self, numbering: list[int]) -> list[list[int]]:
+        """Each tier as numbers, ascending (the default order), kept for this numbering."""
+        if self._ranked is None or self._ranked[0] is not numbering:
+            tiers = [sorted(map(numbering.__getitem__, slots)) for _, slots in self.tiers]
+            self._ranked = numbering, tiers
+        return self._ranked[1]
+
+    @cached_property
+    def slots(self) -> set[int]:
+        if len(self.tiers) == 1:
+            return self.tiers[0][1]
+        return set().union(*(slots for _, slots in self.tiers))
+
+    @cached_property
+    def scores(self) -> dict[int, int]:
+        scores: dict[int, int] = {}
+        for score, slots in self.tiers:
+            scores.update(dict.fromkeys(slots, score))
+        return scores
+
+    def tier(self, score: int) -> set[int]:
+        return next((slots for s, slots in self.tiers if s == score), set())
+
+
+class _Texts:
+    """Texts as one case-folded UTF-8 byte string, so that a search is one C-level
+    ``bytes.find`` scan (~2 GB/s) rather than a call per text. Texts are numbered by slot.
+
+    With ``words``, ASCII punctuation becomes spaces and every text starts with one, so
+    ``b" " + needle`` finds the needle only at the start of a word without a regex (``re``
+    cannot skip ahead to a ``\\b`` pattern and is ~20x slower over 140 MB of abstracts).
+    """
+
+    def __init__(self, texts: Iterable[str], words: bool) -> None:
+        self._words = words
+        self._blob = b""
+        self._pending: list[bytes] = []
+        #: Offset of text n; the last entry is the end of the blob.
+        self._starts = [0]
+        self.extend(texts)
+
+    def extend(self, texts: Iterable[str]) -> None:
+        """Append texts; joined on the next search, so importing many files stays linear."""
+        starts = self._starts
+        for text in texts:
+            part = fold(text).encode()
+            part = b" " + part.translate(_SPACES) + b"\n" if self._words else part + b"\n"
+            self._pending.append(part)
+            starts.append(starts[-1] + len(part))
+
+    def find(self, needle: str, within: Collection[int] | None = None) -> set[int]:
+        """Slots of the texts containing ``needle`` (only among ``within`` when given)."""
+        pattern = needle.encode()
+        if self._words:
+            pattern = b" " + pattern.translate(_SPACES).strip()
+        if self._pending:
+            self._blob = b"".join([self._blob, *self._pending])
+            self._pending = []
+        blob, starts = self._blob, self._starts
+        if within is not None and len(within) * _BYTES_PER_CHECK < len(blob):
+            return {n for n in within if blob.find(pattern, starts[n], starts[n + 1]) >= 0}
+        found: set[int] = set()
+        at = blob.find(pattern)
+        while at >= 0:
+            slot = bisect_right(starts, at) - 1
+            found.add(slot)
+            at = blob.find(pattern, starts[slot + 1])
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _States:
+    """Slot sets derived from reading state, valid for one ``Library.version``."""
+
+    version: int
+    flags: dict[str, set[int]]
+    tags: dict[str, set[int]]
+    tag_words: _WordIndex
+    #: Word → its title match merged with its tag match, for words that match a tag.
+    merged: dict[str, _Match]
+
+
+# ---------------------------------------------------------------------------- engine
+
+
+class SearchEngine:
+    """Answers queries over one library; built once, extended on import, reused per keystroke.
+
+    Papers get a *slot* when indexed (insertion order, never changes); everything the index
+    holds and every set a query builds is in slots. Only the final results are translated to
+    *numbers*, positions in the default order, so that ordering them is sorting small ints.
+    An import changes the order; the next query recomputes slot → number and nothing else.
+    """
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        #: The dict this index covers; the library drops the engine when it replaces it.
+        self.papers = library.papers
+        self._slots: dict[str, int] = {}
+        self._slot_pids: list[str] = []
+        self._titles = _WordIndex()
+        # Built on first use (phrase, abstract, has:code queries), not at start: the index
+        # must be ready within a second of launch at 100k papers.
+        self._title_texts: _Texts | None = None
+        self._abstract_texts: _Texts | None = None
+        self._code: list[int] | None = None
+        self._seen: dict[int, set[int]] = {}
+        self._digests: dict[str, list[int]] = {}
+        self._order: list[str] | None = None
+        self._pids: list[str] = []  # number → id: the default order
+        self._number: list[int] = []  # slot → number
+        self._states: _States | None = None
+        # Slots in the default order keep slot → number nearly monotonic until imports
+        # reshuffle it, which keeps translated sets nearly sorted.
+        self._add([self.papers[pid] for pid in library.ordered()])
+        self._sync()
+        self._titles.vocabulary()  # sorted here, in the loading worker, not on a keystroke
+
+    # ------------------------------------------------------------ building
+
+    def add(self, digest_id: str, new: Iterable[str], again: Iterable[str]) -> None:
+        """Index one imported digest: its new papers, and new sightings of known ones."""
+        self._add([self.papers[pid] for pid in new])
+        for pid in again:
+            slot, seen = self._slots[pid], self.papers[pid].seen
+            self._seen[seen - 1].discard(slot)
+            self._seen.setdefault(seen, set()).add(slot)
+            self._digests.setdefault(digest_id, []).append(slot)
+
+    def _add(self, papers: list[Paper]) -> None:
+        first = len(self._slot_pids)
+        # Created together, so the int objects every posting shares sit close in memory.
+        slots = list(range(first, first + len(papers)))
+        for slot, paper in zip(slots, papers, strict=True):
+            # A fresh copy: results touch every id they hold, and these, allocated together,
+            # share cache lines; the library's own sit among 140 MB of abstracts (2.5x slower).
+            self._slot_pids.append(paper.id.encode().decode())
+            self._slots[paper.id] = slot
+            self._seen.setdefault(paper.seen, set()).add(slot)
+            for digest in paper.digests:
+                self._digests.setdefault(digest, []).append(slot)
+
+        self._titles.add((slot, words_of(p.title)) for slot, p in zip(slots, papers, strict=True))
+        if self._code is not None:
+            self._code += [slot for slot, p in zip(slots, papers, strict=True) if has_code(p)]
+        if self._title_texts is not None:
+            self._title_texts.extend(p.title for p in papers)
+        if self._abstract_texts is not None:
+            self._abstract_texts.extend(p.abstract for p in papers)
+
+    def _sync(self) -> None:
+        """Renumber when an import changed the default order."""
+        order = self.library.ordered()
+        if order is self._order:
+            return
+        self._order = order
+        if order == self._pids:
+            return
+        slots = list(map(self._slots.__getitem__, order))
+        self._pids = list(map(self._slot_pids.__getitem__, slots))
+        self._number = [0] * len(order)
+        for number, slot in enumerate(slots):
+            self._number[slot] = number
+
+    def _state(self) -> _States:
+        version = self.library.version
+        if self._states is None or self._states.version != version:
+            flags: dict[str, set[int]] = {"read": set(), "noted": set(), "tagged": set()}
+            tags: dict[str, set[int]] = defaultdict(set)
+            # Library.state() for every paper costs ~40 ms at 100k; the library's own map
+            # holds only papers that have any state (the rest are EMPTY_STATE). It may name
+            # papers the papers file lacks (say, restored from an older backup): skipped.
+            for pid, state in self.library.stateful():
+                slot = self._slots.get(pid)
+                if slot is None:
+                    continue
+                if state.read:
+                    flags["read"].add(slot)
+                if state.note:
+                    flags["noted"].add(slot)
+                if state.tags:
+                    flags["tagged"].add(slot)
+                for tag in state.tags:
+                    tags[tag].add(slot)
+            tag_words = _WordIndex()
+            tag_words.add((s, words_of(tag)) for tag, slots in tags.items() for s in slots)
+            self._states = _States(version, flags, tags, tag_words, {})
+        return self._states
+
+    def _titles_text(self) -> _Texts:
+        if self._title_texts is None:
+            titles = (self.papers[pid].title for pid in self._slot_pids)
+            self._title_texts = _Texts(titles, words=False)
+        return self._title_texts
+
+    def _with_code(self) -> list[int]:
+        if self._code is None:
+            pids = self._slot_pids
+            self._code = [slot for slot, pid in enumerate(pids) if has_code(self.papers[pid])]
+        return self._code
+
+    def _abstracts(self) -> _Texts:
+        if self._abstract_texts is None:
+            abstracts = (self.papers[pid].abstract for pid in self._slot_pids)
+            self._abstract_texts = _Texts(abstracts, words=True)
+        return self._abstract_texts
+
+    # ------------------------------------------------------------ answering
+
+    def search(self, text: str) -> list[str]:
+        """Ids matching ``text``, best first (see the module docstring for the language)."""
+        query = parse_query(text)
+        self._sync()
+        scoring: list[_Match] = []
+        positive: list[Collection[int]] = []
+        banned: set[int] = set()
+        # Terms that scan text run last, over what the index terms left.
+        scanned = {"phrase", "abstract", "word"} if query.in_abstract else {"phrase", "abstract"}
+        for term in query.terms:
+            if term.field in scanned:
+                continue
+            if term.field == "word":
+                matches = [self._word(word) for word in term.value.split(" ")]
+                found = _common([m.slots for m in matches])
+                scoring += [] if term.negated else matches
+            else:
+                found = self._filter(term)
+            if term.negated:
+                banned.update(found)
+            else:
+                positive.append(found)
+        candidates = set(_common(positive)) if positive else None
+        for term in query.terms:
+            if term.field not in scanned:
+                continue
+            found = self._scan(term, None if candidates is None else candidates - banned)
+            if term.negated:
+                banned |= found
+            else:
+                candidates = found if candidates is None else candidates & found
+                if term.field == "word":
+                    scoring.append(self._word(term.value))
+        if candidates is None:  # nothing but exclusions: the default order, minus those
+            return _without(self._pids, sorted(map(self._number.__getitem__, banned)))
+        candidates -= banned
+        exact = self._slots.get(paper_id(" ".join(query.words)), -1) if query.words else -1
+        head = [self._number[exact]] if exact in candidates else []
+        candidates.discard(exact)
+        ranked = head + self._ranked(candidates, scoring, query.in_abstract)
+        return list(map(self._pids.__getitem__, ranked))
+
+    def _ranked(self, candidates: set[int], scoring: list[_Match], in_abstract: bool) -> list[int]:
+        """The candidates' numbers: best total score first, ties in the default order."""
+        number = self._number.__getitem__
+        if len(scoring) == 1:
+            # One word, by far the commonest and largest case: its tiers, ranked once and
+            # kept, filtered down to the candidates.
+            numbers = list(chain.from_iterable(scoring[0].ranked(self._number)))
+            if not in_abstract and len(candidates) == len(numbers):
+                return numbers  # nothing filtered out (candidates are a subset)
+            keep = set(map(number, candidates))
+            ranked = list(compress(numbers, map(keep.__contains__, numbers)))
+            if in_abstract:  # abstract-only matches last
+                ranked += sorted(map(number, candidates - scoring[0].slots))
+            return ranked
+        if not scoring:
+            return sorted(map(number, candidates))
+        slots = list(candidates)
+        per_word = (map(m.scores.get, slots, repeat(IN_ABSTRACT)) for m in scoring)
+        totals = map(sum, zip(*per_word, strict=True))
+        # Sort once on number - total * size: best total first, then the default order.
+        size = len(self._pids)
+        keys = sorted(
+            map(operator.sub, map(number, slots), map(operator.mul, totals, repeat(size)))
+        )
+        return [key % size for key in keys]
+
+    def _word(self, word: str) -> _Match:
+        """What ``word`` matches in titles or tags (never mutate the result)."""
+        title = self._titles.lookup(word)
+        state = self._state()
+        tagged = state.tag_words.lookup(word)
+        if not tagged.tiers:
+            return title
+        if word not in state.merged:
+            tiers = (EXACT, PREFIX, TYPO)
+            state.merged[word] = _Match((s, title.tier(s) | tagged.tier(s)) for s in tiers)
+        return state.merged[word]
+
+    def _scan(self, term: Term, within: set[int] | None) -> set[int]:
+        """Matches of a phrase, ``abstract:`` or ``in:abstract`` word, among ``within``."""
+        if term.field == "phrase":
+            return self._titles_text().find(term.value, within)
+        if term.field == "abstract":
+            return self._abstracts().find(term.value, within)
+        found: set[int] | None = None
+        for word in term.value.split(" "):
+            matched = self._word(word).slots
+            rest = None if within is None else within - matched
+            hits = self._abstracts().find(word, rest) | matched
+            found = hits if found is None else found & hits
+        return found or set()
+
+    def _filter(self, term: Term) -> Collection[int]:
+        if term.field == "tag":
+            return self._state().tags.get(term.value, set())
+        if term.field == "is":
+            return self._state().flags[term.value]
+        if term.field == "has":
+            return self._with_code()
+        if term.field == "seen":
+            test = seen_test(term.value)
+            return set().union(*(slots for seen, slots in self._seen.items() if test(seen)))
+        digests = [
+            d.id
+            for d in self.library.digests.values()
+            if d.name.casefold().startswith(term.value) or fold(d.date or "") == term.value
+        ]
+        return set(chain.from_iterable(self._digests.get(d, ()) for d in digests))
+
+
+def _common(collections: list[Collection[int]]) -> Collection[int]:
+    """The slots in all of ``collections`` (the collection itself when there is one)."""
+    if len(collections) == 1:
+        return collections[0]
+    smallest, *others = sorted(collections, key=len)
+    return set(smallest).intersection(*others)
+
+
+def _without(items: list[str], skip: list[int]) -> list[str]:
+    """``items`` minus the (ascending) positions ``skip``, copied in slices."""
+    kept: list[str] = []
+    start = 0
+    for position in skip:
+        kept += items[start:position]
+        start = position + 1
+    return kept + items[start:]
