@@ -11,9 +11,8 @@ import contextlib
 import dataclasses
 import gc
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from tinydb.table import Document
 
@@ -30,6 +29,7 @@ from readinglist.model import (
     paper_id,
     title_key,
 )
+from readinglist.reports import Change, FileReport, ImportReport, Stats
 from readinglist.storage import Store, atomic_write
 
 #: How many changes ``undo`` can go back.
@@ -41,64 +41,6 @@ DRAFTS_DIR = "drafts"
 
 Source = Path | tuple[str, bytes]
 Progress = Callable[[int, int, str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class FileReport:
-    """What importing one file did."""
-
-    source: str
-    status: Literal["imported", "unchanged", "rejected"]
-    new: int = 0
-    again: int = 0
-    error: str | None = None
-    warnings: tuple[str, ...] = ()
-    layout: str | None = None
-
-    def describe(self) -> str:
-        if self.status == "rejected":
-            return f"readinglist: {self.error}"
-        if self.status == "unchanged":
-            return f"{self.source}: unchanged (already imported)"
-        return (
-            f"{self.source}: {self.new + self.again} papers ({self.layout} layout): "
-            f"{self.new} new, {self.again} seen again"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ImportReport:
-    files: tuple[FileReport, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(f.status != "rejected" for f in self.files)
-
-    @property
-    def new(self) -> int:
-        return sum(f.new for f in self.files)
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """A saved change, as undo/redo and notifications describe it."""
-
-    label: str
-    ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    papers: int
-    unread: int
-    read: int
-    noted: int
-    tagged: int
-    recurring: int
-    digests: tuple[dict[str, Any], ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self) | {"digests": list(self.digests)}
 
 
 @contextlib.contextmanager

@@ -24,8 +24,9 @@ from textual.widgets import ContentSwitcher, Footer, Header, Input, ProgressBar,
 
 from readinglist.errors import QueryError, ReadinglistError
 from readinglist.export import to_markdown
-from readinglist.library import Change, Library
+from readinglist.library import Library
 from readinglist.model import count_papers
+from readinglist.reports import Change
 from readinglist.samples import sample_paths
 from readinglist.tui.keys import APP_BINDINGS, key_help
 from readinglist.tui.messages import (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from readinglist.library import ImportReport, Library
+from readinglist.library import Library
+from readinglist.reports import ImportReport
 
 
 class LibraryLoaded(Message):

@@ -1,0 +1,69 @@
+"""What library operations report back: import results, saved changes, counts.
+
+Plain values, so the CLI prints them and the TUI shows them without reaching into the
+library.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class FileReport:
+    """What importing one file did."""
+
+    source: str
+    status: Literal["imported", "unchanged", "rejected"]
+    new: int = 0
+    again: int = 0
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+    layout: str | None = None
+
+    def describe(self) -> str:
+        if self.status == "rejected":
+            return f"readinglist: {self.error}"
+        if self.status == "unchanged":
+            return f"{self.source}: unchanged (already imported)"
+        return (
+            f"{self.source}: {self.new + self.again} papers ({self.layout} layout): "
+            f"{self.new} new, {self.again} seen again"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    files: tuple[FileReport, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(f.status != "rejected" for f in self.files)
+
+    @property
+    def new(self) -> int:
+        return sum(f.new for f in self.files)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A saved change, as undo/redo and notifications describe it."""
+
+    label: str
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    papers: int
+    unread: int
+    read: int
+    noted: int
+    tagged: int
+    recurring: int
+    digests: tuple[dict[str, Any], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"digests": list(self.digests)}
