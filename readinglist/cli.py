@@ -211,7 +211,7 @@ def cmd_import(library: Library, args: argparse.Namespace) -> int:
         for warning in file.warnings:
             _error(f"warning: {warning}")
         if file.status == "rejected":
-            _error(file.error or "")
+            _error(file.describe())
         else:
             print(file.describe())
     imported = sum(f.status == "imported" for f in report.files)

@@ -25,7 +25,7 @@ class FileReport:
 
     def describe(self) -> str:
         if self.status == "rejected":
-            return f"readinglist: {self.error}"
+            return self.error or f"{self.source}: rejected"
         if self.status == "unchanged":
             return f"{self.source}: unchanged (already imported)"
         return (
