@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import marshal
+import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from readinglist.model import (
     title_key,
 )
 from readinglist.reports import Change, FileReport, ImportReport, Stats
-from readinglist.storage import Store, atomic_write
+from readinglist.storage import INDEX_FILE, Store, atomic_write
 
 #: How many changes ``undo`` can go back.
 HISTORY_LIMIT = 200
@@ -38,6 +40,10 @@ HISTORY_LIMIT = 200
 MIN_PREFIX = 4
 #: Folder (in the data dir) for note text being edited, so a crash mid-edit loses nothing.
 DRAFTS_DIR = "drafts"
+#: Version of the saved title index (storage.INDEX_FILE), which saves a start from
+#: re-tokenising every title. It names the papers.json version it was built from and is
+#: ignored for any other one.
+INDEX_FORMAT = (1, sys.version_info[:2])
 
 Source = Path | tuple[str, bytes]
 Progress = Callable[[int, int, str], None]
@@ -139,9 +145,35 @@ class Library:
         if self._search is None:
             from readinglist.search import SearchEngine
 
+            saved = self._saved_index()
             with bulk_allocation():
-                self._search = SearchEngine(self)
+                try:
+                    self._search = SearchEngine(self, saved)
+                except ValueError:
+                    saved = None
+                    self._search = SearchEngine(self)
+            if saved is None:
+                self._save_index()
         return self._search
+
+    def _saved_index(self) -> Any:
+        signature = self.store.papers_storage.signature
+        if signature is None:
+            return None
+        try:
+            header, *saved = marshal.loads((self.data_dir / INDEX_FILE).read_bytes())
+        except (OSError, EOFError, ValueError, TypeError):
+            return None
+        return tuple(saved) if header == (INDEX_FORMAT, signature) else None
+
+    def _save_index(self) -> None:
+        """Best effort: the index file only saves time, nothing depends on it."""
+        signature = self.store.papers_storage.signature
+        if self._search is None or signature is None:
+            return
+        payload = marshal.dumps(((INDEX_FORMAT, signature), *self._search.saved()))
+        with contextlib.suppress(StorageError):
+            atomic_write(self.data_dir / INDEX_FILE, payload, backup=False)
 
     def resolve(self, ref: str) -> str:
         """A paper id from an id or a unique prefix of one."""
@@ -254,6 +286,8 @@ class Library:
             reports.append(None)
             parsed.append((len(reports) - 1, stem, digest))
         if parsed:
+            if self._search is None and self._saved_index() is not None:
+                self.search_engine()  # cheap from the saved index; the import extends it
             with self._transaction():
                 added: list[Digest] = []
                 touched: dict[str, None] = {}
@@ -261,6 +295,7 @@ class Library:
                     reports[slot] = self._apply_digest(stem, digest, added, touched)
                 self._store_import(added, touched)
             self._changed(papers=True)
+            self._save_index()
         if progress:
             progress(total, total, "")
         return ImportReport(tuple(r for r in reports if r is not None))

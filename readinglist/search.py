@@ -29,6 +29,9 @@ from readinglist.query import Term, fold, has_code, parse_query, seen_test, word
 if TYPE_CHECKING:
     from readinglist.library import Library
 
+#: What a saved index holds: slot → paper id, title word → slots, times seen → slots and
+#: digest → slots; all of it derived from one papers.json version.
+SavedIndex = tuple[list[str], dict[str, list[int]], dict[int, list[int]], dict[str, list[int]]]
 #: Word scores; a paper's score is the sum over the query's free words.
 EXACT, PREFIX, TYPO, IN_ABSTRACT = 4, 3, 2, 1
 #: Shortest word matched with a typo, and from which length two typos are allowed.
@@ -205,7 +208,12 @@ class SearchEngine:
     An import changes the order; the next query recomputes slot → number and nothing else.
     """
 
-    def __init__(self, library: Library) -> None:
+    def __init__(self, library: Library, saved: SavedIndex | None = None) -> None:
+        """Index ``library``, or restore the word index ``saved`` (see ``saved()``).
+
+        A ``saved`` index that does not cover exactly the library's papers raises
+        ``ValueError``; the caller then builds afresh.
+        """
         self.library = library
         #: The dict this index covers; the library drops the engine when it replaces it.
         self.papers = library.papers
@@ -225,7 +233,10 @@ class SearchEngine:
         self._states: _States | None = None
         # Slots in the default order keep slot → number nearly monotonic until imports
         # reshuffle it, which keeps translated sets nearly sorted.
-        self._add([self.papers[pid] for pid in library.ordered()])
+        if saved is None:
+            self._add([self.papers[pid] for pid in library.ordered()])
+        else:
+            self._restore(saved)
         self._sync()
         self._titles.vocabulary()  # sorted here, in the loading worker, not on a keystroke
 
@@ -240,7 +251,33 @@ class SearchEngine:
             self._seen.setdefault(seen, set()).add(slot)
             self._digests.setdefault(digest_id, []).append(slot)
 
+    def saved(self) -> SavedIndex:
+        """What is worth keeping on disk: everything a build computes paper by paper."""
+        seen = {n: list(slots) for n, slots in self._seen.items()}
+        return self._slot_pids, dict(self._titles.postings), seen, self._digests
+
+    def _restore(self, saved: SavedIndex) -> None:
+        slot_pids, postings, seen, digests = saved
+        if len(slot_pids) != len(self.papers) or not all(map(self.papers.__contains__, slot_pids)):
+            raise ValueError("the saved index covers other papers")
+        self._slot_pids = slot_pids
+        self._slots = dict(zip(slot_pids, range(len(slot_pids)), strict=True))
+        self._seen = {n: set(slots) for n, slots in seen.items()}
+        self._digests = digests
+        self._titles.postings = defaultdict(list, postings)
+
     def _add(self, papers: list[Paper]) -> None:
+        slots = self._register(papers)
+        self._titles.add((slot, words_of(p.title)) for slot, p in zip(slots, papers, strict=True))
+        if self._code is not None:
+            self._code += [slot for slot, p in zip(slots, papers, strict=True) if has_code(p)]
+        if self._title_texts is not None:
+            self._title_texts.extend(p.title for p in papers)
+        if self._abstract_texts is not None:
+            self._abstract_texts.extend(p.abstract for p in papers)
+
+    def _register(self, papers: list[Paper]) -> list[int]:
+        """Give ``papers`` the next slots and note their sightings; returns the slots."""
         first = len(self._slot_pids)
         # Created together, so the int objects every posting shares sit close in memory.
         slots = list(range(first, first + len(papers)))
@@ -252,14 +289,7 @@ class SearchEngine:
             self._seen.setdefault(paper.seen, set()).add(slot)
             for digest in paper.digests:
                 self._digests.setdefault(digest, []).append(slot)
-
-        self._titles.add((slot, words_of(p.title)) for slot, p in zip(slots, papers, strict=True))
-        if self._code is not None:
-            self._code += [slot for slot, p in zip(slots, papers, strict=True) if has_code(p)]
-        if self._title_texts is not None:
-            self._title_texts.extend(p.title for p in papers)
-        if self._abstract_texts is not None:
-            self._abstract_texts.extend(p.abstract for p in papers)
+        return slots
 
     def _sync(self) -> None:
         """Renumber when an import changed the default order."""

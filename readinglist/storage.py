@@ -39,6 +39,8 @@ STATE_FILE = "state.json"
 LOCK_FILE = "lock"
 #: The library's files and the kind of data each holds.
 LIBRARY_FILES = ((PAPERS_FILE, "papers"), (STATE_FILE, "state"))
+#: The saved title index (see ``Library.search_engine``): a cache, never user data.
+INDEX_FILE = "index.cache"
 #: Seconds a writer waits for another process's lock before giving up with a message.
 LOCK_TIMEOUT = 10.0
 
@@ -99,8 +101,9 @@ def temp_files(path: Path) -> list[Path]:
 
 
 def leftover_temp_files(data_dir: Path) -> list[Path]:
-    """Temp files of unfinished saves of either library file."""
-    return [tmp for name, _ in LIBRARY_FILES for tmp in temp_files(data_dir / name)]
+    """Temp files of unfinished saves of either library file or of the index cache."""
+    names = [name for name, _ in LIBRARY_FILES] + [INDEX_FILE]
+    return [tmp for name in names for tmp in temp_files(data_dir / name)]
 
 
 def remove_temp_files(data_dir: Path, lock: Lock) -> list[Path]:
@@ -242,6 +245,11 @@ class AtomicJSONStorage(Storage):
         signature = _signature(self.path)
         self._data = load_file(self.path, self.kind)
         self._signature = signature
+
+    @property
+    def signature(self) -> Signature:
+        """Identity of the file version we hold (inode, mtime, size), None if no file."""
+        return self._signature
 
     def changed_on_disk(self) -> bool:
         """True when another process replaced the file since we read or wrote it."""

@@ -364,3 +364,33 @@ def test_core_never_imports_textual() -> None:
         "sys.exit(any(m.split('.')[0] == 'textual' for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_saved_index_gives_the_same_answers_and_follows_imports(
+    library: Library, tmp_path: Path
+) -> None:
+    """The title index is saved beside the library and reused only for the same papers."""
+    queries = ["mamba tiem seires", "permut", "reinforcment lerning", "revisited", "seen:>=2"]
+    before = {q: library.query(q) for q in queries}
+    index_file = library.data_dir / "index.cache"
+    assert index_file.exists()
+    reopened = Library(library.data_dir)
+    assert reopened._saved_index() is not None
+    assert {q: reopened.query(q) for q in queries} == before
+
+    # An import extends the saved index instead of invalidating it...
+    digest = tmp_path / "extra.txt"
+    digest.write_text("Mamba Time Series Revisited\nWe revisit state space models at length.\n")
+    assert Library(library.data_dir).import_files([digest]).ok
+    cached = Library(library.data_dir)
+    assert cached._saved_index() is not None
+    answers = {q: cached.query(q) for q in queries}
+    assert [cached.papers[p].title for p in answers["revisited"]] == ["Mamba Time Series Revisited"]
+    # ...and gives exactly what an index built from scratch gives.
+    index_file.unlink()
+    scratch = Library(library.data_dir)
+    assert scratch._saved_index() is None
+    assert {q: scratch.query(q) for q in queries} == answers
+    # A damaged or stale file is ignored, never trusted.
+    index_file.write_bytes(b"garbage")
+    assert Library(library.data_dir)._saved_index() is None
