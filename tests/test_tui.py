@@ -311,3 +311,10 @@ async def test_unknown_filter_is_shown_not_swallowed(app: ReadingListApp) -> Non
         await pilot.press(*"bar")
         assert "unknown filter 'foo:'" in status(app)
         assert papers_of(app).ids == shown  # the last good result stays
+
+
+def test_an_unknown_remembered_theme_falls_back(tmp_path: Path, library: Library) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "tui.json").write_text('{"theme": "no-such-theme"}')
+    app = create_app(library.data_dir, config_dir=tmp_path / "config")
+    assert app.theme == "textual-dark"

@@ -79,7 +79,6 @@ class ReadingListApp(App[int]):
     ) -> None:
         super().__init__()
         self.data_dir = data_dir
-        self.demo = demo
         self.settings = Settings(config_dir)
         self.export_dir = export_dir or Path.cwd()
         self.library: Library | None = None
@@ -91,7 +90,9 @@ class ReadingListApp(App[int]):
         self._note_drafts: dict[str, str] = {}
         self._detail_timer: Timer | None = None
         self._last_input = 0.0
-        self.theme = self.settings.load().get("theme", "textual-dark")
+        theme = self.settings.load().get("theme")
+        if theme in self.available_themes:  # a theme from another Textual version may be gone
+            self.theme = theme
         self.sub_title = "demo library (throw-away)" if demo else str(data_dir)
 
     # ------------------------------------------------------------------ layout
