@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from readinglist.errors import LibraryCorrupt, StorageError
+from readinglist.lock import Lock
 from readinglist.storage import (
     LIBRARY_FILES,
     LOCK_FILE,
     Data,
-    Lock,
     NewerSchema,
     atomic_write,
     backup_path,

@@ -13,7 +13,8 @@ import pytest
 
 from readinglist.cli import main
 from readinglist.library import Library
-from readinglist.storage import LOCK_FILE, Lock, backup_path
+from readinglist.lock import Lock
+from readinglist.storage import LOCK_FILE, backup_path
 from tests.libhelpers import NOTE, damaged_versions, make_library, snapshot
 
 Run = tuple[int, list[str], str]
