@@ -12,19 +12,15 @@ to tokenise, so they are kept as case-folded bytes, built on first use, and scan
 from __future__ import annotations
 
 import operator
-from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
 from itertools import chain, compress, repeat
 from typing import TYPE_CHECKING
 
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
-
 from readinglist.model import Paper, paper_id
 from readinglist.query import Term, fold, has_code, parse_query, seen_test, words_of
+from readinglist.textindex import EXACT, IN_ABSTRACT, PREFIX, TYPO, Match, Texts, WordIndex
 
 if TYPE_CHECKING:
     from readinglist.library import Library
@@ -32,156 +28,6 @@ if TYPE_CHECKING:
 #: What a saved index holds: slot → paper id, title word → slots, times seen → slots and
 #: digest → slots; all of it derived from one papers.json version.
 SavedIndex = tuple[list[str], dict[str, list[int]], dict[int, list[int]], dict[str, list[int]]]
-#: Word scores; a paper's score is the sum over the query's free words.
-EXACT, PREFIX, TYPO, IN_ABSTRACT = 4, 3, 2, 1
-#: Shortest word matched with a typo, and from which length two typos are allowed.
-TYPO_MIN, TWO_TYPOS_MIN = 4, 8
-#: Scanning this many bytes costs about as much as checking one text on its own: above it,
-#: checking only the candidates beats scanning everything.
-_BYTES_PER_CHECK = 2048
-_LAST_CHAR = "\U0010ffff"
-#: Maps ASCII punctuation and spaces to spaces; letters, digits, newlines and UTF-8 stay.
-_SPACES = bytes(b if b >= 0x80 or b == 0x0A or chr(b).isalnum() else 0x20 for b in range(256))
-
-
-# ---------------------------------------------------------------------------- indexes
-
-
-class _WordIndex:
-    """Word → slots, with a cached lookup of the exact, prefix and typo matches of a word."""
-
-    def __init__(self) -> None:
-        self.postings: defaultdict[str, list[int]] = defaultdict(list)
-        self._vocabulary: tuple[list[str], dict[int, list[str]]] | None = None
-        self.lookup = lru_cache(maxsize=256)(self._lookup)
-
-    def add(self, entries: Iterable[tuple[int, Iterable[str]]]) -> None:
-        postings = self.postings
-        for slot, words in entries:
-            for word in set(words):
-                postings[word].append(slot)
-        self._vocabulary = None
-        self.lookup.cache_clear()
-
-    def vocabulary(self) -> tuple[list[str], dict[int, list[str]]]:
-        """The words, sorted (prefixes are a bisect away), and those long enough for typo
-        matching by length (so rapidfuzz only sees words within the typo allowance)."""
-        if self._vocabulary is None:
-            by_length: dict[int, list[str]] = defaultdict(list)
-            for known in self.postings:
-                if len(known) >= TYPO_MIN:
-                    by_length[len(known)].append(known)
-            self._vocabulary = sorted(self.postings), by_length
-        return self._vocabulary
-
-    def _lookup(self, word: str) -> _Match:
-        """What ``word`` matches (shared by the cache: never mutate it)."""
-        (vocabulary, by_length), postings = self.vocabulary(), self.postings
-        near: list[str] = []
-        if len(word) >= TYPO_MIN:
-            typos = 1 if len(word) < TWO_TYPOS_MIN else 2
-            lengths = range(len(word) - typos, len(word) + typos + 1)
-            choices = list(chain.from_iterable(by_length.get(n, ()) for n in lengths))
-            found = process.extract(
-                word, choices, scorer=OSA.distance, score_cutoff=typos, limit=None
-            )
-            near = [choice for choice, _, _ in found]
-        start = bisect_left(vocabulary, word)
-        prefixed = vocabulary[start : bisect_left(vocabulary, word + _LAST_CHAR, start)]
-        return _Match(
-            [
-                (EXACT, postings.get(word, ())),
-                (PREFIX, chain.from_iterable(map(postings.__getitem__, prefixed))),
-                (TYPO, chain.from_iterable(map(postings.__getitem__, near))),
-            ]
-        )
-
-
-class _Match:
-    """The slots one word matches, in disjoint tiers by score, best first.
-
-    Kept as sets, which is all that excluding (``-word``) or intersecting needs; the tiers in
-    the default order (one-word results) and the score map (summing several words) are built
-    when first asked for, and kept with the cached lookup.
-    """
-
-    def __init__(self, tiers: Iterable[tuple[int, Iterable[int]]]) -> None:
-        """From (score, slots) pairs given best score first; a slot keeps its best score."""
-        self.tiers: list[tuple[int, set[int]]] = []
-        self._ranked: tuple[list[int], list[list[int]]] | None = None
-        for score, slots in tiers:
-            fresh = set(slots).difference(*(taken for _, taken in self.tiers))
-            if fresh:
-                self.tiers.append((score, fresh))
-
-    def ranked(self, numbering: list[int]) -> list[list[int]]:
-        """Each tier as numbers, ascending (the default order), kept for this numbering."""
-        if self._ranked is None or self._ranked[0] is not numbering:
-            tiers = [sorted(map(numbering.__getitem__, slots)) for _, slots in self.tiers]
-            self._ranked = numbering, tiers
-        return self._ranked[1]
-
-    @cached_property
-    def slots(self) -> set[int]:
-        if len(self.tiers) == 1:
-            return self.tiers[0][1]
-        return set().union(*(slots for _, slots in self.tiers))
-
-    @cached_property
-    def scores(self) -> dict[int, int]:
-        scores: dict[int, int] = {}
-        for score, slots in self.tiers:
-            scores.update(dict.fromkeys(slots, score))
-        return scores
-
-    def tier(self, score: int) -> set[int]:
-        return next((slots for s, slots in self.tiers if s == score), set())
-
-
-class _Texts:
-    """Texts as one case-folded UTF-8 byte string, so that a search is one C-level
-    ``bytes.find`` scan (~2 GB/s) rather than a call per text. Texts are numbered by slot.
-
-    With ``words``, ASCII punctuation becomes spaces and every text starts with one, so
-    ``b" " + needle`` finds the needle only at the start of a word without a regex (``re``
-    cannot skip ahead to a ``\\b`` pattern and is ~20x slower over 140 MB of abstracts).
-    """
-
-    def __init__(self, texts: Iterable[str], words: bool) -> None:
-        self._words = words
-        self._blob = b""
-        self._pending: list[bytes] = []
-        #: Offset of text n; the last entry is the end of the blob.
-        self._starts = [0]
-        self.extend(texts)
-
-    def extend(self, texts: Iterable[str]) -> None:
-        """Append texts; joined on the next search, so importing many files stays linear."""
-        starts = self._starts
-        for text in texts:
-            part = fold(text).encode()
-            part = b" " + part.translate(_SPACES) + b"\n" if self._words else part + b"\n"
-            self._pending.append(part)
-            starts.append(starts[-1] + len(part))
-
-    def find(self, needle: str, within: Collection[int] | None = None) -> set[int]:
-        """Slots of the texts containing ``needle`` (only among ``within`` when given)."""
-        pattern = needle.encode()
-        if self._words:
-            pattern = b" " + pattern.translate(_SPACES).strip()
-        if self._pending:
-            self._blob = b"".join([self._blob, *self._pending])
-            self._pending = []
-        blob, starts = self._blob, self._starts
-        if within is not None and len(within) * _BYTES_PER_CHECK < len(blob):
-            return {n for n in within if blob.find(pattern, starts[n], starts[n + 1]) >= 0}
-        found: set[int] = set()
-        at = blob.find(pattern)
-        while at >= 0:
-            slot = bisect_right(starts, at) - 1
-            found.add(slot)
-            at = blob.find(pattern, starts[slot + 1])
-        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +37,9 @@ class _States:
     version: int
     flags: dict[str, set[int]]
     tags: dict[str, set[int]]
-    tag_words: _WordIndex
+    tag_words: WordIndex
     #: Word → its title match merged with its tag match, for words that match a tag.
-    merged: dict[str, _Match]
+    merged: dict[str, Match]
 
 
 # ---------------------------------------------------------------------------- engine
@@ -219,11 +65,11 @@ class SearchEngine:
         self.papers = library.papers
         self._slots: dict[str, int] = {}
         self._slot_pids: list[str] = []
-        self._titles = _WordIndex()
+        self._titles = WordIndex()
         # Built on first use (phrase, abstract, has:code queries), not at start: the index
         # must be ready within a second of launch at 100k papers.
-        self._title_texts: _Texts | None = None
-        self._abstract_texts: _Texts | None = None
+        self._title_texts: Texts | None = None
+        self._abstract_texts: Texts | None = None
         self._code: list[int] | None = None
         self._seen: dict[int, set[int]] = {}
         self._digests: dict[str, list[int]] = {}
@@ -325,15 +171,15 @@ class SearchEngine:
                     flags["tagged"].add(slot)
                 for tag in state.tags:
                     tags[tag].add(slot)
-            tag_words = _WordIndex()
+            tag_words = WordIndex()
             tag_words.add((s, words_of(tag)) for tag, slots in tags.items() for s in slots)
             self._states = _States(version, flags, tags, tag_words, {})
         return self._states
 
-    def _titles_text(self) -> _Texts:
+    def _titles_text(self) -> Texts:
         if self._title_texts is None:
             titles = (self.papers[pid].title for pid in self._slot_pids)
-            self._title_texts = _Texts(titles, words=False)
+            self._title_texts = Texts(titles, words=False)
         return self._title_texts
 
     def _with_code(self) -> list[int]:
@@ -342,10 +188,10 @@ class SearchEngine:
             self._code = [slot for slot, pid in enumerate(pids) if has_code(self.papers[pid])]
         return self._code
 
-    def _abstracts(self) -> _Texts:
+    def _abstracts(self) -> Texts:
         if self._abstract_texts is None:
             abstracts = (self.papers[pid].abstract for pid in self._slot_pids)
-            self._abstract_texts = _Texts(abstracts, words=True)
+            self._abstract_texts = Texts(abstracts, words=True)
         return self._abstract_texts
 
     # ------------------------------------------------------------ answering
@@ -354,7 +200,7 @@ class SearchEngine:
         """Ids matching ``text``, best first (see the module docstring for the language)."""
         query = parse_query(text)
         self._sync()
-        scoring: list[_Match] = []
+        scoring: list[Match] = []
         positive: list[Collection[int]] = []
         banned: set[int] = set()
         # Terms that scan text run last, over what the index terms left.
@@ -392,7 +238,7 @@ class SearchEngine:
         ranked = head + self._ranked(candidates, scoring, query.in_abstract)
         return list(map(self._pids.__getitem__, ranked))
 
-    def _ranked(self, candidates: set[int], scoring: list[_Match], in_abstract: bool) -> list[int]:
+    def _ranked(self, candidates: set[int], scoring: list[Match], in_abstract: bool) -> list[int]:
         """The candidates' numbers: best total score first, ties in the default order."""
         number = self._number.__getitem__
         if len(scoring) == 1:
@@ -418,7 +264,7 @@ class SearchEngine:
         )
         return [key % size for key in keys]
 
-    def _word(self, word: str) -> _Match:
+    def _word(self, word: str) -> Match:
         """What ``word`` matches in titles or tags (never mutate the result)."""
         title = self._titles.lookup(word)
         state = self._state()
@@ -427,7 +273,7 @@ class SearchEngine:
             return title
         if word not in state.merged:
             tiers = (EXACT, PREFIX, TYPO)
-            state.merged[word] = _Match((s, title.tier(s) | tagged.tier(s)) for s in tiers)
+            state.merged[word] = Match((s, title.tier(s) | tagged.tier(s)) for s in tiers)
         return state.merged[word]
 
     def _scan(self, term: Term, within: set[int] | None) -> set[int]:
