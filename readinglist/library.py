@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import marshal
-import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 from tinydb.table import Document
 
 from readinglist.digest import ParsedDigest, parse_digest, read_digest
+from readinglist.drafts import DRAFTS_DIR, Drafts
 from readinglist.errors import DigestError, LibraryCorrupt, StorageError, UnknownPaper
 from readinglist.model import (
     EMPTY_STATE,
@@ -32,18 +31,12 @@ from readinglist.model import (
     title_key,
 )
 from readinglist.reports import Change, FileReport, ImportReport, Stats
-from readinglist.storage import INDEX_FILE, Store, atomic_write
+from readinglist.storage import Store
 
 #: How many changes ``undo`` can go back.
 HISTORY_LIMIT = 200
 #: Shortest id prefix accepted on the command line.
 MIN_PREFIX = 4
-#: Folder (in the data dir) for note text being edited, so a crash mid-edit loses nothing.
-DRAFTS_DIR = "drafts"
-#: Version of the saved title index (storage.INDEX_FILE), which saves a start from
-#: re-tokenising every title. It names the papers.json version it was built from and is
-#: ignored for any other one.
-INDEX_FORMAT = (1, sys.version_info[:2])
 
 Source = Path | tuple[str, bytes]
 Progress = Callable[[int, int, str], None]
@@ -83,6 +76,7 @@ class Library:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
+        self.drafts = Drafts(data_dir / DRAFTS_DIR)
         with bulk_allocation():
             self.store = Store(data_dir)
         self.papers: dict[str, Paper] = {}
@@ -141,39 +135,12 @@ class Library:
         return self.search_engine().search(text)
 
     def search_engine(self) -> Any:
-        """The search index, built on first use and kept up to date on import."""
+        """The search index: restored from ``index.cache`` or built, then kept up to date."""
         if self._search is None:
             from readinglist.search import SearchEngine
 
-            saved = self._saved_index()
-            with bulk_allocation():
-                try:
-                    self._search = SearchEngine(self, saved)
-                except ValueError:
-                    saved = None
-                    self._search = SearchEngine(self)
-            if saved is None:
-                self._save_index()
+            self._search = SearchEngine.open(self)
         return self._search
-
-    def _saved_index(self) -> Any:
-        signature = self.store.papers_storage.signature
-        if signature is None:
-            return None
-        try:
-            header, *saved = marshal.loads((self.data_dir / INDEX_FILE).read_bytes())
-        except (OSError, EOFError, ValueError, TypeError):
-            return None
-        return tuple(saved) if header == (INDEX_FORMAT, signature) else None
-
-    def _save_index(self) -> None:
-        """Best effort: the index file only saves time, nothing depends on it."""
-        signature = self.store.papers_storage.signature
-        if self._search is None or signature is None:
-            return
-        payload = marshal.dumps(((INDEX_FORMAT, signature), *self._search.saved()))
-        with contextlib.suppress(StorageError):
-            atomic_write(self.data_dir / INDEX_FILE, payload, backup=False)
 
     def resolve(self, ref: str) -> str:
         """A paper id from an id or a unique prefix of one."""
@@ -286,8 +253,11 @@ class Library:
             reports.append(None)
             parsed.append((len(reports) - 1, stem, digest))
         if parsed:
-            if self._search is None and self._saved_index() is not None:
-                self.search_engine()  # cheap from the saved index; the import extends it
+            if self._search is None:
+                from readinglist.search import SearchEngine
+
+                # Cheap from a saved index, which the import then extends and re-saves.
+                self._search = SearchEngine.open(self, build=False)
             with self._transaction():
                 added: list[Digest] = []
                 touched: dict[str, None] = {}
@@ -295,7 +265,8 @@ class Library:
                     reports[slot] = self._apply_digest(stem, digest, added, touched)
                 self._store_import(added, touched)
             self._changed(papers=True)
-            self._save_index()
+            if self._search is not None:
+                self._search.save()
         if progress:
             progress(total, total, "")
         return ImportReport(tuple(r for r in reports if r is not None))
@@ -389,22 +360,6 @@ class Library:
     def set_note(self, pid: str, text: str) -> Change | None:
         note = text.rstrip()
         return self._update("edit note", [pid], lambda s: dataclasses.replace(s, note=note))
-
-    def save_draft(self, pid: str, text: str) -> None:
-        """Keep note text that is still being edited; ``set_note`` is what commits it."""
-        folder = self.data_dir / DRAFTS_DIR
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / f"{pid}.md", text.encode(), backup=False)
-
-    def draft(self, pid: str) -> str | None:
-        """Text of an edit that was never saved as the note (the editor was killed)."""
-        try:
-            return (self.data_dir / DRAFTS_DIR / f"{pid}.md").read_text()
-        except (OSError, UnicodeDecodeError):
-            return None
-
-    def discard_draft(self, pid: str) -> None:
-        (self.data_dir / DRAFTS_DIR / f"{pid}.md").unlink(missing_ok=True)
 
     def undo(self) -> Change | None:
         """Revert the newest change not yet undone (by this or any other process)."""

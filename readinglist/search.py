@@ -11,20 +11,30 @@ to tokenise, so they are kept as case-folded bytes, built on first use, and scan
 
 from __future__ import annotations
 
+import contextlib
+import marshal
 import operator
+import sys
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from readinglist.errors import StorageError
+from readinglist.library import bulk_allocation
 from readinglist.model import Paper, paper_id
 from readinglist.query import Term, fold, has_code, parse_query, seen_test, words_of
+from readinglist.storage import INDEX_FILE, atomic_write
 from readinglist.textindex import EXACT, IN_ABSTRACT, PREFIX, TYPO, Match, Texts, WordIndex
 
 if TYPE_CHECKING:
     from readinglist.library import Library
 
+#: Version of the saved index (``index.cache``). It also names the papers.json version it
+#: was built from, and is ignored for any other one.
+INDEX_FORMAT = (1, sys.version_info[:2])
 #: What a saved index holds: slot → paper id, title word → slots, times seen → slots and
 #: digest → slots; all of it derived from one papers.json version.
 SavedIndex = tuple[list[str], dict[str, list[int]], dict[int, list[int]], dict[str, list[int]]]
@@ -96,6 +106,33 @@ class SearchEngine:
             self._seen[seen - 1].discard(slot)
             self._seen.setdefault(seen, set()).add(slot)
             self._digests.setdefault(digest_id, []).append(slot)
+
+    @classmethod
+    def open(cls, library: Library, *, build: bool = True) -> SearchEngine | None:
+        """The engine from the library's saved index (``index.cache``), or built and saved.
+
+        With ``build=False``, None when no saved index matches the library's papers.json.
+        """
+        signature = library.store.papers_storage.signature
+        saved = _load(library.data_dir / INDEX_FILE, signature)
+        with bulk_allocation():
+            if saved is not None:
+                with contextlib.suppress(ValueError):
+                    return cls(library, saved)
+            if not build:
+                return None
+            engine = cls(library)
+        engine.save()
+        return engine
+
+    def save(self) -> None:
+        """Best effort: the file only saves time at the next start, nothing depends on it."""
+        signature = self.library.store.papers_storage.signature
+        if signature is None:
+            return
+        payload = marshal.dumps(((INDEX_FORMAT, signature), *self.saved()))
+        with contextlib.suppress(StorageError):
+            atomic_write(self.library.data_dir / INDEX_FILE, payload, backup=False)
 
     def saved(self) -> SavedIndex:
         """What is worth keeping on disk: everything a build computes paper by paper."""
@@ -324,3 +361,13 @@ def _without(items: list[str], skip: list[int]) -> list[str]:
         kept += items[start:position]
         start = position + 1
     return kept + items[start:]
+
+
+def _load(path: Path, signature: object) -> SavedIndex | None:
+    if signature is None:
+        return None
+    try:
+        header, *saved = marshal.loads(path.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    return tuple(saved) if header == (INDEX_FORMAT, signature) else None  # type: ignore[return-value]

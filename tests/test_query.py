@@ -19,6 +19,7 @@ from readinglist.errors import QueryError
 from readinglist.library import Library
 from readinglist.model import Paper
 from readinglist.query import Term, parse_query
+from readinglist.search import SearchEngine
 from tests.conftest import by_title
 
 MAMBA_TS = "Is Mamba Effective for Time Series Forecasting?"
@@ -375,7 +376,7 @@ def test_saved_index_gives_the_same_answers_and_follows_imports(
     index_file = library.data_dir / "index.cache"
     assert index_file.exists()
     reopened = Library(library.data_dir)
-    assert reopened._saved_index() is not None
+    assert SearchEngine.open(reopened, build=False) is not None
     assert {q: reopened.query(q) for q in queries} == before
 
     # An import extends the saved index instead of invalidating it...
@@ -383,14 +384,14 @@ def test_saved_index_gives_the_same_answers_and_follows_imports(
     digest.write_text("Mamba Time Series Revisited\nWe revisit state space models at length.\n")
     assert Library(library.data_dir).import_files([digest]).ok
     cached = Library(library.data_dir)
-    assert cached._saved_index() is not None
+    assert SearchEngine.open(cached, build=False) is not None
     answers = {q: cached.query(q) for q in queries}
     assert [cached.papers[p].title for p in answers["revisited"]] == ["Mamba Time Series Revisited"]
     # ...and gives exactly what an index built from scratch gives.
     index_file.unlink()
     scratch = Library(library.data_dir)
-    assert scratch._saved_index() is None
+    assert SearchEngine.open(scratch, build=False) is None
     assert {q: scratch.query(q) for q in queries} == answers
     # A damaged or stale file is ignored, never trusted.
     index_file.write_bytes(b"garbage")
-    assert Library(library.data_dir)._saved_index() is None
+    assert SearchEngine.open(Library(library.data_dir), build=False) is None

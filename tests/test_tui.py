@@ -276,13 +276,13 @@ async def test_note_being_typed_survives_a_crash(app: ReadingListApp) -> None:
         app.screen._autosave()  # what the 2-second timer does
     # The app was torn down without the editor being closed: no note, but a draft.
     assert on_disk(app).state(first).note == ""
-    assert on_disk(app).draft(first) == "half a thought"
+    assert on_disk(app).drafts.get(first) == "half a thought"
     again = create_app(app.data_dir, config_dir=app.settings.path.parent)
     async with again.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("n", "escape")
     assert on_disk(again).state(first).note == "half a thought"
-    assert on_disk(again).draft(first) is None
+    assert on_disk(again).drafts.get(first) is None
 
 
 async def test_digests_imported_elsewhere_are_reloaded_in_the_background(

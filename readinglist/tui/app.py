@@ -363,7 +363,7 @@ class ReadingListApp(App[int]):
         if library is None or pid is None:
             return
         note = library.state(pid).note
-        text = self._note_drafts.pop(pid, None) or library.draft(pid) or note
+        text = self._note_drafts.pop(pid, None) or library.drafts.get(pid) or note
         if text != note:
             self.notify("Recovered text from an edit that was not saved.", timeout=5)
         screen = NoteScreen(library.papers[pid].title, text, partial(self._autosave_note, pid))
@@ -372,7 +372,7 @@ class ReadingListApp(App[int]):
     def _autosave_note(self, pid: str, text: str) -> None:
         assert self.library is not None
         try:
-            self.library.save_draft(pid, text)
+            self.library.drafts.save(pid, text)
         except ReadinglistError as error:
             self.notify(f"Draft not saved: {error}", severity="warning", timeout=5)
 
@@ -392,7 +392,7 @@ class ReadingListApp(App[int]):
             )
             self.refresh_view(pid)
             return
-        library.discard_draft(pid)
+        library.drafts.discard(pid)
         if change:
             self.notify("Note saved.", timeout=2)
         self.refresh_view(pid)
