@@ -318,3 +318,20 @@ def test_an_unknown_remembered_theme_falls_back(tmp_path: Path, library: Library
     (tmp_path / "config" / "tui.json").write_text('{"theme": "no-such-theme"}')
     app = create_app(library.data_dir, config_dir=tmp_path / "config")
     assert app.theme == "textual-dark"
+
+
+async def test_triage_keys_are_enabled_once_the_library_is_open(tmp_path: Path) -> None:
+    app = create_app(tmp_path / "lib", config_dir=tmp_path / "config")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        bindings = app.active_bindings
+        assert bindings["l"].enabled  # empty library: loading the samples is offered
+        assert bindings["q"].enabled and bindings["question_mark"].enabled
+        await pilot.press("l")
+        for _ in range(200):
+            if app.library and app.library.papers and app.active_bindings["r"].enabled:
+                break
+            await pilot.pause(0.02)
+        bindings = app.active_bindings
+        assert bindings["r"].enabled
+        assert "l" not in bindings or not bindings["l"].enabled  # hidden once there are papers

@@ -54,7 +54,7 @@ APP_BINDINGS: list[Binding] = [
         tooltip="load the sample digests (empty library)",
     ),
     Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
-    Binding("q", "quit", "Quit", tooltip="quit (everything is already saved)"),
+    Binding("q", "app.quit", "Quit", tooltip="quit (everything is already saved)"),
 ]
 
 #: Keys of the paper list itself (its own bindings), as the help shows them.

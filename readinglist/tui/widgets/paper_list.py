@@ -49,7 +49,7 @@ class PaperList(ScrollView, can_focus=True):
     }
 
     DEFAULT_CSS = """
-    PaperList { background: $surface; }
+    PaperList { background: $surface; overflow-x: hidden; }
     PaperList > .paper-list--cursor { background: $block-cursor-blurred-background; }
     PaperList:focus > .paper-list--cursor {
         background: $block-cursor-background;
@@ -86,7 +86,7 @@ class PaperList(ScrollView, can_focus=True):
     def show(self, ids: list[str], keep: str | None = None) -> None:
         """Display ``ids``; keep the cursor on ``keep`` if it is still there, else its row."""
         self.ids = ids
-        size = Size(self.size.width, len(ids))
+        size = Size(0, len(ids))  # rows are cropped to the width: never scroll sideways
         if size != self.virtual_size:
             self.virtual_size = size  # a layout pass: skipped when only rows changed
         position = self.cursor
