@@ -19,6 +19,7 @@ from tinydb.table import Document
 from readinglist.digest import ParsedDigest, parse_digest, read_digest
 from readinglist.drafts import DRAFTS_DIR, Drafts
 from readinglist.errors import DigestError, LibraryCorrupt, StorageError, UnknownPaper
+from readinglist.history import History
 from readinglist.model import (
     EMPTY_STATE,
     Digest,
@@ -33,8 +34,6 @@ from readinglist.model import (
 from readinglist.reports import Change, FileReport, ImportReport, Stats
 from readinglist.storage import Store
 
-#: How many changes ``undo`` can go back.
-HISTORY_LIMIT = 200
 #: Shortest id prefix accepted on the command line.
 MIN_PREFIX = 4
 
@@ -79,6 +78,7 @@ class Library:
         self.drafts = Drafts(data_dir / DRAFTS_DIR)
         with bulk_allocation():
             self.store = Store(data_dir)
+        self.history = History(self.store.state_db)
         self.papers: dict[str, Paper] = {}
         self.digests: dict[str, Digest] = {}
         self._states: dict[str, PaperState] = {}
@@ -364,24 +364,23 @@ class Library:
     def undo(self) -> Change | None:
         """Revert the newest change not yet undone (by this or any other process)."""
         with self._transaction():
-            entries = self._history()
-            done = [(seq, doc) for seq, doc in entries if not doc.get("undone")]
-            if not done:
+            entry = self.history.last_done()
+            if entry is None:
                 return None
-            seq, doc = done[-1]
+            seq, doc = entry
             self._put_states(doc["before"])
-            self.store.state_db.table("history").update({"undone": True}, doc_ids=[str(seq)])
+            self.history.set_undone(seq, True)
         self._changed()
         return Change(f"undo {doc['label']}", tuple(doc["before"]))
 
     def redo(self) -> Change | None:
         with self._transaction():
-            undone = [(seq, doc) for seq, doc in self._history() if doc.get("undone")]
-            if not undone:
+            entry = self.history.first_undone()
+            if entry is None:
                 return None
-            seq, doc = undone[0]
+            seq, doc = entry
             self._put_states(doc["after"])
-            self.store.state_db.table("history").update({"undone": False}, doc_ids=[str(seq)])
+            self.history.set_undone(seq, False)
         self._changed()
         return Change(f"redo {doc['label']}", tuple(doc["after"]))
 
@@ -407,7 +406,7 @@ class Library:
             if not after:
                 return None
             self._put_states(after)
-            self._record(label, before, after, stamp)
+            self.history.record(label, before, after, stamp)
         self._changed()
         return Change(label, tuple(after))
 
@@ -426,23 +425,6 @@ class Library:
                 self._read.add(pid)
             else:
                 self._read.discard(pid)
-
-    def _history(self) -> list[tuple[int, dict[str, Any]]]:
-        raw = self.store.state_storage.read().get("history", {})
-        return sorted((int(seq), doc) for seq, doc in raw.items())
-
-    def _record(
-        self, label: str, before: dict[str, Any], after: dict[str, Any], stamp: str
-    ) -> None:
-        history = self.store.state_db.table("history")
-        entries = self._history()
-        dropped = [seq for seq, doc in entries if doc.get("undone")]
-        kept = [seq for seq, doc in entries if not doc.get("undone")]
-        dropped += kept[: max(0, len(kept) - HISTORY_LIMIT + 1)]
-        history.remove(doc_ids=[str(seq) for seq in dropped])
-        seq = (entries[-1][0] + 1) if entries else 1
-        doc = {"label": label, "at": stamp, "before": before, "after": after, "undone": False}
-        history.insert(Document(doc, doc_id=str(seq)))
 
     # ----------------------------------------------------------------- plumbing
 

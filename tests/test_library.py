@@ -154,7 +154,8 @@ def test_core_does_not_import_textual() -> None:
     code = (
         "import sys, readinglist.cli, readinglist.library, readinglist.query, readinglist.search, "
         "readinglist.export, readinglist.digest, readinglist.storage, readinglist.doctor, "
-        "readinglist.textindex, readinglist.lock, readinglist.reports; "
+        "readinglist.textindex, readinglist.lock, readinglist.reports, readinglist.history, "
+        "readinglist.drafts; "
         "print('textual' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
