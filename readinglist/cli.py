@@ -201,11 +201,11 @@ def cmd_import(library: Library, args: argparse.Namespace) -> int:
     for path in args.paths:
         if path == "-":
             sources.append(("<stdin>", sys.stdin.buffer.read()))
-        elif (p := Path(path)).is_dir() and not expand_paths([p]):
-            _error(f"{p}: folder holds no *.txt digests")
+        elif not (found := expand_paths([Path(path)])):
+            _error(f"{path}: folder holds no *.txt digests")
             return 1
         else:
-            sources += expand_paths([p])
+            sources += found
     report = library.import_files(sources)
     for file in report.files:
         for warning in file.warnings:
@@ -253,10 +253,7 @@ def cmd_show(library: Library, args: argparse.Namespace) -> int:
     print(
         f"id {pid} · seen in {paper.seen}: " + ", ".join(d.label for d in library.digest_list(pid))
     )
-    print(
-        f"{'read' if state.read else 'unread'}"
-        + (f" · tags: {', '.join(state.tags)}" if state.tags else "")
-    )
+    print(state.status + (f" · tags: {', '.join(state.tags)}" if state.tags else ""))
     for link in paper.links:
         print(link)
     print()

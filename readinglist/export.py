@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import orjson
 
 from readinglist.library import Library
-from readinglist.model import count_papers, now
+from readinglist.model import now, plural
 
 FORMATS = ("markdown", "json")
 _MD_SPECIAL_RE = re.compile(r"([\\`*_\[\]<>#|])")
@@ -27,7 +27,7 @@ def to_markdown(library: Library, ids: Sequence[str]) -> str:
     parts = [
         "# Reading notes",
         "",
-        f"_Exported from readinglist on {now()[:10]}: {count_papers(len(ids))}._",
+        f"_Exported from readinglist on {now()[:10]}: {plural(len(ids), 'paper')}._",
         "",
     ]
     for pid in ids:
@@ -38,17 +38,12 @@ def to_markdown(library: Library, ids: Sequence[str]) -> str:
 def _paper_section(library: Library, pid: str) -> list[str]:
     paper, state = library.papers[pid], library.state(pid)
     digests = ", ".join(d.label for d in library.digest_list(pid))
-    seen = "1 digest" if paper.seen == 1 else f"{paper.seen} digests"
-    status = (
-        f"read ({state.read_at[:10]})"
-        if state.read and state.read_at
-        else ("read" if state.read else "unread")
-    )
+    seen = plural(paper.seen, "digest")
     lines = [
         f"## {escape(paper.title)}",
         "",
         f"- **Seen in {seen}:** {digests}",
-        f"- **Status:** {status}",
+        f"- **Status:** {state.status}",
     ]
     if state.tags:
         lines.append("- **Tags:** " + " ".join(f"`{tag}`" for tag in state.tags))

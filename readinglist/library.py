@@ -25,10 +25,10 @@ from readinglist.model import (
     Digest,
     Paper,
     PaperState,
-    count_papers,
     normalise_tag,
     now,
     paper_id,
+    plural,
     title_key,
 )
 from readinglist.reports import Change, FileReport, ImportReport, Stats
@@ -183,8 +183,12 @@ class Library:
             "updated": state.updated,
         }
 
+    @property
+    def read_total(self) -> int:
+        return len(self._read)
+
     def stats(self) -> Stats:
-        read = sum(1 for pid in self.papers if self.state(pid).read)
+        read = self.read_total
         per_digest: dict[str, list[int]] = {d: [0, 0] for d in self.digests}
         for pid, paper in self.papers.items():
             is_read = self.state(pid).read
@@ -216,7 +220,7 @@ class Library:
 
     def refresh(self) -> bool:
         """Pick up what another process saved; True when anything changed."""
-        stale = self.store.stale()
+        stale = self.stale()
         if stale:
             self.store.reload(stale)
             self._rebuild(stale)
@@ -335,7 +339,7 @@ class Library:
     # ----------------------------------------------------------------- changing
 
     def mark(self, ids: Sequence[str], read: bool = True) -> Change | None:
-        label = f"mark {count_papers(len(ids))} {'read' if read else 'unread'}"
+        label = f"mark {plural(len(ids), 'paper')} {'read' if read else 'unread'}"
         return self._update(label, ids, lambda s: _with_read(s, read))
 
     def toggle_read(self, ids: Sequence[str]) -> Change | None:
@@ -355,7 +359,7 @@ class Library:
             return dataclasses.replace(state, tags=tuple(tags))
 
         words = [f"+{t}" for t in plus] + [f"-{t}" for t in sorted(minus)]
-        return self._update(f"tag {count_papers(len(ids))} {' '.join(words)}", ids, retag)
+        return self._update(f"tag {plural(len(ids), 'paper')} {' '.join(words)}", ids, retag)
 
     def set_note(self, pid: str, text: str) -> Change | None:
         note = text.rstrip()

@@ -114,6 +114,13 @@ class PaperState:
     read_at: str | None = None
     updated: str | None = field(default=None, compare=False)
 
+    @property
+    def status(self) -> str:
+        """``read (2024-03-13)``, ``read`` or ``unread``, as the CLI, app and export show it."""
+        if self.read and self.read_at:
+            return f"read ({self.read_at[:10]})"
+        return "read" if self.read else "unread"
+
     def to_doc(self) -> dict[str, Any]:
         return {
             "read": self.read,
@@ -139,8 +146,9 @@ class PaperState:
 EMPTY_STATE = PaperState()
 
 
-def count_papers(n: int) -> str:
-    return "1 paper" if n == 1 else f"{n:,} papers"
+def plural(n: int, noun: str) -> str:
+    """``1 paper``, ``2 papers``, ``1,200 digests``: counts as every message words them."""
+    return f"1 {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def normalise_tag(tag: str) -> str:

@@ -24,7 +24,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Input, ProgressBar,
 from readinglist.errors import QueryError, ReadinglistError
 from readinglist.export import to_markdown
 from readinglist.library import Library
-from readinglist.model import count_papers
+from readinglist.model import plural
 from readinglist.reports import Change, ImportReport
 from readinglist.samples import sample_paths
 from readinglist.tui.keys import APP_BINDINGS, key_help
@@ -174,7 +174,7 @@ class MainScreen(Screen[None]):
             return
         papers = self.query_one(PaperList)
         total = len(library.papers)
-        read = library.count_read(library.papers.keys())
+        read = library.read_total
         parts = [
             f"{total:,} papers",
             f"{library.recurring:,} recurring",
@@ -332,7 +332,7 @@ class MainScreen(Screen[None]):
     def action_add_tag(self) -> None:
         if targets := self._targets():
             assert self.library is not None
-            prompt = f"Add tags to {count_papers(len(targets))}"
+            prompt = f"Add tags to {plural(len(targets), 'paper')}"
             self.app.push_screen(
                 TagScreen(prompt, self.library.all_tags()), partial(self._tag, targets, True)
             )
@@ -345,7 +345,7 @@ class MainScreen(Screen[None]):
                 self.notify("No tags to remove here.", timeout=3)
                 return
             self.app.push_screen(
-                TagScreen(f"Remove tags from {count_papers(len(targets))}", present),
+                TagScreen(f"Remove tags from {plural(len(targets), 'paper')}", present),
                 partial(self._tag, targets, False),
             )
 
@@ -406,7 +406,9 @@ class MainScreen(Screen[None]):
             )
             return
         self.notify(
-            f"Exported {count_papers(len(ids))} with notes to {path}", title="Exported", timeout=8
+            f"Exported {plural(len(ids), 'paper')} with notes to {path}",
+            title="Exported",
+            timeout=8,
         )
 
     def action_load_samples(self) -> None:

@@ -8,6 +8,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 
 from readinglist.library import Library
+from readinglist.model import plural
 
 
 class DetailPane(VerticalScroll, can_focus=False):
@@ -55,18 +56,12 @@ class DetailPane(VerticalScroll, can_focus=False):
     def _meta(self, library: Library, pid: str) -> Text:
         paper, state = library.papers[pid], library.state(pid)
         digests = library.digest_list(pid)
-        seen = "1 digest" if paper.seen == 1 else f"{paper.seen} digests"
+        seen = plural(paper.seen, "digest")
         lines = Text()
         lines.append(f"Seen in {seen}: ", style="bold")
         lines.append(", ".join(d.label for d in digests))
         lines.append("\nStatus: ", style="bold")
-        lines.append(
-            f"read {state.read_at[:10]}"
-            if state.read and state.read_at
-            else "read"
-            if state.read
-            else "unread"
-        )
+        lines.append(state.status)
         lines.append(f" · id {pid}", style="dim")
         if state.tags:
             lines.append("\nTags: ", style="bold")
