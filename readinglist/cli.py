@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -23,6 +24,8 @@ from readinglist import __version__, doctor
 from readinglist.errors import ReadinglistError
 from readinglist.export import FORMATS, export
 from readinglist.library import Library, Source, expand_paths
+from readinglist.model import plural
+from readinglist.safetext import json_text, printable, printable_line
 from readinglist.samples import sample_paths
 
 ENV_DATA_DIR = "READINGLIST_DATA_DIR"
@@ -46,17 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"readinglist {__version__}")
-    parser.add_argument("--data-dir", type=Path, metavar="DIR", help="library folder to use")
-    parser.add_argument(
-        "--demo",
-        action="store_true",
-        help="use a throw-away library built from the bundled samples (yours is not touched)",
-    )
+    _add_common(parser, default=None)
+    # The same options after the command; SUPPRESS keeps a value given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common(common, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_parser = partial(commands.add_parser, parents=[common])
 
-    p = commands.add_parser(
-        "import", help="import digest files", description="Import digest text files."
-    )
+    p = add_parser("import", help="import digest files", description="Import digest text files.")
     p.add_argument(
         "paths",
         nargs="+",
@@ -64,9 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a digest file, a folder of *.txt digests, or - for stdin",
     )
 
-    p = commands.add_parser(
-        "list", help="list papers, most recurring first", description="List papers."
-    )
+    p = add_parser("list", help="list papers, most recurring first", description="List papers.")
     p.add_argument(
         "query",
         nargs="?",
@@ -77,19 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ids", action="store_true", help="print ids only, one a line (for xargs)")
     p.add_argument("--limit", type=_positive, metavar="N", help="at most N papers")
 
-    p = commands.add_parser("show", help="show one paper in full", description="Show one paper.")
+    p = add_parser("show", help="show one paper in full", description="Show one paper.")
     p.add_argument("id", metavar="ID")
     p.add_argument("--json", action="store_true", help="print it as JSON")
 
-    p = commands.add_parser(
-        "mark", help="mark papers read (or unread)", description="Mark papers read."
-    )
+    p = add_parser("mark", help="mark papers read (or unread)", description="Mark papers read.")
     p.add_argument("ids", nargs="+", metavar="ID", help="paper id or unique prefix")
     p.add_argument("--unread", action="store_true", help="mark unread instead")
 
-    p = commands.add_parser(
-        "tag", help="add or remove tags", description="Add or remove tags on papers."
-    )
+    p = add_parser("tag", help="add or remove tags", description="Add or remove tags on papers.")
     p.add_argument("ids", nargs="+", metavar="ID")
     p.add_argument(
         "--add", action="append", default=[], metavar="TAG", help="tag to add (repeatable)"
@@ -97,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--remove", action="append", default=[], metavar="TAG", help="tag to remove (repeatable)"
     )
+    p.set_defaults(usage_error=p.error)
 
-    p = commands.add_parser(
+    p = add_parser(
         "note", help="show, set or edit a paper's note", description="A paper's note (Markdown)."
     )
     p.add_argument("id", metavar="ID")
@@ -106,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--set", metavar="TEXT", dest="text", help="replace the note ('' clears it)")
     group.add_argument("--edit", action="store_true", help="edit the note in $EDITOR")
 
-    p = commands.add_parser(
+    p = add_parser(
         "export", help="export notes to Markdown or JSON", description="Export papers with notes."
     )
     p.add_argument("query", nargs="?", default="", help="only papers matching this query")
@@ -116,17 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="markdown")
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here instead of stdout")
 
-    p = commands.add_parser(
+    p = add_parser(
         "stats", help="counts of papers, read, notes, per digest", description="Library counts."
     )
     p.add_argument("--json", action="store_true")
 
-    commands.add_parser("undo", help="undo the last change", description="Undo the last change.")
-    commands.add_parser(
+    add_parser("undo", help="undo the last change", description="Undo the last change.")
+    add_parser(
         "redo", help="redo the last undone change", description="Redo the last undone change."
     )
 
-    p = commands.add_parser(
+    p = add_parser(
         "doctor",
         help="check the library files; --fix repairs what is safe",
         description="Check the library files, even damaged ones. With --fix, repair what can be "
@@ -137,6 +132,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--yes", action="store_true", help="with --fix: restore without asking")
     return parser
+
+
+def _add_common(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--data-dir", type=_folder, metavar="DIR", default=default, help="library folder to use"
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=False if default is None else default,
+        help="use a throw-away library built from the bundled samples (yours is not touched)",
+    )
+
+
+def _folder(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder (an empty path would mean here)")
+    return Path(text)
 
 
 def _positive(text: str) -> int:
@@ -213,11 +226,12 @@ def cmd_import(library: Library, args: argparse.Namespace) -> int:
         if file.status == "rejected":
             _error(file.describe())
         else:
-            print(file.describe())
+            print(printable_line(file.describe()))
     imported = sum(f.status == "imported" for f in report.files)
     print(
-        f"{imported} of {len(report.files)} files imported, {report.new} new papers; "
-        f"the library holds {len(library.papers)} papers."
+        f"{imported} of {plural(len(report.files), 'file')} imported, "
+        f"{plural(report.new, 'new paper')}; "
+        f"the library holds {plural(len(library.papers), 'paper')}."
     )
     return 0 if report.ok else 1
 
@@ -225,10 +239,7 @@ def cmd_import(library: Library, args: argparse.Namespace) -> int:
 def cmd_list(library: Library, args: argparse.Namespace) -> int:
     ids = library.query(args.query)[: args.limit]
     if args.json:
-        sys.stdout.write(
-            orjson.dumps([library.to_json(pid) for pid in ids], option=orjson.OPT_INDENT_2).decode()
-            + "\n"
-        )
+        sys.stdout.write(_json([library.to_json(pid) for pid in ids]) + "\n")
     elif args.ids:
         sys.stdout.write("".join(f"{pid}\n" for pid in ids))
     else:
@@ -240,26 +251,33 @@ def _row(library: Library, pid: str) -> str:
     paper, state = library.papers[pid], library.state(pid)
     tags = "".join(f" #{t}" for t in state.tags)
     marks = ("✎" if state.note else " ") + ("⌥" if paper.links else " ")
-    return f"{pid}  ×{paper.seen}  {'✓' if state.read else '·'} {marks} {paper.title}{tags}"
+    line = f"{pid}  ×{paper.seen}  {'✓' if state.read else '·'} {marks} {paper.title}{tags}"
+    return printable_line(line)
+
+
+def _json(value: object) -> str:
+    """Indented JSON with terminal-unsafe characters \\u-escaped (still the same data)."""
+    return json_text(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
 
 def cmd_show(library: Library, args: argparse.Namespace) -> int:
     pid = library.resolve(args.id)
     if args.json:
-        print(orjson.dumps(library.to_json(pid), option=orjson.OPT_INDENT_2).decode())
+        print(_json(library.to_json(pid)))
         return 0
     paper, state = library.papers[pid], library.state(pid)
-    print(paper.title)
-    print(
-        f"id {pid} · seen in {paper.seen}: " + ", ".join(d.label for d in library.digest_list(pid))
-    )
-    print(state.status + (f" · tags: {', '.join(state.tags)}" if state.tags else ""))
-    for link in paper.links:
-        print(link)
+    digests = ", ".join(d.label for d in library.digest_list(pid))
+    lines = [
+        paper.title,
+        f"id {pid} · seen in {paper.seen}: {digests}",
+        state.status + (f" · tags: {', '.join(state.tags)}" if state.tags else ""),
+        *paper.links,
+    ]
+    print("\n".join(map(printable_line, lines)))
     print()
-    print(paper.abstract)
+    print(printable(paper.abstract))
     if state.note:
-        print("\nNote:\n" + state.note)
+        print("\nNote:\n" + printable(state.note))
     return 0
 
 
@@ -272,7 +290,7 @@ def cmd_mark(library: Library, args: argparse.Namespace) -> int:
 
 def cmd_tag(library: Library, args: argparse.Namespace) -> int:
     if not args.add and not args.remove:
-        build_parser().parse_args(["tag", "--help"])
+        args.usage_error("give --add TAG or --remove TAG (or both)")  # exits with status 2
     ids = [library.resolve(ref) for ref in args.ids]
     change = library.tag(ids, add=args.add, remove=args.remove)
     print(f"{change.label}." if change else "nothing to change.")
@@ -283,7 +301,7 @@ def cmd_note(library: Library, args: argparse.Namespace) -> int:
     pid = library.resolve(args.id)
     if args.text is None and not args.edit:
         note = library.state(pid).note
-        print(note if note else f"(no note on {pid})")
+        print(printable(note) if note else f"(no note on {pid})")
         return 0
     text = _edit(library.state(pid).note) if args.edit else args.text
     change = library.set_note(pid, text)
@@ -320,21 +338,23 @@ def cmd_export(library: Library, args: argparse.Namespace) -> int:
         args.output.write_text(text)
     except OSError as error:
         raise ReadinglistError(f"{args.output}: cannot write ({error.strerror or error})") from None
-    _error(f"wrote {len(ids)} papers to {args.output}")
+    _error(f"wrote {plural(len(ids), 'paper')} to {args.output}")
     return 0
 
 
 def cmd_stats(library: Library, args: argparse.Namespace) -> int:
     stats = library.stats()
     if args.json:
-        print(orjson.dumps(stats.to_json(), option=orjson.OPT_INDENT_2).decode())
+        print(_json(stats.to_json()))
         return 0
     print(
-        f"{stats.papers} papers · {stats.recurring} recurring (seen ≥ 2) · {stats.unread} unread · "
-        f"{stats.read} read · {stats.noted} with notes · {stats.tagged} tagged"
+        f"{plural(stats.papers, 'paper')} · {stats.recurring} recurring (seen ≥ 2) · "
+        f"{stats.unread} unread · {stats.read} read · {stats.noted} with notes · "
+        f"{stats.tagged} tagged"
     )
     for d in stats.digests:
-        print(f"  {d['date'] or '—':>7}  {d['name']}: {d['papers']} papers, {d['read']} read")
+        line = f"  {d['date'] or '—':>7}  {d['name']}: {plural(d['papers'], 'paper')}, "
+        print(printable_line(line + f"{d['read']} read"))
     return 0
 
 
@@ -360,8 +380,9 @@ def cmd_doctor(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _error(message: str) -> None:
+    """One line on stderr; paths and titles in it are data, so controls are neutralised."""
     prefix = "" if message.startswith("readinglist: ") else "readinglist: "
-    print(prefix + message, file=sys.stderr)
+    print(printable_line(prefix + message), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def test_round_trip(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path
     out_file = tmp_path / "notes.md"
     code, _, err = cli(capsys, data_dir, "export", "-o", str(out_file))
     markdown = out_file.read_text()
-    assert code == 0 and "wrote 1 papers" in err
+    assert code == 0 and "wrote 1 paper to" in err
     assert markdown.startswith("# Reading notes\n")
     assert f"## {TOP}\n" in markdown
     assert "- **Seen in 4 digests:** " in markdown and "Mar 13 (000_88429e94ceb0c524)" in markdown

@@ -14,13 +14,18 @@ from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from readinglist.errors import ReadinglistError
 from readinglist.library import Library
+from readinglist.safetext import printable, printable_line
 from readinglist.samples import sample_paths
+from readinglist.tui import crash
 from readinglist.tui.keys import APP_BINDINGS
 from readinglist.tui.messages import (
     ImportFinished,
@@ -65,7 +70,9 @@ class ReadingListApp(App[int]):
         theme = self.settings.load().get("theme")
         if theme in self.available_themes:  # a theme from another Textual version may be gone
             self.theme = theme
-        self.sub_title = "demo library (throw-away)" if demo else str(data_dir)
+        self.sub_title = "demo library (throw-away)" if demo else printable_line(str(data_dir))
+        #: Where the traceback of a crash was written (see ``_fatal_error``).
+        self.crash_line: str | None = None
 
     def get_default_screen(self) -> Screen:
         return self.main
@@ -88,9 +95,58 @@ class ReadingListApp(App[int]):
         if time.monotonic() - self.last_input > GC_IDLE_SECONDS and gc.get_count()[2]:
             gc.collect()
 
+    # ------------------------------------------------------------------ errors
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications are literal text: they carry titles, paths and error messages.
+
+        ``Screen.notify`` passes ``markup=True`` by default; it is ignored here on purpose,
+        so no caller can render data as markup by forgetting the flag.
+        """
+        super().notify(
+            printable(message),
+            title=printable_line(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
+    def _handle_exception(self, error: Exception) -> None:
+        log = crash.write_log(error, "the app crashed")
+        self.crash_line = crash.one_line(error, log, "the app crashed")
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        # Textual's hook for an unhandled exception prints a full-screen traceback; the user
+        # gets one line pointing at the log instead (Textual has no public hook for this).
+        self.bell()
+        self._exit_renderables.append(Text(self.crash_line or "readinglist: the app crashed"))
+        self._close_messages_no_wait()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A background job that failed unexpectedly is reported, and the app keeps going."""
+        if event.state != WorkerState.ERROR or event.worker.error is None:
+            return
+        error = event.worker.error
+        log = crash.write_log(error, f"background job {event.worker.name!r} failed")
+        message = crash.one_line(error, log, f"a background job ({event.worker.name}) failed")
+        self.reloading = False
+        if self.library is None:
+            self.main.library_failed(message)
+        else:
+            self.notify(message, title="Something went wrong", severity="error", timeout=15)
+
     # ------------------------------------------------------------------ workers
 
-    @work(thread=True, exclusive=True, group="library")
+    @work(thread=True, exclusive=True, group="library", exit_on_error=False)
     def _open_library(self) -> None:
         try:
             library = Library(self.data_dir)
@@ -132,7 +188,7 @@ class ReadingListApp(App[int]):
         except ReadinglistError as error:
             self.notify(str(error), title="Library problem", severity="error", timeout=10)
 
-    @work(thread=True, exclusive=True, group="library")
+    @work(thread=True, exclusive=True, group="library", exit_on_error=False)
     def _reload_library(self) -> None:
         assert self.library is not None
         try:
@@ -143,7 +199,7 @@ class ReadingListApp(App[int]):
             return
         self.post_message(SearchReady())
 
-    @work(thread=True, exclusive=True, group="library")
+    @work(thread=True, exclusive=True, group="library", exit_on_error=False)
     def import_samples(self) -> None:
         assert self.library is not None
         try:
@@ -188,4 +244,7 @@ def create_app(data_dir: Path, **options: object) -> ReadingListApp:
 
 
 def run_app(data_dir: Path, *, demo: bool = False) -> int:
-    return create_app(data_dir, demo=demo).run() or 0
+    """Run the app; 1 when it crashed (the one-line pointer to the log is already printed)."""
+    app = create_app(data_dir, demo=demo)
+    app.run()
+    return app.return_code or 0

@@ -17,6 +17,7 @@ from urllib.parse import quote_plus
 from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer, Header, Input, ProgressBar, Static
@@ -31,6 +32,7 @@ from readinglist.tui.keys import APP_BINDINGS, key_help
 from readinglist.tui.screens.help import HelpScreen
 from readinglist.tui.screens.note import NoteScreen
 from readinglist.tui.screens.tags import TagScreen
+from readinglist.tui.text import literal, literal_line
 from readinglist.tui.widgets.detail import DetailPane
 from readinglist.tui.widgets.paper_list import PaperList
 
@@ -103,8 +105,12 @@ class MainScreen(Screen[None]):
     def library_failed(self, error: str) -> None:
         self.query_one("#progress", ProgressBar).display = False
         self.query_one("#failure", Static).update(
-            f"[b red]The library could not be opened.[/b red]\n\n{error}\n\n"
-            "Nothing was changed. Press q to quit."
+            Content.assemble(
+                ("The library could not be opened.", "bold red"),
+                "\n\n",
+                literal(error),
+                "\n\nNothing was changed. Press q to quit.",
+            )
         )
         self.query_one("#body", ContentSwitcher).current = "failure"
         self.query_one("#status", Static).update("library not opened")
@@ -124,7 +130,7 @@ class MainScreen(Screen[None]):
         progress = self.query_one("#progress", ProgressBar)
         progress.update(total=total, progress=0)
         progress.display = True
-        self.query_one("#status", Static).update(message)
+        self.query_one("#status", Static).update(literal_line(message))
         self.refresh_bindings()
 
     def progress(self, done: int, total: int) -> None:
@@ -175,23 +181,24 @@ class MainScreen(Screen[None]):
         papers = self.query_one(PaperList)
         total = len(library.papers)
         read = library.read_total
-        parts = [
-            f"{total:,} papers",
-            f"{library.recurring:,} recurring",
-            f"{total - read:,} unread",
+        parts: list[Content] = [
+            Content(f"{total:,} papers"),
+            Content(f"{library.recurring:,} recurring"),
+            Content(f"{total - read:,} unread"),
         ]
         if self.filter_error:
-            parts.append(f"[red]{self.filter_error}[/red]")
+            parts.append(literal_line(self.filter_error, "red"))
         elif self.filter_text:
-            parts.append(f"filter: {self.filter_text}")
+            parts.append(Content("filter: ") + literal_line(self.filter_text))
         if self.hide_read:
-            parts.append("read hidden")
+            parts.append(Content("read hidden"))
         view = f"{library.count_read(papers.ids):,}/{len(papers.ids):,} read"
         if papers.selected:
             view += f" · {len(papers.selected)} selected"
         if not self.rl.searchable:
             view += " · indexing…"
-        self.query_one("#status", Static).update(" · ".join(parts) + "  │  " + view)
+        line = Content(" · ").join(parts) + Content("  │  " + view)
+        self.query_one("#status", Static).update(line)
 
     def on_paper_list_highlighted(self, message: PaperList.Highlighted) -> None:
         self.rl.last_input = time.monotonic()

@@ -9,6 +9,8 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
 
+from readinglist.tui.text import literal_line
+
 
 class TagScreen(ModalScreen[list[str]]):
     """Dismisses with the tags typed (space or comma separated); an empty list cancels."""
@@ -22,14 +24,14 @@ class TagScreen(ModalScreen[list[str]]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="tag-dialog"):
-            yield Label(self.prompt)
+            yield Label(literal_line(self.prompt))
             yield Input(
                 placeholder="tag (→ completes; several: space separated)",
                 suggester=SuggestFromList(self.choices, case_sensitive=False),
                 id="tag-input",
             )
             hint = "in use: " + " ".join(self.choices[:12]) if self.choices else "no tags yet"
-            yield Label(hint, id="tag-hint")
+            yield Label(literal_line(hint), id="tag-hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss([t for t in event.value.replace(",", " ").split() if t])

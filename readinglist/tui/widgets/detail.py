@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.style import Style
 from textual.widgets import Markdown, Static
 
 from readinglist.library import Library
 from readinglist.model import plural
+from readinglist.safetext import printable, printable_line
+from readinglist.tui.text import literal, literal_line
 
 
 class DetailPane(VerticalScroll, can_focus=False):
@@ -40,33 +43,32 @@ class DetailPane(VerticalScroll, can_focus=False):
             self._update(
                 "abstract",
                 None,
-                Text("No paper here. Clear the filter with Escape.", style="italic"),
+                Content.styled("No paper here. Clear the filter with Escape.", "italic"),
             )
             self._update("note", None, "")
             return
         paper, state = library.papers[pid], library.state(pid)
         if self._shown.get("title") != pid:
             self.scroll_home(animate=False)
-        self._update("title", pid, Text(paper.title, style="bold"))
-        self._update("abstract", pid, paper.abstract)
+        self._update("title", pid, literal_line(paper.title, "bold"))
+        self._update("abstract", pid, literal(paper.abstract))
         self._update("meta", (pid, state, paper.seen), self._meta(library, pid))
-        note = f"---\n\n**Note**\n\n{state.note}" if state.note else ""
+        note = f"---\n\n**Note**\n\n{printable(state.note)}" if state.note else ""
         self._update("note", note, note)
 
-    def _meta(self, library: Library, pid: str) -> Text:
+    def _meta(self, library: Library, pid: str) -> Content:
         paper, state = library.papers[pid], library.state(pid)
         digests = library.digest_list(pid)
         seen = plural(paper.seen, "digest")
-        lines = Text()
-        lines.append(f"Seen in {seen}: ", style="bold")
-        lines.append(", ".join(d.label for d in digests))
-        lines.append("\nStatus: ", style="bold")
-        lines.append(state.status)
-        lines.append(f" · id {pid}", style="dim")
+        parts: list[Content | tuple[str, str | Style] | str] = [
+            (f"Seen in {seen}: ", "bold"),
+            literal_line(", ".join(d.label for d in digests)),
+            ("\nStatus: ", "bold"),
+            state.status,
+            (f" · id {pid}", "dim"),
+        ]
         if state.tags:
-            lines.append("\nTags: ", style="bold")
-            lines.append(" ".join(f"#{t}" for t in state.tags))
+            parts += [("\nTags: ", "bold"), literal_line(" ".join(f"#{t}" for t in state.tags))]
         for link in paper.links:
-            lines.append("\n")
-            lines.append(link, style=f"underline link {link}")
-        return lines
+            parts += ["\n", (printable_line(link), Style(underline=True, link=link))]
+        return Content.assemble(*parts)

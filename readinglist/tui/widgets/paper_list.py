@@ -20,6 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from readinglist.library import Library
+from readinglist.safetext import printable_line
 
 NOTE_MARK = "✎"
 CODE_MARK = "</>"
@@ -171,7 +172,7 @@ class PaperList(ScrollView, can_focus=True):
         marks = (NOTE_MARK if state.note else " ") + " " + (CODE_MARK if paper.links else "   ")
         right.append(Segment(" " + marks + " ", style("paper-list--marks")))
         room = width - sum(cell_len(s.text) for s in left) - sum(cell_len(s.text) for s in right)
-        title = paper.title
+        title = printable_line(paper.title)
         if cell_len(title) > room:
             title = set_cell_size(title, max(room - 1, 0)) + "…" if room > 1 else ""
         else:
