@@ -58,3 +58,11 @@ class UnknownPaper(ReadinglistError):
 
 class QueryError(ReadinglistError):
     """A query that cannot be understood, e.g. an unknown filter name."""
+
+
+class FetchError(DigestError):
+    """Daily papers that could not be fetched or understood; nothing from them is stored.
+
+    A digest error too (its source is the day, or the saved response file), so importing a
+    saved API response rejects a bad one exactly like a bad text digest.
+    """
