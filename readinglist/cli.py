@@ -22,7 +22,7 @@ import platformdirs
 
 from readinglist import __version__, doctor
 from readinglist.errors import ReadinglistError
-from readinglist.export import FORMATS, export
+from readinglist.export import FORMATS, export, write_export
 from readinglist.library import Library, Source, expand_paths
 from readinglist.model import plural
 from readinglist.safetext import json_text, printable, printable_line
@@ -334,10 +334,7 @@ def cmd_export(library: Library, args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
         return 0
-    try:
-        args.output.write_text(text)
-    except OSError as error:
-        raise ReadinglistError(f"{args.output}: cannot write ({error.strerror or error})") from None
+    write_export(args.output, text, library.data_dir)
     _error(f"wrote {plural(len(ids), 'paper')} to {args.output}")
     return 0
 

@@ -23,7 +23,7 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer, Header, Input, ProgressBar, Static
 
 from readinglist.errors import QueryError, ReadinglistError
-from readinglist.export import to_markdown
+from readinglist.export import to_markdown, write_export
 from readinglist.library import Library
 from readinglist.model import plural
 from readinglist.reports import Change, ImportReport
@@ -406,11 +406,9 @@ class MainScreen(Screen[None]):
             return
         path = self.rl.export_dir / f"readinglist-notes-{datetime.now():%Y%m%d-%H%M%S}.md"
         try:
-            path.write_text(to_markdown(library, ids))
-        except OSError as error:
-            self.notify(
-                f"{path}: {error.strerror or error}", title="Export failed", severity="error"
-            )
+            write_export(path, to_markdown(library, ids), library.data_dir)
+        except ReadinglistError as error:
+            self.notify(str(error), title="Export failed", severity="error")
             return
         self.notify(
             f"Exported {plural(len(ids), 'paper')} with notes to {path}",
