@@ -16,8 +16,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from readinglist.digest import MAX_LINE_CHARS, ParsedDigest, find_links, parse_digest
+from readinglist.digest import (
+    MAX_LINE_CHARS,
+    MAX_NEUTRALISED_WARNINGS,
+    ParsedDigest,
+    find_links,
+    parse_digest,
+)
 from readinglist.errors import DigestError
+from readinglist.safetext import UNSAFE_LINE_RE, printable_line
 
 #: A hang guard, far above the real timings in the module docstring.
 HANG_GUARD_S = 5.0
@@ -44,11 +51,80 @@ def check(data: bytes) -> ParsedDigest | DigestError:
         for entry in result.entries:
             assert entry.title and entry.abstract
             assert 1 <= entry.line <= len(lines)
-        for warning in result.warnings:
-            # Names the line holding the first byte that is not UTF-8.
-            number = int(warning.split(":")[1])
-            assert not _decodes(lines[number - 1]) and all(_decodes(x) for x in lines[: number - 1])
+            # Nothing that could drive a terminal is ever stored.
+            assert not UNSAFE_LINE_RE.search(entry.title + entry.abstract), entry
+        _check_warnings(data, result.warnings)
     return result
+
+
+#: Byte order marks as the parser honours them, UTF-32 first.
+BOMS = [
+    (b"\xff\xfe\0\0", "utf-32-le"),
+    (b"\0\0\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+]
+NEUTRALISED = re.compile(
+    r"hostile\.txt:(\d+): (?:(\d+) control characters?)?(?: and )?"
+    r"(?:(\d+) bidi or invisible characters?)? neutralised \(shown as (.+)\)"
+)
+MORE_LINES = re.compile(r"hostile\.txt: and (\d+) more lines? with characters neutralised")
+DAMAGED_UTF8 = re.compile(
+    r"hostile\.txt:(\d+): (\d+) invalid UTF-8 bytes? replaced by \ufffd "
+    r"\(on (?:this line|(\d+) lines, the first here)\)"
+)
+
+
+def _check_warnings(data: bytes, warnings: tuple[str, ...]) -> None:
+    """Every warning names the right line and counts what it says it counts."""
+    lines = LINE_BREAK.split(data)
+    codec = next((c for bom, c in BOMS if data.startswith(bom)), None)
+    body = data[len(next(b for b, c in BOMS if c == codec)) :] if codec else data
+    cp1252 = False
+    shown: list[int] = []
+    more = 0
+    for warning in warnings:
+        where = warning.split(":")[1]
+        if "Windows-1252" in warning or DAMAGED_UTF8.fullmatch(warning):
+            # Names the line holding the first byte that is not UTF-8.
+            assert codec in (None, "utf-8"), warning
+            number = int(where)
+            assert not _decodes(lines[number - 1]) and all(_decodes(x) for x in lines[: number - 1])
+            cp1252 = "Windows-1252" in warning
+            if damaged := DAMAGED_UTF8.fullmatch(warning):
+                bad = [len(x) - len(x.decode("utf-8", "ignore").encode()) for x in lines]
+                assert int(damaged[2]) == sum(bad)
+                assert int(damaged[3] or 1) == sum(1 for n in bad if n)
+        elif re.match(
+            r"hostile\.txt:\d+: \d+ invalid UTF-(16|32) sequences? replaced by \ufffd ", warning
+        ):
+            assert codec is not None and codec.startswith(("utf-16", "utf-32")), warning
+            with pytest.raises(UnicodeDecodeError) as error:
+                body.decode(codec)
+            valid = body[: error.value.start].decode(codec)
+            assert int(where) == len(re.split("\r\n|\r|\n", valid)), warning
+        elif match := NEUTRALISED.fullmatch(warning):
+            shown.append(int(match[1]))
+        elif match := MORE_LINES.fullmatch(warning):
+            more = int(match[1])
+        else:
+            raise AssertionError(f"unexpected warning {warning!r}")
+    # Neutralised characters: recount them from the text as the parser decoded it.
+    text = body.decode(codec or ("cp1252" if cp1252 else "utf-8"), "replace")
+    unsafe: dict[int, list[str]] = {}
+    for number, line in enumerate(re.split("\r\n|\r|\n", text), start=1):
+        found = UNSAFE_LINE_RE.findall(" ".join(line.split()))
+        if found:
+            unsafe[number] = found
+    assert shown == list(unsafe)[:MAX_NEUTRALISED_WARNINGS]
+    assert more == max(0, len(unsafe) - MAX_NEUTRALISED_WARNINGS)
+    for warning in warnings:
+        if match := NEUTRALISED.fullmatch(warning):
+            found = unsafe[int(match[1])]
+            controls = sum(1 for c in found if ord(c) < 0xA0)
+            assert (int(match[2] or 0), int(match[3] or 0)) == (controls, len(found) - controls)
+            assert match[4].split(" ") == list(dict.fromkeys(printable_line(c) for c in found))
 
 
 def _decodes(line: bytes) -> bool:
@@ -111,6 +187,10 @@ def digest_like(draw: st.DrawFn) -> bytes:
 @example(b"\x00")
 @example(b"\xef\xbb\xbf")
 @example(b"Title\r\xff\rabstract that is long enough and ends.")
+@example(b"\xff\xfeT\x00\n\x00\x00\xdcx\x00\r\x00")  # UTF-16 with a lone surrogate
+@example(b"\x00\x00\xfe\xff\x00\x11\x00\x00\x00\x00\x00\n")  # UTF-32 beyond U+10FFFF
+@example(b"\xfe\xff\x00T\x00\x1b\x00\n\x00a\x00.\x00")  # UTF-16 with an escape
+@example(b"T\xc3\xa9\xff\nabstract \x1b[2J ends \xe2\x80\xae here.")  # bad byte, ESC, bidi
 def test_random_bytes(data: bytes) -> None:
     check(data)
 
