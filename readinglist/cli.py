@@ -21,9 +21,11 @@ import orjson
 import platformdirs
 
 from readinglist import __version__, doctor
+from readinglist.digest import read_stdin
 from readinglist.errors import ReadinglistError
 from readinglist.export import FORMATS, export, write_export
 from readinglist.library import Library, Source, expand_paths
+from readinglist.lock import set_command
 from readinglist.model import plural
 from readinglist.safetext import json_text, printable, printable_line
 from readinglist.samples import sample_paths
@@ -187,6 +189,7 @@ def _data_dir(args: argparse.Namespace) -> Iterator[Path]:
 
 
 def run(args: argparse.Namespace, data_dir: Path) -> int:
+    set_command(args.command or "app")  # named in the lock file, so others can say who writes
     if args.command is None:
         from readinglist.tui.app import run_app
 
@@ -213,7 +216,7 @@ def cmd_import(library: Library, args: argparse.Namespace) -> int:
     sources: list[Source] = []
     for path in args.paths:
         if path == "-":
-            sources.append(("<stdin>", sys.stdin.buffer.read()))
+            sources.append(("<stdin>", read_stdin(sys.stdin.buffer)))
         elif not (found := expand_paths([Path(path)])):
             _error(f"{path}: folder holds no *.txt digests")
             return 1

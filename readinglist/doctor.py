@@ -24,6 +24,7 @@ from readinglist.storage import (
     NewerSchema,
     atomic_write,
     backup_path,
+    check_data_dir,
     leftover_temp_files,
     load_file,
     remove_temp_files,
@@ -49,10 +50,12 @@ class Finding:
 
 def diagnose(data_dir: Path) -> list[Finding]:
     """Every check on the library folder, in reading order."""
-    if not data_dir.exists():
+    try:
+        exists = check_data_dir(data_dir)  # what every command checks first, worded the same
+    except StorageError as error:
+        return [Finding(False, str(error))]
+    if not exists:
         return [Finding(True, f"{data_dir}: no library yet (it is created on the first import)")]
-    if not data_dir.is_dir():
-        return [Finding(False, f"{data_dir}: is a file, expected the library folder")]
     findings: list[Finding] = []
     loaded: dict[str, Data] = {}
     for name, kind in LIBRARY_FILES:
@@ -195,11 +198,11 @@ def _check_references(papers: Data, state: Data) -> list[Finding]:
     """State and undo history must refer to papers the library has."""
     known = papers.get("papers", {})
     orphans = [pid for pid in state.get("state", {}) if pid not in known]
+    # load_file checked the shapes: a step holds "changes", or "before" and "after".
     unknown_in_history = {
         pid
         for step in state.get("history", {}).values()
-        for side in ("before", "after")
-        if isinstance(step.get(side), dict)
+        for side in (("changes",) if "changes" in step else ("before", "after"))
         for pid in step[side]
         if pid not in known
     }
@@ -227,8 +230,30 @@ def _check_references(papers: Data, state: Data) -> list[Finding]:
 
 
 def _check_leftovers(data_dir: Path) -> list[Finding]:
-    findings = []
+    """Temp files and the lock: a running writer's are its own, a dead writer's leftovers."""
+    held, holder = _lock(data_dir).inspect()
     temps = leftover_temp_files(data_dir)
+    if held:
+        # A save in progress: its temp files carry its pid and are not leftovers.
+        own = [t for t in temps if holder and t.name.split(".")[-2] == str(holder.pid)]
+        others = [t for t in temps if t not in own]
+        who = holder.describe() if holder else "a writer that has not named itself yet"
+        text = f"lock: held by {who}, which is saving now"
+        if own:
+            verb = "is" if len(own) == 1 else "are"
+            text += f"; {', '.join(t.name for t in own)} {verb} that save in progress"
+        findings = [Finding(True, text)]
+        if others:
+            findings.append(
+                Finding(
+                    False,
+                    f"temp files of an interrupted save: {', '.join(t.name for t in others)} "
+                    "(harmless; `readinglist doctor --fix` removes them once the running "
+                    "writer has finished)",
+                )
+            )
+        return findings
+    findings = []
     if temps:
         names = ", ".join(t.name for t in temps)
         findings.append(
@@ -238,13 +263,14 @@ def _check_leftovers(data_dir: Path) -> list[Finding]:
                 repair=lambda: _remove_temp_files(data_dir),
             )
         )
-    pid = _lock(data_dir).stale_holder()
-    if pid is not None:
+    if holder is not None:
+        dead = holder.pid
         findings.append(
             Finding(
                 False,
-                f"lock: names pid {pid}, which stopped while saving (killed or crashed); harmless",
-                repair=lambda: _clear_lock(data_dir, pid),
+                f"lock: names {holder.describe()}, which stopped while saving (killed or "
+                "crashed); harmless",
+                repair=lambda: _clear_lock(data_dir, dead),
             )
         )
     return findings
@@ -252,12 +278,16 @@ def _check_leftovers(data_dir: Path) -> list[Finding]:
 
 def _remove_temp_files(data_dir: Path) -> str:
     removed = remove_temp_files(data_dir, _lock(data_dir))
+    if removed is None:
+        return "left the temp files alone: a writer is saving now; run this again when it is done"
     return "removed " + (", ".join(t.name for t in removed) or "no temp files (already gone)")
 
 
 def _clear_lock(data_dir: Path, pid: int) -> str:
-    with _lock(data_dir):
-        pass  # taking and releasing the lock replaces the dead pid and then clears it
+    with _lock(data_dir).attempt() as free:
+        # Taking and releasing the lock replaces the dead pid and then clears it.
+        if not free:
+            return f"left the lock alone: a running writer took it, replacing pid {pid}"
     return f"cleared pid {pid} from the lock file"
 
 

@@ -19,7 +19,8 @@ from tinydb.table import Document
 from readinglist.digest import ParsedDigest, parse_digest, read_digest
 from readinglist.drafts import DRAFTS_DIR, Drafts
 from readinglist.errors import DigestError, LibraryCorrupt, StorageError, UnknownPaper
-from readinglist.history import History
+from readinglist.history import History, diff
+from readinglist.lock import WaitCallback
 from readinglist.model import (
     EMPTY_STATE,
     Digest,
@@ -219,11 +220,17 @@ class Library:
         return self.store.stale()
 
     def refresh(self) -> bool:
-        """Pick up what another process saved; True when anything changed."""
-        stale = self.stale()
-        if stale:
-            self.store.reload(stale)
-            self._rebuild(stale)
+        """Pick up what another process saved; True when anything changed.
+
+        Skipped (False) while any writer holds the lock: a change being made by another
+        thread of this process must never have its files reloaded under it, and what
+        another process is writing is better read once it is saved. The caller polls again.
+        """
+        with self.store.lock.attempt() as free:
+            stale = self.stale() if free else set()
+            if stale:
+                self.store.reload(stale)
+                self._rebuild(stale)
         return bool(stale)
 
     # ----------------------------------------------------------------- importing
@@ -366,27 +373,33 @@ class Library:
         return self._update("edit note", [pid], lambda s: dataclasses.replace(s, note=note))
 
     def undo(self) -> Change | None:
-        """Revert the newest change not yet undone (by this or any other process)."""
+        """Revert the newest change not yet undone (by this or any other process).
+
+        Only the fields that change touched are put back, over the papers' current state.
+        """
         with self._transaction():
             entry = self.history.last_done()
             if entry is None:
                 return None
             seq, doc = entry
-            self._put_states(doc["before"])
+            docs = self.history.docs(doc, undo=True, current=self._state_doc)
+            self._put_states(docs)
             self.history.set_undone(seq, True)
         self._changed()
-        return Change(f"undo {doc['label']}", tuple(doc["before"]))
+        return Change(f"undo {doc['label']}", tuple(docs))
 
     def redo(self) -> Change | None:
+        """Re-apply the oldest undone change, again only the fields it touched."""
         with self._transaction():
             entry = self.history.first_undone()
             if entry is None:
                 return None
             seq, doc = entry
-            self._put_states(doc["after"])
+            docs = self.history.docs(doc, undo=False, current=self._state_doc)
+            self._put_states(docs)
             self.history.set_undone(seq, False)
         self._changed()
-        return Change(f"redo {doc['label']}", tuple(doc["after"]))
+        return Change(f"redo {doc['label']}", tuple(docs))
 
     def _update(
         self, label: str, ids: Sequence[str], change: Callable[[PaperState], PaperState]
@@ -398,53 +411,80 @@ class Library:
                 if pid not in self.papers:
                     raise UnknownPaper(f"{pid!r}: no paper has this id")
             stamp = now()
-            before: dict[str, Any] = {}
             after: dict[str, Any] = {}
+            changes: dict[str, dict[str, list[Any]]] = {}
             for pid in dict.fromkeys(ids):
-                old = self._states.get(pid)
-                new = change(old or EMPTY_STATE)
-                if new == (old or EMPTY_STATE):
+                old = self.state(pid)
+                new = change(old)
+                if new == old:
                     continue
-                before[pid] = old.to_doc() if old else None
                 after[pid] = dataclasses.replace(new, updated=stamp).to_doc()
+                # Only what changed goes into the journal: never a long note left as it was.
+                changes[pid] = diff(old.to_doc(), after[pid])
             if not after:
                 return None
             self._put_states(after)
-            self.history.record(label, before, after, stamp)
+            self.history.record(label, changes, stamp)
         self._changed()
         return Change(label, tuple(after))
 
+    def _state_doc(self, pid: str) -> dict[str, Any]:
+        return self.state(pid).to_doc()
+
     def _put_states(self, docs: dict[str, dict[str, Any] | None]) -> None:
+        """Store state documents (None removes one) and update the model to match.
+
+        The model's dict and set are replaced rather than changed in place, so a thread
+        reading them (the app's screen while its worker saves) never sees one change size.
+        """
         table = self.store.state_db.table("state")
         table.remove(doc_ids=[pid for pid in docs if pid in self._states])
         table.insert_multiple(
             Document(doc, doc_id=pid) for pid, doc in docs.items() if doc is not None
         )
+        states, read = dict(self._states), set(self._read)
         for pid, doc in docs.items():
             if doc is None:
-                self._states.pop(pid, None)
+                states.pop(pid, None)
             else:
-                self._states[pid] = PaperState.from_doc(doc)
+                states[pid] = PaperState.from_doc(doc)
             if doc and doc.get("read") and pid in self.papers:
-                self._read.add(pid)
+                read.add(pid)
             else:
-                self._read.discard(pid)
+                read.discard(pid)
+        self._states, self._read = states, read
 
     # ----------------------------------------------------------------- plumbing
 
+    @property
+    def on_lock_wait(self) -> WaitCallback | None:
+        """Called (in the waiting thread) when a change must wait for another writer.
+
+        Once per change, with who holds the lock (None if unknown), before waiting up to
+        ``LOCK_TIMEOUT`` s; so the app can say what it waits for instead of freezing.
+        """
+        return self.store.lock.on_wait
+
+    @on_lock_wait.setter
+    def on_lock_wait(self, callback: WaitCallback | None) -> None:
+        self.store.lock.on_wait = callback
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
-        try:
-            with self.store.transaction() as reloaded:
-                if reloaded:
-                    self._rebuild(reloaded)
-                yield
-        except StorageError:
-            # Nothing was saved: make memory match the disk again before reporting.
-            with contextlib.suppress(StorageError):
-                self.store.reload({"papers", "state"})
-                self._rebuild({"papers", "state"})
-            raise
+        with self.store.transaction(on_error=self._resync) as reloaded:
+            if reloaded:
+                self._rebuild(reloaded)
+            yield
+
+    def _resync(self) -> None:
+        """After a failed save (nothing was saved): make memory match the disk again.
+
+        Run still holding the lock, so another thread sharing this Library never sees the
+        model half rebuilt.
+        """
+        with contextlib.suppress(StorageError):
+            self.store.reload({"papers", "state"})
+            self._rebuild({"papers", "state"})
 
     def _rebuild(self, kinds: set[str]) -> None:
         """Derive the in-memory model from the stored documents.

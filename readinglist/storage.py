@@ -20,7 +20,8 @@ import contextlib
 import errno
 import os
 import shutil
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,14 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
+from readinglist import validate
 from readinglist.errors import LibraryCorrupt, StorageError
 from readinglist.lock import Lock
 
-SCHEMA_VERSION = 1
+#: The schema version each kind of file is saved with. state.json is at 2 since undo steps
+#: may hold field changes (``changes``) instead of whole documents; a readinglist that knows
+#: only 1 refuses it (:class:`NewerSchema`) instead of misreading it. Older versions load.
+SCHEMA_VERSION: dict[str, int] = {"papers": 1, "state": 2}
 PAPERS_FILE = "papers.json"
 STATE_FILE = "state.json"
 LOCK_FILE = "lock"
@@ -55,11 +60,11 @@ class NewerSchema(LibraryCorrupt):
     so unlike :class:`LibraryCorrupt` the message warns against it.
     """
 
-    def __init__(self, path: Path, version: int) -> None:
+    def __init__(self, path: Path, version: int, supported: int) -> None:
         self.path = path
         self.problem = (
             f"schema version {version} is newer than this readinglist understands "
-            f"({SCHEMA_VERSION}); upgrade readinglist"
+            f"({supported}); upgrade readinglist"
         )
         StorageError.__init__(
             self,
@@ -103,17 +108,40 @@ def leftover_temp_files(data_dir: Path) -> list[Path]:
     return [tmp for name in names for tmp in temp_files(data_dir / name)]
 
 
-def remove_temp_files(data_dir: Path, lock: Lock) -> list[Path]:
-    """Remove leftovers of dead writers; under the lock, so no live save loses its temp file."""
+def remove_temp_files(data_dir: Path, lock: Lock) -> list[Path] | None:
+    """Remove leftovers of dead writers if the lock is free now; None (nothing done) if not.
+
+    Library files are only saved under the lock, so while we hold it their temp files are
+    leftovers; while another writer holds it they may be its own, and nobody should wait
+    for it just to tidy up. The index cache is saved without the lock, so its temp file is
+    only a leftover once the process named in it (``.index.cache.PID.tmp``) is gone.
+    """
     if not leftover_temp_files(data_dir):
         return []
     removed = []
-    with lock:
+    with lock.attempt() as free:
+        if not free:
+            return None
         for tmp in leftover_temp_files(data_dir):
+            if tmp.name.startswith(f".{INDEX_FILE}.") and _process_alive(tmp.name.split(".")[-2]):
+                continue
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
                 removed.append(tmp)
     return removed
+
+
+def _process_alive(pid: str) -> bool:
+    """Whether the process with this pid (as written in a temp file's name) still runs."""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def atomic_write(path: Path, payload: bytes, *, backup: bool = True) -> None:
@@ -168,15 +196,60 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def schema_doc(kind: str) -> dict[str, Any]:
+    """The ``meta/schema`` document a file of ``kind`` is saved with."""
+    return {"version": SCHEMA_VERSION[kind], "kind": kind}
+
+
 def empty_data(kind: str) -> Data:
-    return {"meta": {"schema": {"version": SCHEMA_VERSION, "kind": kind}}}
+    return {"meta": {"schema": schema_doc(kind)}}
+
+
+def check_data_dir(data_dir: Path) -> bool:
+    """Whether the library folder exists; :class:`StorageError` if it cannot be one.
+
+    Checked before anything is read, so that a folder below a file, or one we may not read,
+    is one clear line for every command and for ``doctor`` (which calls this too), rather
+    than a traceback, or an empty library that the first save then fails to create.
+    """
+    try:
+        info = data_dir.stat()
+    except FileNotFoundError:
+        return False  # created by the first save
+    except NotADirectoryError:
+        above = next((p for p in data_dir.parents if p.is_file()), data_dir.parent)
+        raise StorageError(
+            f"{data_dir}: cannot be the library folder, {above} is a file; "
+            "use another folder (--data-dir) or move that file"
+        ) from None
+    except OSError as error:
+        raise StorageError(_unreadable_dir(data_dir, error)) from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise StorageError(f"{data_dir}: is a file, expected the library folder")
+    try:
+        os.listdir(data_dir)  # needs read permission (doctor lists leftovers)
+        (data_dir / PAPERS_FILE).stat()  # needs search permission (every file in it)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        raise StorageError(_unreadable_dir(data_dir, error)) from None
+    return True
+
+
+def _unreadable_dir(data_dir: Path, error: OSError) -> str:
+    return (
+        f"{data_dir}: cannot read the library folder ({error.strerror or error}); "
+        "check its permissions or use another folder (--data-dir)"
+    )
 
 
 def load_file(path: Path, kind: str) -> Data:
     """Read and validate one library file; a missing file is an empty library.
 
-    Anything we would not have written raises :class:`LibraryCorrupt` so that the caller
-    never mistakes a damaged file for an empty one (and never overwrites it).
+    Anything we would not have written, down to one field of one document (see
+    :mod:`readinglist.validate`), raises :class:`LibraryCorrupt` so that the caller never
+    mistakes a damaged file for an empty one (and never overwrites it), and never meets a
+    document of the wrong shape later, as a traceback.
     """
     try:
         raw = path.read_bytes()
@@ -196,17 +269,19 @@ def load_file(path: Path, kind: str) -> Data:
         found = "null" if data is None else type(data).__name__
         raise LibraryCorrupt(path, f"top level is {found}, expected a JSON object")
     schema = data.get("meta", {}).get("schema") if isinstance(data.get("meta"), dict) else None
-    if not isinstance(schema, dict) or not isinstance(schema.get("version"), int):
+    if not isinstance(schema, dict) or type(schema.get("version")) is not int:
         raise LibraryCorrupt(path, "no schema version; not a readinglist library file")
-    if schema["version"] > SCHEMA_VERSION:
-        raise NewerSchema(path, schema["version"])
-    if schema["version"] < 1:
-        raise LibraryCorrupt(path, f"unknown schema version {schema['version']}")
+    # The kind first: versions differ per kind, so state.json copied over papers.json
+    # would otherwise read as "newer".
     if schema.get("kind") != kind:
         raise LibraryCorrupt(path, f"holds {schema.get('kind')!r} data, expected {kind!r}")
-    for name, table in data.items():
-        if not isinstance(table, dict) or not all(isinstance(d, dict) for d in table.values()):
-            raise LibraryCorrupt(path, f"table {name!r} is not a JSON object of documents")
+    if schema["version"] > SCHEMA_VERSION[kind]:
+        raise NewerSchema(path, schema["version"], SCHEMA_VERSION[kind])
+    if schema["version"] < 1:
+        raise LibraryCorrupt(path, f"unknown schema version {schema['version']}")
+    found = validate.problem(data, kind)
+    if found:
+        raise LibraryCorrupt(path, found)
     return data
 
 
@@ -256,6 +331,8 @@ class AtomicJSONStorage(Storage):
         self.dirty = False
         if self._data is None:
             return
+        # An older schema's file is saved as the current one: what we add may need it.
+        self._data.setdefault("meta", {})["schema"] = schema_doc(self.kind)
         try:
             atomic_write(self.path, orjson.dumps(self._data))
         except StorageError:
@@ -276,8 +353,7 @@ class Store:
     """The two TinyDB files of one library and the lock that guards writing them."""
 
     def __init__(self, data_dir: Path) -> None:
-        if data_dir.exists() and not data_dir.is_dir():
-            raise StorageError(f"{data_dir}: is a file, expected the library folder")
+        check_data_dir(data_dir)
         self.data_dir = data_dir
         self.papers_db = LibraryDB(
             str(data_dir / PAPERS_FILE), storage=AtomicJSONStorage, kind="papers"
@@ -313,12 +389,15 @@ class Store:
             db.clear_cache()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[set[str]]:
+    def transaction(self, on_error: Callable[[], None] | None = None) -> Iterator[set[str]]:
         """Lock, re-read what changed on disk, let the caller write, save once.
 
         Yields the kinds that were re-read so the caller can rebuild what it derived from
         them before applying its change. On any error nothing is saved and unsaved
-        in-memory changes are dropped, so memory matches disk again.
+        in-memory changes are dropped, so memory matches disk again; after a
+        :class:`StorageError`, ``on_error`` then lets the caller do the same for what it
+        derived, still under the lock (which is re-entrant only for the calling thread, so
+        other threads sharing the caller's objects wait until all of this is done).
         """
         self._ensure_dir()
         with self.lock:
@@ -332,10 +411,12 @@ class Store:
                 for storage in storages:
                     if storage.dirty:
                         storage.flush()
-            except BaseException:
+            except BaseException as error:
                 for storage in storages:
                     if storage.dirty:
                         storage.forget()
+                if on_error is not None and isinstance(error, StorageError):
+                    on_error()
                 raise
             finally:
                 for storage in storages:
@@ -351,6 +432,9 @@ class Store:
                 f"{self.data_dir}: cannot create the library folder ({error.strerror or error})"
             ) from None
 
-    def clean_temp_files(self) -> list[Path]:
-        """Remove temp files of writers that died mid-write."""
+    def clean_temp_files(self) -> list[Path] | None:
+        """Remove temp files of writers that died mid-write, unless a writer holds the lock.
+
+        Never waits: opening a library to read must not stall behind another writer.
+        """
         return remove_temp_files(self.data_dir, self.lock)

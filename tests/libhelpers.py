@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from readinglist.library import Library
 from readinglist.storage import PAPERS_FILE, SCHEMA_VERSION, STATE_FILE
 
@@ -36,7 +38,8 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 
 def damaged_versions(good: bytes) -> dict[str, bytes]:
     """Ways a library file gets damaged, derived from a real good file."""
-    version = f'"version":{SCHEMA_VERSION},'.encode()
+    kind = orjson.loads(good)["meta"]["schema"]["kind"]
+    version = f'"version":{SCHEMA_VERSION[kind]},'.encode()
     assert version in good
     return {
         "truncated": good[: len(good) // 2],

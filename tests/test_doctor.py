@@ -5,15 +5,19 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from readinglist.cli import main
 from readinglist.library import Library
-from readinglist.lock import Lock
+from readinglist.lock import Lock, current_command
 from readinglist.storage import LOCK_FILE, backup_path
 from tests.libhelpers import NOTE, damaged_versions, make_library, snapshot
 
@@ -40,7 +44,7 @@ def test_healthy_library(capsys: pytest.CaptureFixture[str], lib_dir: Path) -> N
     assert (code, err) == (0, "")
     assert lines[0] == f"checking {lib_dir}"
     assert "ok: papers.json: 751 papers from 5 digests (schema 1)" in lines
-    assert "ok: state.json: reading state for 2 papers, 2 undo steps (schema 1)" in lines
+    assert "ok: state.json: reading state for 2 papers, 2 undo steps (schema 2)" in lines
     assert any(
         re.fullmatch(r"ok: state\.json\.bak: valid backup saved \d{4}-\d\d-\d\d \d\d:\d\d", x)
         for x in lines
@@ -226,9 +230,12 @@ def test_a_live_writer_is_not_a_stale_lock(
     capsys: pytest.CaptureFixture[str], lib_dir: Path
 ) -> None:
     with Lock(lib_dir / LOCK_FILE):
-        assert (lib_dir / LOCK_FILE).read_text() == f"{os.getpid()}\n"
+        holder = Lock(lib_dir / LOCK_FILE).holder()
+        assert holder is not None
+        assert (holder.pid, holder.command) == (os.getpid(), current_command())
         code, lines, _ = doctor(capsys, lib_dir)
     assert code == 0 and not problems(lines)
+    assert any(line.startswith(f"ok: lock: held by pid {os.getpid()} (") for line in lines)
     assert (lib_dir / LOCK_FILE).read_bytes() == b""  # released: no pid left behind
 
 
@@ -241,3 +248,237 @@ def test_doctor_runs_where_every_other_command_refuses(lib_dir: Path) -> None:
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     listed = subprocess.run([*run, "list", "--json"], capture_output=True, text=True)
     assert listed.returncode == 0 and NOTE.splitlines()[0] in listed.stdout
+
+
+# ------------------------------------------------------------------ damaged documents
+
+Mutation = Callable[[dict[str, Any], str, str], Any]
+
+
+def _rename(table: dict[str, Any], old: str, new: str) -> None:
+    table[new] = table.pop(old)
+
+
+def _old_step_without_after(state: dict[str, Any], pid: str) -> None:
+    state["history"]["1"] = {"label": "x", "at": "y", "undone": False, "before": {pid: None}}
+
+
+#: name → (file, how to damage it given (data, pid, digest id), the problem load_file names).
+#: ``{pid}``/``{PID}``/``{did}`` are the damaged paper (upper-cased) and digest.
+DAMAGED_DOCUMENTS: dict[str, tuple[str, Mutation, str]] = {
+    "title is a number": (
+        "papers.json",
+        lambda d, p, g: d["papers"][p].update(title=123),
+        "papers/{pid}: field 'title' is 123 (a number), expected text",
+    ),
+    "abstract missing": (
+        "papers.json",
+        lambda d, p, g: d["papers"][p].pop("abstract"),
+        "papers/{pid}: field 'abstract' is missing, expected text",
+    ),
+    "links is text": (
+        "papers.json",
+        lambda d, p, g: d["papers"][p].update(links="https://x.org"),
+        "papers/{pid}: field 'links' is \"https://x.org\" (text), expected a list of text",
+    ),
+    "unknown digest": (
+        "papers.json",
+        lambda d, p, g: d["papers"][p].update(digests=[g, "0" * 16]),
+        "papers/{pid}: field 'digests[1]' is \"0000000000000000\" (text), which the digests "
+        "table does not hold",
+    ),
+    "no digest": (
+        "papers.json",
+        lambda d, p, g: d["papers"][p].update(digests=[]),
+        "papers/{pid}: field 'digests' is an empty list, expected a non-empty list of digest ids",
+    ),
+    "seq is text": (
+        "papers.json",
+        lambda d, p, g: d["digests"][g].update(seq="3"),
+        "digests/{did}: field 'seq' is \"3\" (text), expected a whole number",
+    ),
+    "seq is true": (
+        "papers.json",
+        lambda d, p, g: d["digests"][g].update(seq=True),
+        "digests/{did}: field 'seq' is true, expected a whole number",
+    ),
+    "papers table is a list": (
+        "papers.json",
+        lambda d, p, g: d.update(papers=list(d["papers"].values())),
+        "table 'papers' is a list of 751 items, expected an object of documents",
+    ),
+    "paper id not hex": (
+        "papers.json",
+        lambda d, p, g: _rename(d["papers"], p, p.upper()),
+        "papers/{PID}: the id is not a paper id (12 lowercase hex characters)",
+    ),
+    "tags are numbers": (
+        "state.json",
+        lambda d, p, g: d["state"][p].update(tags=["ok", 2]),
+        "state/{pid}: field 'tags[1]' is 2 (a number), expected text",
+    ),
+    "tags is text": (
+        "state.json",
+        lambda d, p, g: d["state"][p].update(tags="ml"),
+        "state/{pid}: field 'tags' is \"ml\" (text), expected a list of text",
+    ),
+    "note is null": (
+        "state.json",
+        lambda d, p, g: d["state"][p].update(note=None),
+        "state/{pid}: field 'note' is null, expected text",
+    ),
+    "read is text": (
+        "state.json",
+        lambda d, p, g: d["state"][p].update(read="yes"),
+        "state/{pid}: field 'read' is \"yes\" (text), expected true or false",
+    ),
+    "state is text": (
+        "state.json",
+        lambda d, p, g: d["state"].update({p: "read"}),
+        'state/{pid}: the document is "read" (text), expected an object',
+    ),
+    "state id not hex": (
+        "state.json",
+        lambda d, p, g: _rename(d["state"], p, p[:-1] + "g"),
+        "state/{pid_g}: the id is not a paper id (12 lowercase hex characters)",
+    ),
+    "history key": (
+        "state.json",
+        lambda d, p, g: _rename(d["history"], "1", "one"),
+        "history/one: key is not a whole number (an undo step's number)",
+    ),
+    "undo step without after": (
+        "state.json",
+        lambda d, p, g: _old_step_without_after(d, p),
+        "history/1: field 'after' is missing, expected an object of paper states",
+    ),
+    "change of an unknown field": (
+        "state.json",
+        lambda d, p, g: d["history"]["1"].update(changes={p: {"colour": ["red", "blue"]}}),
+        "history/1: field 'changes.{pid}.colour' is not a reading-state field "
+        "(read, tags, note, read_at, updated)",
+    ),
+    "change of the wrong type": (
+        "state.json",
+        lambda d, p, g: d["history"]["1"].update(changes={p: {"read": [False, 1]}}),
+        "history/1: field 'changes.{pid}.read[1]' is 1 (a number), expected true or false",
+    ),
+    "history table is a list": (
+        "state.json",
+        lambda d, p, g: d.update(history=[]),
+        "table 'history' is an empty list, expected an object of documents",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory, digest_paths: list[Path]) -> Path:
+    return make_library(tmp_path_factory.mktemp("doctor") / "lib", digest_paths).data_dir
+
+
+@pytest.mark.parametrize("damage", [pytest.param(None, id="undamaged"), *DAMAGED_DOCUMENTS])
+def test_commands_refuse_what_doctor_reports(
+    capsys: pytest.CaptureFixture[str], template: Path, tmp_path: Path, damage: str | None
+) -> None:
+    """A damaged document: every command refuses with the line doctor reports, nothing changes."""
+    data_dir = Path(shutil.copytree(template, tmp_path / "lib"))
+    library = Library(data_dir)
+    pid = library.ordered()[0]  # read, in both undo steps' changes
+    did = library.papers[pid].digests[0]
+    if damage is None:  # the same files, rewritten: healthy, and every command works
+        name, mutate, expected = "state.json", lambda d, p, g: None, ""
+    else:
+        name, mutate, expected = DAMAGED_DOCUMENTS[damage]
+    path = data_dir / name
+    data = orjson.loads(path.read_bytes())
+    mutate(data, pid, did)
+    path.write_bytes(orjson.dumps(data))
+    expected = expected.format(pid=pid, PID=pid.upper(), did=did, pid_g=pid[:-1] + "g")
+    before = snapshot(data_dir)
+
+    for args in (["list"], ["show", pid], ["mark", pid, "--unread"], ["export"]):
+        code = main(["--data-dir", str(data_dir), *args])
+        out, err = capsys.readouterr()
+        if damage is None:
+            assert (code, err) == (0, ""), args
+            continue
+        assert (code, out) == (1, ""), args
+        assert err.startswith(f"readinglist: {path}: {expected}; the file was left untouched. ")
+        assert err.count("\n") == 1 and f"cp '{path}.bak' '{path}'" in err, args
+        assert snapshot(data_dir) == before, args
+
+    code, lines, err = doctor(capsys, data_dir)
+    if damage is None:
+        assert (code, err, problems(lines)) == (0, "", [])
+        assert lines[-1] == f"healthy: {data_dir}"
+        return
+    assert code == 1 and snapshot(data_dir) == before
+    (problem,) = problems(lines)
+    assert problem.startswith(f"problem: {name}: {expected}; {name}.bak (saved ")
+    assert problem.endswith(" is valid and can replace it")
+
+
+# ------------------------------------------------------------------ unreachable folders
+
+COMMANDS = [
+    ["list"],
+    ["show", "abcd"],
+    ["mark", "abcd"],
+    ["tag", "abcd", "--add", "x"],
+    ["note", "abcd", "--set", "x"],
+    ["export"],
+    ["stats"],
+    ["undo"],
+    ["redo"],
+]
+
+
+def refusals(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, digest: Path
+) -> list[tuple[int, str, str]]:
+    """What each command (import too) and doctor say about ``data_dir``."""
+    runs = []
+    for args in [*COMMANDS, ["import", str(digest)], ["doctor"], ["doctor", "--fix", "--yes"]]:
+        code = main(["--data-dir", str(data_dir), *args])
+        runs.append((code, *capsys.readouterr()))
+    return runs
+
+
+def test_a_folder_below_a_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, digest_paths: list[Path]
+) -> None:
+    (tmp_path / "file").write_text("x")
+    data_dir = tmp_path / "file" / "sub" / "lib"
+    line = (
+        f"{data_dir}: cannot be the library folder, {tmp_path / 'file'} is a file; "
+        "use another folder (--data-dir) or move that file"
+    )
+    *commands, (code, out, _), (fixed, fix_out, _) = refusals(capsys, data_dir, digest_paths[0])
+    assert all(run == (1, "", f"readinglist: {line}\n") for run in commands), commands
+    assert code == fixed == 1
+    assert problems(out.splitlines()) == problems(fix_out.splitlines()) == [f"problem: {line}"]
+    assert (tmp_path / "file").read_text() == "x"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any folder")
+@pytest.mark.parametrize("mode", [0o000, 0o300, 0o600])
+def test_a_folder_that_cannot_be_read(
+    capsys: pytest.CaptureFixture[str], template: Path, tmp_path: Path, mode: int
+) -> None:
+    data_dir = Path(shutil.copytree(template, tmp_path / "lib"))
+    digest = tmp_path / "digest.txt"
+    digest.write_text("A Paper Title\nIts abstract.\n")
+    before = snapshot(data_dir)
+    data_dir.chmod(mode)
+    try:
+        *commands, (code, out, _), (fixed, fix_out, _) = refusals(capsys, data_dir, digest)
+    finally:
+        data_dir.chmod(0o700)
+    line = (
+        f"{data_dir}: cannot read the library folder (Permission denied); check its "
+        "permissions or use another folder (--data-dir)"
+    )
+    assert all(run == (1, "", f"readinglist: {line}\n") for run in commands), commands
+    assert code == fixed == 1
+    assert problems(out.splitlines()) == problems(fix_out.splitlines()) == [f"problem: {line}"]
+    assert snapshot(data_dir) == before

@@ -19,6 +19,7 @@ from readinglist.tui.keys import key_help
 from readinglist.tui.screens.help import HelpScreen
 from readinglist.tui.screens.note import NoteScreen
 from readinglist.tui.widgets.paper_list import PaperList
+from tests.test_lock import hold, release
 
 SIZE = (120, 36)
 TOP = "Analysis of Linear Mode Connectivity via Permutation-Based Weight Matching"
@@ -335,3 +336,30 @@ async def test_triage_keys_are_enabled_once_the_library_is_open(tmp_path: Path) 
         bindings = app.active_bindings
         assert bindings["r"].enabled
         assert "l" not in bindings or not bindings["l"].enabled  # hidden once there are papers
+
+
+async def test_a_stalled_writer_never_freezes_the_app(app: ReadingListApp) -> None:
+    """Another process holds the lock: keys still answer, the status line says whom the
+    change waits for, and the change is saved, in order, once the lock is free."""
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        papers = papers_of(app)
+        first, second = papers.ids[:2]
+        child = hold(app.data_dir, "mark")
+        try:
+            await pilot.press("r")  # queued behind the other writer
+            await pilot.press("j")  # the UI still moves
+            await pilot.press("r")
+            await pilot.pause(0.3)
+            assert f"Waiting for readinglist, pid {child.pid} (mark, since" in status(app)
+            assert papers.highlighted == second
+            assert not on_disk(app).state(first).read
+        finally:
+            release(child)
+        for _ in range(200):
+            if not app.main._pending:
+                break
+            await pilot.pause(0.02)
+        assert not app.main._pending
+    library = on_disk(app)
+    assert library.state(first).read and library.state(second).read

@@ -5,7 +5,8 @@ from __future__ import annotations
 from textual.message import Message
 
 from readinglist.library import Library
-from readinglist.reports import ImportReport
+from readinglist.lock import Holder
+from readinglist.reports import Change, ImportReport
 
 
 class LibraryLoaded(Message):
@@ -34,5 +35,22 @@ class ImportProgress(Message):
 class ImportFinished(Message):
     def __init__(self, report: ImportReport | None, error: str | None = None) -> None:
         self.report = report
+        self.error = error
+        super().__init__()
+
+
+class LockWait(Message):
+    """A change is waiting for another writer (posted from whichever thread waits)."""
+
+    def __init__(self, holder: Holder | None) -> None:
+        self.holder = holder
+        super().__init__()
+
+
+class WriteDone(Message):
+    """A change made in the background (another writer held the lock) finished."""
+
+    def __init__(self, change: Change | None, error: str | None) -> None:
+        self.change = change
         self.error = error
         super().__init__()

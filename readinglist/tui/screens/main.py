@@ -8,13 +8,14 @@ screen when something arrived.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, cast
 from urllib.parse import quote_plus
 
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
@@ -29,6 +30,7 @@ from readinglist.model import plural
 from readinglist.reports import Change, ImportReport
 from readinglist.samples import sample_paths
 from readinglist.tui.keys import APP_BINDINGS, key_help
+from readinglist.tui.messages import LockWait, WriteDone
 from readinglist.tui.screens.help import HelpScreen
 from readinglist.tui.screens.note import NoteScreen
 from readinglist.tui.screens.tags import TagScreen
@@ -39,6 +41,9 @@ from readinglist.tui.widgets.paper_list import PaperList
 if TYPE_CHECKING:
     from readinglist.tui.app import ReadingListApp
 
+_Pending = tuple[
+    Callable[[], "Change | None"], str | None, Callable[["Change | None"], None] | None, str | None
+]
 #: Seconds the cursor must rest on a paper before the detail pane follows it.
 DETAIL_DELAY = 0.04
 
@@ -65,6 +70,8 @@ class MainScreen(Screen[None]):
         self.filter_error: str | None = None
         self._note_drafts: dict[str, str] = {}
         self._detail_timer: Timer | None = None
+        #: Changes waiting for another writer, in order (the arguments of ``_apply``).
+        self._pending: deque[_Pending] = deque()
 
     @property
     def rl(self) -> ReadingListApp:
@@ -94,6 +101,8 @@ class MainScreen(Screen[None]):
     # ------------------------------------------------------------------ told by the app
 
     def library_loaded(self) -> None:
+        assert self.library is not None
+        self.library.on_lock_wait = lambda holder: self.post_message(LockWait(holder))
         papers = self.query_one(PaperList)
         papers.library = self.library
         papers.loading = False
@@ -233,15 +242,62 @@ class MainScreen(Screen[None]):
             return [pid for pid in papers.ids if pid in papers.selected] or sorted(papers.selected)
         return [papers.highlighted] if papers.highlighted else []
 
-    def _apply(self, change: Callable[[], Change | None], keep: str | None = None) -> Change | None:
-        """Run one library change; on failure say so and show what is on disk."""
-        try:
-            result = change()
-        except ReadinglistError as error:
-            self.notify(str(error), title="Not saved", severity="error", timeout=10)
-            result = None
+    def _apply(
+        self,
+        change: Callable[[], Change | None],
+        keep: str | None = None,
+        then: Callable[[Change | None], None] | None = None,
+        failed: str | None = None,
+    ) -> None:
+        """Run one library change, then ``then`` with what it saved (None if nothing).
+
+        On failure the error is shown (with ``failed`` added) and ``then`` is not called.
+
+        Done at once when nobody else is writing (a couple of ms). When another process
+        holds the lock, changes queue up in order and run in a worker, so the UI never
+        freezes behind a stalled writer; the status line says whom they wait for.
+        """
+        library = self.library
+        assert library is not None
+        if not self._pending:
+            with library.store.lock.attempt() as free:
+                if free:
+                    self._finish(*_attempt(change), keep, then, failed)
+                    return
+        self._pending.append((change, keep, then, failed))
+        if len(self._pending) == 1:
+            self._write_in_background(change)
+
+    @work(thread=True, group="writes", exit_on_error=False)
+    def _write_in_background(self, change: Callable[[], Change | None]) -> None:
+        self.post_message(WriteDone(*_attempt(change)))
+
+    def on_write_done(self, message: WriteDone) -> None:
+        _, keep, then, failed = self._pending.popleft()
+        if self._pending:
+            self._write_in_background(self._pending[0][0])
+        else:
+            self.query_one("#progress", ProgressBar).display = False
+        self._finish(message.change, message.error, keep, then, failed)
+
+    def on_lock_wait(self, message: LockWait) -> None:
+        who = message.holder.describe() if message.holder else "another process"
+        self.busy(f"Waiting for readinglist, {who}, to finish writing…")
+
+    def _finish(
+        self,
+        change: Change | None,
+        error: str | None,
+        keep: str | None,
+        then: Callable[[Change | None], None] | None,
+        failed: str | None,
+    ) -> None:
+        if error is not None:
+            hint = f"\n{failed}" if failed else ""
+            self.notify(error + hint, title="Not saved", severity="error", timeout=10)
         self.refresh_view(keep)
-        return result
+        if then is not None and error is None:
+            then(change)
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
@@ -266,15 +322,18 @@ class MainScreen(Screen[None]):
         if library is None or pid is None:
             return
         start = papers.cursor
-        self._apply(partial(library.mark, [pid], True), keep=pid)
-        following = (
-            papers.ids[papers.cursor + 1 :] if papers.highlighted == pid else papers.ids[start:]
-        )
-        upcoming = next((p for p in following if not library.state(p).read), None)
-        if upcoming is None:
-            self.notify("No unread papers below this one: all caught up.", timeout=3)
-        else:
-            papers.move_to(upcoming)
+
+        def advance(_: Change | None) -> None:
+            following = (
+                papers.ids[papers.cursor + 1 :] if papers.highlighted == pid else papers.ids[start:]
+            )
+            upcoming = next((p for p in following if not library.state(p).read), None)
+            if upcoming is None:
+                self.notify("No unread papers below this one: all caught up.", timeout=3)
+            else:
+                papers.move_to(upcoming)
+
+        self._apply(partial(library.mark, [pid], True), keep=pid, then=advance)
 
     def action_toggle_select(self) -> None:
         papers = self.query_one(PaperList)
@@ -319,22 +378,20 @@ class MainScreen(Screen[None]):
         library = self.library
         if library is None or text is None:
             return
-        try:
-            change = library.set_note(pid, text)
-        except ReadinglistError as error:
-            self._note_drafts[pid] = text  # the disk may be full: keep it in memory too
-            self.notify(
-                f"{error}\nYour text is kept: press n to try again.",
-                title="Note not saved",
-                severity="error",
-                timeout=15,
-            )
-            self.refresh_view(pid)
-            return
-        library.drafts.discard(pid)
-        if change:
-            self.notify("Note saved.", timeout=2)
-        self.refresh_view(pid)
+        self._note_drafts[pid] = text  # until saved: the disk may be full
+
+        def saved(change: Change | None) -> None:
+            self._note_drafts.pop(pid, None)
+            library.drafts.discard(pid)
+            if change:
+                self.notify("Note saved.", timeout=2)
+
+        self._apply(
+            partial(library.set_note, pid, text),
+            keep=pid,
+            then=saved,
+            failed="Your text is kept: press n to try again.",
+        )
 
     def action_add_tag(self) -> None:
         if targets := self._targets():
@@ -360,21 +417,24 @@ class MainScreen(Screen[None]):
         if not tags or self.library is None:
             return
         library = self.library
-        change = self._apply(
-            partial(library.tag, targets, tags if add else (), () if add else tags)
+        self._apply(
+            partial(library.tag, targets, tags if add else (), () if add else tags),
+            then=lambda change: change and self.notify(change.label, timeout=2),
         )
-        if change:
-            self.notify(change.label, timeout=2)
 
     def action_undo(self) -> None:
         assert self.library is not None
-        change = self._apply(self.library.undo)
-        self.notify(change.label if change else "Nothing to undo.", timeout=3)
+        self._apply(
+            self.library.undo,
+            then=lambda change: self.notify(change.label if change else "Nothing to undo."),
+        )
 
     def action_redo(self) -> None:
         assert self.library is not None
-        change = self._apply(self.library.redo)
-        self.notify(change.label if change else "Nothing to redo.", timeout=3)
+        self._apply(
+            self.library.redo,
+            then=lambda change: self.notify(change.label if change else "Nothing to redo."),
+        )
 
     def action_toggle_hide_read(self) -> None:
         self.hide_read = not self.hide_read
@@ -422,3 +482,11 @@ class MainScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(key_help()))
+
+
+def _attempt(change: Callable[[], Change | None]) -> tuple[Change | None, str | None]:
+    """Run ``change``; what it saved, or the one-line reason it saved nothing."""
+    try:
+        return change(), None
+    except ReadinglistError as error:
+        return None, str(error)
