@@ -21,6 +21,7 @@ import orjson
 import platformdirs
 
 from readinglist import __version__, doctor
+from readinglist.config import Config, load_config
 from readinglist.digest import read_stdin
 from readinglist.errors import ReadinglistError
 from readinglist.export import FORMATS, export, write_export
@@ -76,17 +77,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON array of papers")
     p.add_argument("--ids", action="store_true", help="print ids only, one a line (for xargs)")
     p.add_argument("--limit", type=_positive, metavar="N", help="at most N papers")
+    p.add_argument(
+        "--view", metavar="NAME", help="a saved query from [views] in config.toml (and QUERY)"
+    )
 
     p = add_parser("show", help="show one paper in full", description="Show one paper.")
     p.add_argument("id", metavar="ID")
     p.add_argument("--json", action="store_true", help="print it as JSON")
 
-    p = add_parser("mark", help="mark papers read (or unread)", description="Mark papers read.")
+    p = add_parser(
+        "mark",
+        help="mark papers read (or back to new)",
+        description="Mark papers read; with --unread, back to new (the inbox).",
+    )
     p.add_argument("ids", nargs="+", metavar="ID", help="paper id or unique prefix")
-    p.add_argument("--unread", action="store_true", help="mark unread instead")
+    p.add_argument("--unread", action="store_true", help="back to new (the inbox) instead")
+    for name, what in (("later", "keep papers to read later"), ("skip", "skip papers")):
+        p = add_parser(name, help=what, description=f"{what.capitalize()}; one undo step.")
+        p.add_argument("ids", nargs="+", metavar="ID", help="paper id or unique prefix")
+    p = add_parser(
+        "snooze",
+        help="hide papers until a later day",
+        description="Snooze papers: they are back in the inbox after N days.",
+    )
+    p.add_argument("ids", nargs="+", metavar="ID", help="paper id or unique prefix")
+    p.add_argument("--days", type=_positive, metavar="N", help="how many days (default: config, 7)")
 
-    p = add_parser("tag", help="add or remove tags", description="Add or remove tags on papers.")
-    p.add_argument("ids", nargs="+", metavar="ID")
+    p = add_parser(
+        "tag",
+        help="add or remove tags; rename a tag",
+        description="Add or remove tags on papers, or rename (merge) a tag everywhere.",
+    )
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument(
+        "--rename",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="rename tag OLD to NEW on every paper (merges into NEW if it exists)",
+    )
     p.add_argument(
         "--add", action="append", default=[], metavar="TAG", help="tag to add (repeatable)"
     )
@@ -112,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--format", choices=FORMATS, default="markdown")
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here instead of stdout")
+
+    add_parser("tags", help="tags in use, with counts", description="Tags in use, most used first.")
 
     p = add_parser(
         "stats", help="counts of papers, read, notes, per digest", description="Library counts."
@@ -201,8 +231,12 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         "import": cmd_import,
         "list": cmd_list,
         "show": cmd_show,
-        "mark": cmd_mark,
+        "mark": cmd_decide,
+        "later": cmd_decide,
+        "skip": cmd_decide,
+        "snooze": cmd_decide,
         "tag": cmd_tag,
+        "tags": cmd_tags,
         "note": cmd_note,
         "export": cmd_export,
         "stats": cmd_stats,
@@ -240,7 +274,14 @@ def cmd_import(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_list(library: Library, args: argparse.Namespace) -> int:
-    ids = library.query(args.query)[: args.limit]
+    query = args.query
+    if args.view:
+        views = _config().views
+        if args.view not in views:
+            known = ", ".join(views) or "none; add them under [views] in config.toml"
+            raise ReadinglistError(f"no view named {args.view!r} (views: {known})")
+        query = f"{views[args.view]} {query}"
+    ids = library.query(query)[: args.limit]
     if args.json:
         sys.stdout.write(_json([library.to_json(pid) for pid in ids]) + "\n")
     elif args.ids:
@@ -254,7 +295,7 @@ def _row(library: Library, pid: str) -> str:
     paper, state = library.papers[pid], library.state(pid)
     tags = "".join(f" #{t}" for t in state.tags)
     marks = ("✎" if state.note else " ") + ("⌥" if paper.links else " ")
-    line = f"{pid}  ×{paper.seen}  {'✓' if state.read else '·'} {marks} {paper.title}{tags}"
+    line = f"{pid}  ×{paper.seen}  {state.mark} {marks} {paper.title}{tags}"
     return printable_line(line)
 
 
@@ -273,7 +314,7 @@ def cmd_show(library: Library, args: argparse.Namespace) -> int:
     lines = [
         paper.title,
         f"id {pid} · seen in {paper.seen}: {digests}",
-        state.status + (f" · tags: {', '.join(state.tags)}" if state.tags else ""),
+        state.summary + (f" · tags: {', '.join(state.tags)}" if state.tags else ""),
         *paper.links,
     ]
     print("\n".join(map(printable_line, lines)))
@@ -284,20 +325,49 @@ def cmd_show(library: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_mark(library: Library, args: argparse.Namespace) -> int:
+def cmd_decide(library: Library, args: argparse.Namespace) -> int:
     ids = [library.resolve(ref) for ref in args.ids]
-    change = library.mark(ids, read=not args.unread)
+    if args.command == "snooze":
+        change = library.snooze(ids, args.days or _config().snooze_days)
+    else:
+        status = {"later": "later", "skip": "skipped"}.get(args.command, "read")
+        change = library.decide(ids, "new" if getattr(args, "unread", False) else status)
     print(f"{change.label}." if change else "nothing to change.")
     return 0
 
 
 def cmd_tag(library: Library, args: argparse.Namespace) -> int:
+    if args.rename:
+        if args.ids or args.add or args.remove:
+            args.usage_error("--rename takes no ids, --add or --remove")
+        change = library.rename_tag(*args.rename)
+        print(f"{change.label}." if change else f"no paper has the tag {args.rename[0]!r}.")
+        return 0
+    if not args.ids:
+        args.usage_error("give the ids of the papers to tag")
     if not args.add and not args.remove:
         args.usage_error("give --add TAG or --remove TAG (or both)")  # exits with status 2
     ids = [library.resolve(ref) for ref in args.ids]
     change = library.tag(ids, add=args.add, remove=args.remove)
     print(f"{change.label}." if change else "nothing to change.")
     return 0
+
+
+def cmd_tags(library: Library, args: argparse.Namespace) -> int:
+    counts = library.tag_counts()
+    if not counts:
+        print("no tags yet; add some with `readinglist tag ID --add TAG`.")
+    for tag, count in counts.items():
+        print(f"{count:>6}  {tag}")
+    return 0
+
+
+def _config() -> Config:
+    """config.toml; a bad one is one warning line and the defaults (never a stop)."""
+    config, problem = load_config()
+    if problem:
+        _error(f"warning: {problem}")
+    return config
 
 
 def cmd_note(library: Library, args: argparse.Namespace) -> int:
@@ -352,6 +422,7 @@ def cmd_stats(library: Library, args: argparse.Namespace) -> int:
         f"{stats.unread} unread · {stats.read} read · {stats.noted} with notes · "
         f"{stats.tagged} tagged"
     )
+    print("  " + " · ".join(f"{n:,} {status}" for status, n in stats.statuses.items()))
     for d in stats.digests:
         line = f"  {d['date'] or '—':>7}  {d['name']}: {plural(d['papers'], 'paper')}, "
         print(printable_line(line + f"{d['read']} read"))

@@ -92,7 +92,7 @@ def _paper_section(library: Library, pid: str) -> list[str]:
         f"{'#' * PAPER_LEVEL} {escape(paper.title)}",
         "",
         f"- **Seen in {seen}:** {digests}",
-        f"- **Status:** {escape(state.status)}",
+        f"- **Status:** {escape(state.summary)}",
     ]
     if state.tags:
         lines.append("- **Tags:** " + " ".join(code_span(tag) for tag in state.tags))

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,18 @@ from tinydb.table import Document
 
 from readinglist.digest import ParsedDigest, parse_digest, read_digest
 from readinglist.drafts import DRAFTS_DIR, Drafts
-from readinglist.errors import DigestError, LibraryCorrupt, StorageError, UnknownPaper
+from readinglist.errors import (
+    DigestError,
+    LibraryCorrupt,
+    ReadinglistError,
+    StorageError,
+    UnknownPaper,
+)
 from readinglist.history import History, diff
 from readinglist.lock import WaitCallback
 from readinglist.model import (
     EMPTY_STATE,
+    STATUSES,
     Digest,
     Paper,
     PaperState,
@@ -31,6 +40,7 @@ from readinglist.model import (
     paper_id,
     plural,
     title_key,
+    today,
 )
 from readinglist.reports import Change, FileReport, ImportReport, Stats
 from readinglist.storage import Store
@@ -166,7 +176,18 @@ class Library:
         return sorted((self.digests[d] for d in self.papers[pid].digests), key=lambda d: -d.seq)
 
     def all_tags(self) -> list[str]:
-        return sorted({tag for state in self._states.values() for tag in state.tags})
+        return sorted(self.tag_counts())
+
+    def tag_counts(self) -> dict[str, int]:
+        """Tags in use and how many papers carry each, most used first."""
+        counts = Counter(tag for state in self._states.values() for tag in state.tags)
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    def counts(self, ids: Iterable[str]) -> Counter[str]:
+        """How many of ``ids`` have each status today."""
+        day = today()
+        states = self._states
+        return Counter(states[pid].current(day) if pid in states else "new" for pid in ids)
 
     def to_json(self, pid: str) -> dict[str, Any]:
         paper, state = self.papers[pid], self.state(pid)
@@ -176,8 +197,12 @@ class Library:
             "abstract": paper.abstract,
             "seen": paper.seen,
             "digests": [{"name": d.name, "date": d.date} for d in self.digest_list(pid)],
+            "status": state.current(),
+            "resurfaced": bool(state.resurfaced) and state.current() == "new",
+            **({"snoozed_until": state.snoozed_until} if state.current() == "snoozed" else {}),
             "read": state.read,
             "read_at": state.read_at,
+            "decided_at": state.decided_at,
             "tags": list(state.tags),
             "note": state.note,
             "links": list(paper.links),
@@ -190,6 +215,7 @@ class Library:
 
     def stats(self) -> Stats:
         read = self.read_total
+        counts = self.counts(self.papers)
         per_digest: dict[str, list[int]] = {d: [0, 0] for d in self.digests}
         for pid, paper in self.papers.items():
             is_read = self.state(pid).read
@@ -213,6 +239,7 @@ class Library:
             tagged=sum(1 for pid in self.papers if self.state(pid).tags),
             recurring=self.recurring,
             digests=digests,
+            statuses={status: counts[status] for status in STATUSES},
         )
 
     def stale(self) -> set[str]:
@@ -272,9 +299,12 @@ class Library:
             with self._transaction():
                 added: list[Digest] = []
                 touched: dict[str, None] = {}
+                back: dict[str, dict[str, Any]] = {}
                 for slot, stem, digest in parsed:
-                    reports[slot] = self._apply_digest(stem, digest, added, touched)
+                    reports[slot] = self._apply_digest(stem, digest, added, touched, back)
                 self._store_import(added, touched)
+                if back:
+                    self._put_states(back)
             self._changed(papers=True)
             if self._search is not None:
                 self._search.save()
@@ -283,9 +313,19 @@ class Library:
         return ImportReport(tuple(r for r in reports if r is not None))
 
     def _apply_digest(
-        self, stem: str, digest: ParsedDigest, added: list[Digest], touched: dict[str, None]
+        self,
+        stem: str,
+        digest: ParsedDigest,
+        added: list[Digest],
+        touched: dict[str, None],
+        back: dict[str, dict[str, Any]],
     ) -> FileReport:
-        """Apply one digest in memory, noting what ``_store_import`` must write."""
+        """Apply one digest in memory, noting what ``_store_import`` must write.
+
+        A skipped paper that recurs is back in the inbox (``back``: its new state), marked
+        resurfaced by this digest: recurrence is the strongest signal a reader has. Papers
+        kept for later or read keep their status; they show the new sighting.
+        """
         if digest.content_id in self.digests:
             return FileReport(
                 digest.source, "unchanged", warnings=digest.warnings, layout=digest.layout
@@ -316,6 +356,12 @@ class Library:
             paper = self.papers[pid]
             paper.digests.append(did)
             paper.latest = seq
+            state = self.state(pid)
+            if state.status == "skipped":
+                stamp = now()
+                back[pid] = dataclasses.replace(
+                    state, status="new", resurfaced=did, decided_at=stamp, updated=stamp
+                ).to_doc()
         if self._search is not None:
             self._search.add(did, new, list(again))
         return FileReport(
@@ -323,6 +369,7 @@ class Library:
             "imported",
             new=len(new),
             again=len(again),
+            resurfaced=sum(pid in back for pid in again),
             warnings=digest.warnings,
             layout=digest.layout,
         )
@@ -346,8 +393,27 @@ class Library:
     # ----------------------------------------------------------------- changing
 
     def mark(self, ids: Sequence[str], read: bool = True) -> Change | None:
-        label = f"mark {plural(len(ids), 'paper')} {'read' if read else 'unread'}"
-        return self._update(label, ids, lambda s: _with_read(s, read))
+        """Read, or back to ``new`` (the inbox) with ``read=False``."""
+        return self.decide(ids, "read" if read else "new")
+
+    def decide(self, ids: Sequence[str], status: str, until: str | None = None) -> Change | None:
+        """Give papers a status (``until``: the date a snooze ends); one undo step."""
+        if status not in STATUSES or (status == "snoozed") != (until is not None):
+            raise ValueError(f"bad decision {status!r} until {until!r}")
+        papers = plural(len(ids), "paper")
+        label = {
+            "new": f"mark {papers} new",
+            "later": f"keep {papers} for later",
+            "read": f"mark {papers} read",
+            "skipped": f"skip {papers}",
+            "snoozed": f"snooze {papers} until {until}",
+        }[status]
+        stamp = now()
+        return self._update(label, ids, lambda s: s.decided(status, stamp, until))
+
+    def snooze(self, ids: Sequence[str], days: int) -> Change | None:
+        until = (date.fromisoformat(today()) + timedelta(days=days)).isoformat()
+        return self.decide(ids, "snoozed", until)
 
     def toggle_read(self, ids: Sequence[str]) -> Change | None:
         """Read unless all already are; then unread (what a toggle over a selection means)."""
@@ -367,6 +433,20 @@ class Library:
 
         words = [f"+{t}" for t in plus] + [f"-{t}" for t in sorted(minus)]
         return self._update(f"tag {plural(len(ids), 'paper')} {' '.join(words)}", ids, retag)
+
+    def rename_tag(self, old: str, new: str) -> Change | None:
+        """Rename ``old`` to ``new`` on every paper (a merge when ``new`` is in use)."""
+        source, target = normalise_tag(old), normalise_tag(new)
+        if not source or not target:
+            raise ReadinglistError(f"not a tag name: {old if not source else new!r}")
+        ids = [pid for pid, state in self._states.items() if source in state.tags]
+
+        def rename(state: PaperState) -> PaperState:
+            tags = [target if tag == source else tag for tag in state.tags]
+            return dataclasses.replace(state, tags=tuple(dict.fromkeys(tags)))
+
+        label = f"rename tag {source} to {target} on {plural(len(ids), 'paper')}"
+        return self._update(label, ids, rename) if ids and source != target else None
 
     def set_note(self, pid: str, text: str) -> Change | None:
         note = text.rstrip()
@@ -448,7 +528,7 @@ class Library:
                 states.pop(pid, None)
             else:
                 states[pid] = PaperState.from_doc(doc)
-            if doc and doc.get("read") and pid in self.papers:
+            if doc and doc.get("status") == "read" and pid in self.papers:
                 read.add(pid)
             else:
                 read.discard(pid)
@@ -529,9 +609,3 @@ class Library:
             self._recurring = None
             if self._search is not None and self._search.papers is not self.papers:
                 self._search = None  # reloaded from disk: rebuild (imports update it in place)
-
-
-def _with_read(state: PaperState, read: bool) -> PaperState:
-    if state.read == read:
-        return state
-    return dataclasses.replace(state, read=read, read_at=now() if read else None)

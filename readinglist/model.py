@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 _NON_WORD_RE = re.compile(r"[\W_]+")
@@ -104,29 +104,86 @@ class Paper:
         )
 
 
+#: A paper's decision. ``new`` is the inbox; a ``snoozed`` paper is ``new`` again once its
+#: date has come (see :meth:`PaperState.current`), so no timer is needed.
+STATUSES = ("new", "later", "read", "skipped", "snoozed")
+#: How the CLI and the app mark each status in a row.
+STATUS_MARKS = {"new": "●", "later": "◆", "read": "✓", "skipped": "·", "snoozed": "z"}
+
+
+def today() -> str:
+    """The reader's local date, ``YYYY-MM-DD``: what snooze dates are compared with."""
+    return date.today().isoformat()
+
+
 @dataclass(frozen=True, slots=True)
 class PaperState:
     """What the reader has done with a paper; small and written often."""
 
-    read: bool = False
+    status: str = "new"
     tags: tuple[str, ...] = ()
     note: str = ""
+    #: When the paper was last marked read (kept while it stays read).
     read_at: str | None = None
+    #: When the current status was decided.
+    decided_at: str | None = None
+    #: ``YYYY-MM-DD`` a snoozed paper comes back on.
+    snoozed_until: str | None = None
+    #: The digest that brought a skipped paper back to the inbox (until it is decided again).
+    resurfaced: str | None = None
     updated: str | None = field(default=None, compare=False)
 
     @property
-    def status(self) -> str:
-        """``read (2024-03-13)``, ``read`` or ``unread``, as the CLI, app and export show it."""
-        if self.read and self.read_at:
+    def read(self) -> bool:
+        return self.status == "read"
+
+    def current(self, day: str | None = None) -> str:
+        """The status on ``day`` (default today): a snooze that has run out is ``new``."""
+        if self.status == "snoozed" and (self.snoozed_until or "") <= (day or today()):
+            return "new"
+        return self.status
+
+    @property
+    def mark(self) -> str:
+        """One character for a list row: the status today (``↻`` a skipped paper back)."""
+        status = self.current()
+        return "↻" if status == "new" and self.resurfaced else STATUS_MARKS[status]
+
+    @property
+    def summary(self) -> str:
+        """``read (2024-03-13)``, ``snoozed until 2024-04-01``, ``new (resurfaced)`` …: the
+        status as the CLI, the app and the export show it."""
+        status = self.current()
+        if status == "read" and self.read_at:
             return f"read ({self.read_at[:10]})"
-        return "read" if self.read else "unread"
+        if status == "snoozed":
+            return f"snoozed until {self.snoozed_until}"
+        if status == "new" and self.resurfaced:
+            return "new (resurfaced)"
+        return status
+
+    def decided(self, status: str, at: str, until: str | None = None) -> PaperState:
+        """This state with ``status`` decided at ``at`` (unchanged when it already is)."""
+        if status == self.status and until == self.snoozed_until and not self.resurfaced:
+            return self
+        return replace(
+            self,
+            status=status,
+            decided_at=at,
+            read_at=(self.read_at if self.read else at) if status == "read" else None,
+            snoozed_until=until if status == "snoozed" else None,
+            resurfaced=None,
+        )
 
     def to_doc(self) -> dict[str, Any]:
         return {
-            "read": self.read,
+            "status": self.status,
             "tags": list(self.tags),
             "note": self.note,
             "read_at": self.read_at,
+            "decided_at": self.decided_at,
+            "snoozed_until": self.snoozed_until,
+            "resurfaced": self.resurfaced,
             "updated": self.updated,
         }
 
@@ -135,10 +192,13 @@ class PaperState:
         if not doc:
             return EMPTY_STATE
         return cls(
-            read=bool(doc.get("read", False)),
+            status=doc.get("status", "new"),
             tags=tuple(doc.get("tags", ())),
             note=doc.get("note", ""),
             read_at=doc.get("read_at"),
+            decided_at=doc.get("decided_at"),
+            snoozed_until=doc.get("snoozed_until"),
+            resurfaced=doc.get("resurfaced"),
             updated=doc.get("updated"),
         )
 

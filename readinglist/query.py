@@ -8,9 +8,11 @@ Language (case-insensitive; a leading ``-`` negates any term):
 * ``"exact phrase"``: a literal substring of the title.
 * ``abstract:word`` or ``abstract:"a phrase"``: in the abstract, starting at a word, no typos;
   ``in:abstract`` lets every free word match in the abstract as well.
-* filters: ``tag:NAME``, ``is:read|unread|noted|tagged``, ``has:code``, ``seen:N`` (also
-  ``>=N``, ``>N``, ``<=N``, ``<N``), ``digest:NAME`` (a digest name prefix, or its date as in
-  ``digest:"Mar 13"``).
+* filters: ``tag:NAME``, ``is:new|later|read|skipped|snoozed`` (the status today),
+  ``is:resurfaced``, ``is:unread`` (not read), ``is:noted|tagged``, ``has:code``, ``seen:N``
+  (also ``>=N``, ``>N``, ``<=N``, ``<N``), ``digest:NAME`` (a digest name prefix, or its
+  date written loosely: ``digest:"Mar 13"``, ``digest:apr``, ``digest:2024-03-13``; the year
+  only narrows when the digest's date has one), ``digest:latest`` (the last imported).
 
 Filters only narrow. Free words rank: an exact title first, then the sum of word scores
 (exact > prefix > typo > abstract only); ties keep the default order, ``Library.ordered()``.
@@ -27,23 +29,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from readinglist.errors import QueryError
-from readinglist.model import Paper, normalise_tag
+from readinglist.model import STATUSES, Paper, normalise_tag
 
 #: Hosts whose links count as code for ``has:code`` (``gitlab.*`` is matched separately).
 CODE_HOSTS = frozenset({"github.com", "gitlab.com", "bitbucket.org", "codeberg.org"})
 
 _FILTERS = {
     "tag": "tag:NAME",
-    "is": "is:read, is:unread, is:noted or is:tagged",
+    "is": "is:new, is:later, is:read, is:skipped, is:snoozed, is:resurfaced, is:unread, "
+    "is:noted or is:tagged",
     "has": "has:code",
     "seen": "seen:N, seen:>=N, seen:>N, seen:<=N or seen:<N",
-    "digest": 'digest:NAME or digest:"Mar 13"',
+    "digest": 'digest:NAME, digest:"Mar 13", digest:apr, digest:2024-03-13 or digest:latest',
     "abstract": 'abstract:WORD or abstract:"a phrase"',
     "in": "in:abstract",
 }
-_IS_VALUES = ("read", "unread", "noted", "tagged")
+_IS_VALUES = (*STATUSES, "resurfaced", "unread", "noted", "tagged")
 _TOKEN_RE = re.compile(r'(-?)(?:([^\W\d_]+):)?(?:"([^"]*)"?|([^\s"]+))?')
 _WORD_RE = re.compile(r"[^\W_]+")
+_MARKS_RE = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_LOOSE_DATE_RE = re.compile(r"([a-z]{3})[a-z]*\.?(?:\s+(\d{1,2}))?(?:,?\s*(\d{4}))?")
+_ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})(?:-(\d{2}))?")
 _HOST_RE = re.compile(r"https?://([^/?#:\s]+)", re.IGNORECASE)
 _SEEN_RE = re.compile(r"(>=|<=|>|<)?(\d+)")
 _COMPARE: dict[str | None, Callable[[int, int], bool]] = {
@@ -83,8 +90,12 @@ class Query:
 
 
 def fold(text: str) -> str:
-    """The case- and compatibility-insensitive form both texts and queries are compared in."""
-    return (text if text.isascii() else unicodedata.normalize("NFKC", text)).casefold()
+    """The form both texts and queries are compared in: case, compatibility forms and
+    diacritics folded, so ``resume`` finds "Résumé" (and ``résumé`` finds "Resume")."""
+    if text.isascii():
+        return text.casefold()
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return unicodedata.normalize("NFC", _MARKS_RE.sub("", decomposed))
 
 
 def words_of(text: str) -> list[str]:
@@ -149,6 +160,8 @@ def _filter_term(field: str, raw: str, negated: bool) -> Term | None:
             return None
         if value == "unread":
             return Term("is", "read", not negated)
+        if value == "new":  # everything not decided: kept as an exclusion, not a 100k set
+            return Term("is", "decided", not negated)
     if not value:
         raise QueryError(f"{field}:{raw}: expected {_FILTERS[field]}")
     return Term(field, value, negated)
@@ -161,6 +174,34 @@ def seen_test(value: str) -> Callable[[int], bool]:
         raise QueryError(f"seen:{value}: expected {_FILTERS['seen']}")
     compare, count = _COMPARE[match[1]], int(match[2])
     return lambda seen: compare(seen, count)
+
+
+LooseDate = tuple[int | None, int, int | None]
+
+
+def loose_date(text: str) -> LooseDate | None:
+    """(year, month, day) of ``Mar 13``, ``march 13, 2024``, ``apr``, ``2024-04-02`` or
+    ``2024-04``; None for anything else. Year and day may be unknown (None)."""
+    text = " ".join(fold(text).split())
+    if iso := _ISO_DATE_RE.fullmatch(text):
+        month = int(iso[2])
+        return (int(iso[1]), month, int(iso[3]) if iso[3] else None) if 1 <= month <= 12 else None
+    match = _LOOSE_DATE_RE.fullmatch(text)
+    if match is None or match[1] not in _MONTHS:
+        return None
+    day = int(match[2]) if match[2] else None
+    return (int(match[3]) if match[3] else None, _MONTHS.index(match[1]) + 1, day)
+
+
+def date_matches(wanted: LooseDate, found: LooseDate) -> bool:
+    """``found`` (a digest's date) is the day or month ``wanted`` names; an unknown year
+    on either side matches any year."""
+    year, month, day = wanted
+    return (
+        month == found[1]
+        and (day is None or day == found[2])
+        and (year is None or found[0] is None or year == found[0])
+    )
 
 
 def has_code(paper: Paper) -> bool:

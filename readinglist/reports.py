@@ -19,6 +19,8 @@ class FileReport:
     status: Literal["imported", "unchanged", "rejected"]
     new: int = 0
     again: int = 0
+    #: Skipped papers this digest brought back to the inbox.
+    resurfaced: int = 0
     error: str | None = None
     warnings: tuple[str, ...] = ()
     layout: str | None = None
@@ -28,9 +30,10 @@ class FileReport:
             return self.error or f"{self.source}: rejected"
         if self.status == "unchanged":
             return f"{self.source}: unchanged (already imported)"
+        back = f" ({self.resurfaced} skipped, back in the inbox)" if self.resurfaced else ""
         return (
             f"{self.source}: {self.new + self.again} papers ({self.layout} layout): "
-            f"{self.new} new, {self.again} seen again"
+            f"{self.new} new, {self.again} seen again{back}"
         )
 
 
@@ -64,6 +67,8 @@ class Stats:
     tagged: int
     recurring: int
     digests: tuple[dict[str, Any], ...]
+    #: Papers per status today, in ``model.STATUSES`` order.
+    statuses: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self) | {"digests": list(self.digests)}

@@ -17,7 +17,7 @@ import marshal
 import operator
 import sys
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
 from pathlib import Path
@@ -25,8 +25,16 @@ from typing import TYPE_CHECKING
 
 from readinglist.errors import StorageError
 from readinglist.library import bulk_allocation
-from readinglist.model import Paper, paper_id
-from readinglist.query import Term, fold, has_code, parse_query, seen_test, words_of
+from readinglist.model import STATUSES, Digest, Paper, paper_id, today
+from readinglist.query import (
+    Term,
+    date_matches,
+    has_code,
+    loose_date,
+    parse_query,
+    seen_test,
+    words_of,
+)
 from readinglist.storage import INDEX_FILE, atomic_write
 from readinglist.textindex import EXACT, IN_ABSTRACT, PREFIX, TYPO, Match, Texts, WordIndex
 
@@ -35,7 +43,7 @@ if TYPE_CHECKING:
 
 #: Version of the saved index (``index.cache``). It also names the papers.json version it
 #: was built from, and is ignored for any other one.
-INDEX_FORMAT = (2, sys.version_info[:2])
+INDEX_FORMAT = (3, sys.version_info[:2])  # 3: words fold diacritics
 #: ``index.cache`` is this, a blake2b checksum of the rest, then the marshalled index. Only
 #: bytes that match their checksum are unmarshalled: marshal is not made for damaged input.
 INDEX_MAGIC = b"readinglist index\n"
@@ -47,9 +55,10 @@ SavedIndex = tuple[list[str], dict[str, list[int]], dict[int, list[int]], dict[s
 
 @dataclass(frozen=True, slots=True)
 class _States:
-    """Slot sets derived from reading state, valid for one ``Library.version``."""
+    """Slot sets derived from reading state, valid for one ``Library.version`` on one day
+    (a snooze that runs out makes a paper new again without any change being saved)."""
 
-    version: int
+    version: tuple[int, str]
     flags: dict[str, set[int]]
     tags: dict[str, set[int]]
     tag_words: WordIndex
@@ -196,9 +205,11 @@ class SearchEngine:
             self._number[slot] = number
 
     def _state(self) -> _States:
-        version = self.library.version
+        version = (self.library.version, today())
         if self._states is None or self._states.version != version:
-            flags: dict[str, set[int]] = {"read": set(), "noted": set(), "tagged": set()}
+            day = version[1]
+            names = ("decided", *STATUSES, "resurfaced", "noted", "tagged")
+            flags: dict[str, set[int]] = {name: set() for name in names}
             tags: dict[str, set[int]] = defaultdict(set)
             # Library.state() for every paper costs ~40 ms at 100k; the library's own map
             # holds only papers that have any state (the rest are EMPTY_STATE). It may name
@@ -207,8 +218,12 @@ class SearchEngine:
                 slot = self._slots.get(pid)
                 if slot is None:
                     continue
-                if state.read:
-                    flags["read"].add(slot)
+                status = state.current(day)
+                flags[status].add(slot)
+                if status != "new":
+                    flags["decided"].add(slot)
+                elif state.resurfaced:
+                    flags["resurfaced"].add(slot)
                 if state.note:
                     flags["noted"].add(slot)
                 if state.tags:
@@ -334,6 +349,13 @@ class SearchEngine:
             found = hits if found is None else found & hits
         return found or set()
 
+    def _digests_named(self, value: str) -> list[str]:
+        digests = self.library.digests.values()
+        if value == "latest":
+            return [max(digests, key=lambda d: d.seq).id] if digests else []
+        matches = _digest_finder(value)
+        return [d.id for d in digests if matches(d)]
+
     def _filter(self, term: Term) -> Collection[int]:
         if term.field == "tag":
             return self._state().tags.get(term.value, set())
@@ -344,12 +366,22 @@ class SearchEngine:
         if term.field == "seen":
             test = seen_test(term.value)
             return set().union(*(slots for seen, slots in self._seen.items() if test(seen)))
-        digests = [
-            d.id
-            for d in self.library.digests.values()
-            if d.name.casefold().startswith(term.value) or fold(d.date or "") == term.value
-        ]
+        digests = self._digests_named(term.value)
         return set(chain.from_iterable(self._digests.get(d, ()) for d in digests))
+
+
+def _digest_finder(value: str) -> Callable[[Digest], bool]:
+    """What ``digest:VALUE`` means for one digest: its name starts with it, or its date is
+    the day or month VALUE names, however loosely written."""
+    wanted = loose_date(value)
+
+    def matches(digest: Digest) -> bool:
+        if digest.name.casefold().startswith(value):
+            return True
+        found = loose_date(digest.date) if digest.date else None
+        return wanted is not None and found is not None and date_matches(wanted, found)
+
+    return matches
 
 
 def _common(collections: list[Collection[int]]) -> Collection[int]:

@@ -30,14 +30,14 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
-from readinglist import validate
+from readinglist import migrate, validate
 from readinglist.errors import LibraryCorrupt, StorageError
 from readinglist.lock import Lock
 
 #: The schema version each kind of file is saved with. state.json is at 2 since undo steps
 #: may hold field changes (``changes``) instead of whole documents; a readinglist that knows
 #: only 1 refuses it (:class:`NewerSchema`) instead of misreading it. Older versions load.
-SCHEMA_VERSION: dict[str, int] = {"papers": 1, "state": 2}
+SCHEMA_VERSION: dict[str, int] = {"papers": 1, "state": 3}
 PAPERS_FILE = "papers.json"
 STATE_FILE = "state.json"
 LOCK_FILE = "lock"
@@ -249,12 +249,18 @@ def load_file(path: Path, kind: str) -> Data:
     Anything we would not have written, down to one field of one document (see
     :mod:`readinglist.validate`), raises :class:`LibraryCorrupt` so that the caller never
     mistakes a damaged file for an empty one (and never overwrites it), and never meets a
-    document of the wrong shape later, as a traceback.
+    document of the wrong shape later, as a traceback. A file of an earlier schema comes
+    back upgraded (:mod:`readinglist.migrate`), in memory.
     """
+    return load_versioned(path, kind)[0]
+
+
+def load_versioned(path: Path, kind: str) -> tuple[Data, int]:
+    """:func:`load_file`, and the schema version the file has on disk."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return empty_data(kind)
+        return empty_data(kind), SCHEMA_VERSION[kind]
     except IsADirectoryError:
         raise StorageError(f"{path}: is a directory, expected a library file") from None
     except OSError as error:
@@ -279,10 +285,16 @@ def load_file(path: Path, kind: str) -> Data:
         raise NewerSchema(path, schema["version"], SCHEMA_VERSION[kind])
     if schema["version"] < 1:
         raise LibraryCorrupt(path, f"unknown schema version {schema['version']}")
+    version = schema["version"]
+    if version < SCHEMA_VERSION[kind]:
+        try:
+            data = migrate.upgrade(data, kind, version)
+        except migrate.MigrationError as error:
+            raise LibraryCorrupt(path, str(error)) from None
     found = validate.problem(data, kind)
     if found:
         raise LibraryCorrupt(path, found)
-    return data
+    return data, version
 
 
 class AtomicJSONStorage(Storage):
@@ -299,6 +311,7 @@ class AtomicJSONStorage(Storage):
         self.dirty = False
         self._data: Data | None = None
         self._signature: Signature = None
+        self.upgraded_from: int | None = None
 
     def read(self) -> Data:
         if self._data is None:
@@ -315,7 +328,9 @@ class AtomicJSONStorage(Storage):
 
     def reload(self) -> None:
         signature = _signature(self.path)
-        self._data = load_file(self.path, self.kind)
+        self._data, version = load_versioned(self.path, self.kind)
+        #: The older schema the file has on disk (upgraded in memory), else None.
+        self.upgraded_from = version if version < SCHEMA_VERSION[self.kind] else None
         self._signature = signature
 
     @property
@@ -365,6 +380,31 @@ class Store:
         # Validate both files now: a damaged library must stop us before anything else.
         self.papers_storage.read()
         self.state_storage.read()
+        self.save_upgrades()
+
+    def save_upgrades(self) -> None:
+        """Save files an earlier release wrote, upgraded, keeping each original aside.
+
+        Only when the lock is free right now (opening never waits): otherwise the upgrade
+        lives in memory and the next open, or the next change, saves it.
+        """
+        old = [s for s in self.storages() if s.upgraded_from is not None and s.path.exists()]
+        if not old:
+            return
+        with self.lock.attempt() as free:
+            if not free or self.stale():
+                return
+            for storage in old:
+                aside = storage.path.with_name(
+                    f"{storage.path.name}.schema{storage.upgraded_from}.bak"
+                )
+                try:
+                    if not aside.exists():
+                        atomic_write(aside, storage.path.read_bytes(), backup=False)
+                    storage.flush()
+                except (StorageError, OSError):
+                    continue  # a full disk: upgraded in memory, saved by a later change
+                storage.upgraded_from = None
 
     @property
     def papers_storage(self) -> AtomicJSONStorage:

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from readinglist.model import ID_LENGTH, plural
+from readinglist.model import ID_LENGTH, STATUSES, plural
 from readinglist.safetext import json_text, printable_line
 
 #: A paper id: what ``model.paper_id`` makes.
@@ -83,10 +83,13 @@ DIGEST_FIELDS = (
 )
 #: A paper's reading state (``PaperState.from_doc``, which has a default for each field).
 STATE_FIELDS = (
-    Field("read", frozenset({bool}), "true or false", default=False),
+    Field("status", _TEXT, "new, later, read, skipped or snoozed", default="new"),
     Field("tags", _LIST, "a list of text", default=[], items=str),
     Field("note", _TEXT, "text", default=""),
     Field("read_at", _TEXT_OR_NULL, "text or null", default=None),
+    Field("decided_at", _TEXT_OR_NULL, "text or null", default=None),
+    Field("snoozed_until", _TEXT_OR_NULL, "a date (YYYY-MM-DD) or null", default=None),
+    Field("resurfaced", _TEXT_OR_NULL, "a digest id or null", default=None),
     Field("updated", _TEXT_OR_NULL, "text or null", default=None),
 )
 _STATE_BY_NAME = {field.name: field for field in STATE_FIELDS}
@@ -111,7 +114,7 @@ def problem(data: Mapping[str, Any], kind: str) -> str | None:
     checked = _CHECKED_TABLES[kind]
     for name, table in data.items():
         if type(table) is not dict:
-            return f"table '{_key(name)}' is {_show(table)}, expected an object of documents"
+            return f"table '{_key(name)}' is {show(table)}, expected an object of documents"
         if name not in checked and not _all_dicts(table.values()):  # others: TinyDB's minimum
             doc_id, doc = next((i, d) for i, d in table.items() if type(d) is not dict)
             return f"{_key(name)}/{_key(doc_id)}: {_doc_problem(doc, ())}"
@@ -122,9 +125,21 @@ def problem(data: Mapping[str, Any], kind: str) -> str | None:
             or _table_problem("papers", papers, PAPER_FIELDS, paper_ids=True)
             or _references_problem(papers, digests)
         )
-    return _table_problem("state", data.get("state", {}), STATE_FIELDS, paper_ids=True) or (
-        _history_problem(data.get("history", {}))
+    states = data.get("state", {})
+    return (
+        _table_problem("state", states, STATE_FIELDS, paper_ids=True)
+        or _status_problem(states)
+        or _history_problem(data.get("history", {}))
     )
+
+
+def _status_problem(states: dict[str, dict[str, Any]]) -> str | None:
+    """A status outside :data:`model.STATUSES` (types are already checked)."""
+    known = set(STATUSES)
+    if {doc.get("status", "new") for doc in states.values()} <= known:
+        return None
+    pid, doc = next((p, d) for p, d in states.items() if d.get("status", "new") not in known)
+    return f"state/{pid}: field 'status' is {show(doc['status'])}, expected {', '.join(STATUSES)}"
 
 
 # ---------------------------------------------------------------------------- tables
@@ -157,7 +172,7 @@ def _references_problem(papers: dict[str, dict[str, Any]], digests: dict[str, An
         for index, did in enumerate(seen):
             if did not in digests:
                 return (
-                    f"papers/{pid}: field 'digests[{index}]' is {_show(did)}, "
+                    f"papers/{pid}: field 'digests[{index}]' is {show(did)}, "
                     "which the digests table does not hold"
                 )
     return None
@@ -187,7 +202,7 @@ def _changes_problem(changes: Any) -> str | None:
     if changes is _MISSING:
         return f"field 'changes' is missing (and so are 'before' and 'after'), expected {expected}"
     if type(changes) is not dict:
-        return f"field 'changes' is {_show(changes)}, expected {expected}"
+        return f"field 'changes' is {show(changes)}, expected {expected}"
     if _all_paper_ids(changes) and _changes_ok(changes.values()):
         return None
     for pid, fields in changes.items():
@@ -195,7 +210,7 @@ def _changes_problem(changes: Any) -> str | None:
             return f"field 'changes' names {_key(pid)}, {_NOT_AN_ID}"
         if type(fields) is not dict:
             return (
-                f"field 'changes.{pid}' is {_show(fields)}, expected an object of [old, new] pairs"
+                f"field 'changes.{pid}' is {show(fields)}, expected an object of [old, new] pairs"
             )
         for name, pair in fields.items():
             field = _STATE_BY_NAME.get(name)
@@ -204,7 +219,7 @@ def _changes_problem(changes: Any) -> str | None:
                 return f"field 'changes.{pid}.{_key(name)}' is not a reading-state field ({known})"
             if type(pair) is not list or len(pair) != 2:
                 return (
-                    f"field 'changes.{pid}.{name}' is {_show(pair)}, "
+                    f"field 'changes.{pid}.{name}' is {show(pair)}, "
                     f"expected a pair [old, new] of {field.expected}"
                 )
             for index, value in enumerate(pair):
@@ -240,7 +255,7 @@ def _states_problem(side: str, states: Any, *, nullable: bool) -> str | None:
     if states is _MISSING:
         return f"field '{side}' is missing, expected {expected}"
     if type(states) is not dict:
-        return f"field '{side}' is {_show(states)}, expected {expected}"
+        return f"field '{side}' is {show(states)}, expected {expected}"
     docs = [doc for doc in states.values() if doc is not None] if nullable else states.values()
     if _all_paper_ids(states) and _docs_ok(docs, STATE_FIELDS):
         return None
@@ -251,7 +266,7 @@ def _states_problem(side: str, states: Any, *, nullable: bool) -> str | None:
         if doc is None and nullable:
             continue
         if type(doc) is not dict:
-            return f"field '{path}' is {_show(doc)}, expected a paper's state (an object)"
+            return f"field '{path}' is {show(doc)}, expected a paper's state (an object)"
         found = _doc_problem(doc, STATE_FIELDS, prefix=f"{path}.")
         if found:
             return found
@@ -295,7 +310,7 @@ def _docs_ok(docs: Iterable[Any], fields: tuple[Field, ...]) -> bool:
 def _doc_problem(doc: Any, fields: tuple[Field, ...], prefix: str = "") -> str | None:
     """The first wrong field of one document, its name prefixed with ``prefix``."""
     if type(doc) is not dict:
-        return f"the document is {_show(doc)}, expected an object"
+        return f"the document is {show(doc)}, expected an object"
     for field in fields:
         found = _value_problem(prefix + field.name, doc.get(field.name, field.default), field)
         if found:
@@ -307,12 +322,12 @@ def _value_problem(path: str, value: Any, field: Field) -> str | None:
     if value is _MISSING:
         return f"field '{path}' is missing, expected {field.expected}"
     if type(value) not in field.types:
-        return f"field '{path}' is {_show(value)}, expected {field.expected}"
+        return f"field '{path}' is {show(value)}, expected {field.expected}"
     if field.items is not None:
         for index, item in enumerate(value):
             if type(item) is not field.items:
                 return (
-                    f"field '{path}[{index}]' is {_show(item)}, expected {_TYPE_NAMES[field.items]}"
+                    f"field '{path}[{index}]' is {show(item)}, expected {_TYPE_NAMES[field.items]}"
                 )
     return None
 
@@ -322,10 +337,10 @@ def _value_problem(path: str, value: Any, field: Field) -> str | None:
 
 def _key(key: str) -> str:
     """An id or field name as a message shows it: as is when plain, else quoted and cut."""
-    return key if _PLAIN_KEY_RE.fullmatch(key) else _show(key, typed=False)
+    return key if _PLAIN_KEY_RE.fullmatch(key) else show(key, typed=False)
 
 
-def _show(value: Any, *, typed: bool = True) -> str:
+def show(value: Any, *, typed: bool = True) -> str:
     """A wrong value in a few safe characters, with its JSON type: ``123 (a number)``."""
     kind = type(value)
     if value is None or kind is bool:

@@ -44,7 +44,7 @@ def test_healthy_library(capsys: pytest.CaptureFixture[str], lib_dir: Path) -> N
     assert (code, err) == (0, "")
     assert lines[0] == f"checking {lib_dir}"
     assert "ok: papers.json: 751 papers from 5 digests (schema 1)" in lines
-    assert "ok: state.json: reading state for 2 papers, 2 undo steps (schema 2)" in lines
+    assert "ok: state.json: reading state for 2 papers, 2 undo steps (schema 3)" in lines
     assert any(
         re.fullmatch(r"ok: state\.json\.bak: valid backup saved \d{4}-\d\d-\d\d \d\d:\d\d", x)
         for x in lines

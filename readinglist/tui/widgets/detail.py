@@ -64,7 +64,7 @@ class DetailPane(VerticalScroll, can_focus=False):
             (f"Seen in {seen}: ", "bold"),
             literal_line(", ".join(d.label for d in digests)),
             ("\nStatus: ", "bold"),
-            state.status,
+            state.summary,
             (f" · id {pid}", "dim"),
         ]
         if state.tags:
