@@ -357,7 +357,7 @@ class Library:
             paper.digests.append(did)
             paper.latest = seq
             state = self.state(pid)
-            if state.status == "skipped":
+            if state.status == "skipped" and pid not in back:  # counted by the first digest
                 stamp = now()
                 back[pid] = dataclasses.replace(
                     state, status="new", resurfaced=did, decided_at=stamp, updated=stamp
@@ -369,7 +369,7 @@ class Library:
             "imported",
             new=len(new),
             again=len(again),
-            resurfaced=sum(pid in back for pid in again),
+            resurfaced=sum(back.get(pid, {}).get("resurfaced") == did for pid in again),
             warnings=digest.warnings,
             layout=digest.layout,
         )
@@ -396,10 +396,18 @@ class Library:
         """Read, or back to ``new`` (the inbox) with ``read=False``."""
         return self.decide(ids, "read" if read else "new")
 
-    def decide(self, ids: Sequence[str], status: str, until: str | None = None) -> Change | None:
-        """Give papers a status (``until``: the date a snooze ends); one undo step."""
+    def decide(
+        self,
+        ids: Sequence[str],
+        status: str,
+        until: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> Change | None:
+        """Give papers a status (``until``: the date a snooze ends) and optionally add
+        ``tags`` (a tag preset): one undo step."""
         if status not in STATUSES or (status == "snoozed") != (until is not None):
             raise ValueError(f"bad decision {status!r} until {until!r}")
+        plus = [t for t in map(normalise_tag, tags) if t]
         papers = plural(len(ids), "paper")
         label = {
             "new": f"mark {papers} new",
@@ -407,9 +415,15 @@ class Library:
             "read": f"mark {papers} read",
             "skipped": f"skip {papers}",
             "snoozed": f"snooze {papers} until {until}",
-        }[status]
+        }[status] + "".join(f" +{t}" for t in plus)
         stamp = now()
-        return self._update(label, ids, lambda s: s.decided(status, stamp, until))
+
+        def decide(state: PaperState) -> PaperState:
+            state = state.decided(status, stamp, until)
+            new_tags = tuple(dict.fromkeys((*state.tags, *plus)))
+            return dataclasses.replace(state, tags=new_tags) if plus else state
+
+        return self._update(label, ids, decide)
 
     def snooze(self, ids: Sequence[str], days: int) -> Change | None:
         until = (date.fromisoformat(today()) + timedelta(days=days)).isoformat()

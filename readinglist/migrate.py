@@ -89,4 +89,8 @@ def _fields_to_3(fields: dict[str, Any], where: str) -> dict[str, Any]:
         raise MigrationError(f"{where}: field 'read' is {validate.show(pair)}, expected [old, new]")
     new = {name: value for name, value in fields.items() if name != "read"}
     new["status"] = [_status(value, where) for value in pair]
+    read_at = fields.get("read_at")
+    if "decided_at" not in fields and type(read_at) is list and len(read_at) == 2:
+        # As in _doc_to_3, so that undo and redo keep decided_at in step with the status.
+        new["decided_at"] = [at if read else None for read, at in zip(pair, read_at, strict=True)]
     return new

@@ -349,11 +349,28 @@ class AtomicJSONStorage(Storage):
         # An older schema's file is saved as the current one: what we add may need it.
         self._data.setdefault("meta", {})["schema"] = schema_doc(self.kind)
         try:
+            if self.upgraded_from is not None:
+                self._keep_original()
             atomic_write(self.path, orjson.dumps(self._data))
         except StorageError:
             self._data = None  # what we hold was never saved: re-read the disk next time
             raise
         self._signature = _signature(self.path)
+
+    def _keep_original(self) -> None:
+        """Before the first save of an upgraded file, copy the original aside for good (the
+        ``.bak`` is replaced by the next save): ``state.json.schema2.bak``."""
+        aside = self.path.with_name(f"{self.path.name}.schema{self.upgraded_from}.bak")
+        if self.path.exists() and not aside.exists():
+            try:
+                original = self.path.read_bytes()
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise StorageError(
+                    f"{self.path}: cannot read it to keep a copy ({reason})"
+                ) from None
+            atomic_write(aside, original, backup=False)
+        self.upgraded_from = None
 
     def forget(self) -> None:
         """Drop unsaved changes; the next read comes from disk."""
@@ -383,28 +400,19 @@ class Store:
         self.save_upgrades()
 
     def save_upgrades(self) -> None:
-        """Save files an earlier release wrote, upgraded, keeping each original aside.
+        """Save files an earlier release wrote, upgraded (the original kept aside).
 
         Only when the lock is free right now (opening never waits): otherwise the upgrade
-        lives in memory and the next open, or the next change, saves it.
+        lives in memory, and the next open, or the next change, saves it.
         """
         old = [s for s in self.storages() if s.upgraded_from is not None and s.path.exists()]
         if not old:
             return
         with self.lock.attempt() as free:
-            if not free or self.stale():
-                return
-            for storage in old:
-                aside = storage.path.with_name(
-                    f"{storage.path.name}.schema{storage.upgraded_from}.bak"
-                )
-                try:
-                    if not aside.exists():
-                        atomic_write(aside, storage.path.read_bytes(), backup=False)
-                    storage.flush()
-                except (StorageError, OSError):
-                    continue  # a full disk: upgraded in memory, saved by a later change
-                storage.upgraded_from = None
+            if free and not self.stale():
+                for storage in old:
+                    with contextlib.suppress(StorageError):  # a full disk: saved later
+                        storage.flush()
 
     @property
     def papers_storage(self) -> AtomicJSONStorage:

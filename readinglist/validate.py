@@ -31,6 +31,10 @@ PAPER_ID_RE = re.compile(f"[0-9a-f]{{{ID_LENGTH}}}")
 _HEX_RUN_RE = re.compile("[0-9a-f]*")
 #: A history key: a decimal number as ``History.record`` writes it (no sign, no leading 0).
 _SEQ_RE = re.compile("0|[1-9][0-9]*")
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_KNOWN_STATUSES = frozenset(STATUSES)
+#: State fields whose values (not only types) are checked.
+_VALUED = ("status", "snoozed_until")
 #: Ids and field names shown as they are; anything else is shown quoted.
 _PLAIN_KEY_RE = re.compile(r"[\w.-]{1,40}", re.ASCII)
 _NOT_AN_ID = f"not a paper id ({ID_LENGTH} lowercase hex characters)"
@@ -128,18 +132,51 @@ def problem(data: Mapping[str, Any], kind: str) -> str | None:
     states = data.get("state", {})
     return (
         _table_problem("state", states, STATE_FIELDS, paper_ids=True)
-        or _status_problem(states)
         or _history_problem(data.get("history", {}))
+        or _status_problem(states, data.get("history", {}))
     )
 
 
-def _status_problem(states: dict[str, dict[str, Any]]) -> str | None:
-    """A status outside :data:`model.STATUSES` (types are already checked)."""
-    known = set(STATUSES)
-    if {doc.get("status", "new") for doc in states.values()} <= known:
-        return None
-    pid, doc = next((p, d) for p, d in states.items() if d.get("status", "new") not in known)
-    return f"state/{pid}: field 'status' is {show(doc['status'])}, expected {', '.join(STATUSES)}"
+def _status_problem(states: dict[str, dict[str, Any]], history: Any) -> str | None:
+    """A status outside :data:`model.STATUSES` or a snooze date that is no date (types are
+    already checked), in the state table or in an undo step, which would write it there."""
+    values: list[tuple[str, str, Any]] = []  # (where, field, value)
+    if not (
+        {doc.get("status", "new") for doc in states.values()} <= _KNOWN_STATUSES
+        and all(_DATE_RE.fullmatch(d["snoozed_until"]) for d in states.values() if _until(d))
+    ):
+        values += [
+            (f"state/{pid}: field '{name}", name, doc.get(name))
+            for pid, doc in states.items()
+            for name in _VALUED
+        ]
+    for seq, step in history.items() if type(history) is dict else ():
+        for side in ("before", "after"):
+            docs = step.get(side)
+            for pid, doc in docs.items() if type(docs) is dict else ():
+                if type(doc) is dict:
+                    values += [
+                        (f"history/{seq}: field '{side}.{pid}.{name}", name, doc.get(name))
+                        for name in _VALUED
+                    ]
+        changes = step.get("changes")
+        for pid, fields in changes.items() if type(changes) is dict else ():
+            for name in _VALUED:
+                for index, value in enumerate(fields.get(name) or ()):
+                    values.append(
+                        (f"history/{seq}: field 'changes.{pid}.{name}[{index}]", name, value)
+                    )
+    for where, name, value in values:
+        if value is None or type(value) is not str:
+            continue  # absent (the default), or a wrong type the type checks name
+        bad = value not in _KNOWN_STATUSES if name == "status" else not _DATE_RE.fullmatch(value)
+        if bad:
+            return f"{where}' is {show(value)}, expected {_STATE_BY_NAME[name].expected}"
+    return None
+
+
+def _until(doc: dict[str, Any]) -> bool:
+    return doc.get("snoozed_until") is not None
 
 
 # ---------------------------------------------------------------------------- tables

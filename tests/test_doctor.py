@@ -22,6 +22,8 @@ from readinglist.storage import LOCK_FILE, backup_path
 from tests.libhelpers import NOTE, damaged_versions, make_library, snapshot
 
 Run = tuple[int, list[str], str]
+#: Libraries written by earlier releases (see tests/fixtures/README.md).
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def doctor(capsys: pytest.CaptureFixture[str], data_dir: Path, *args: str) -> Run:
@@ -51,6 +53,29 @@ def test_healthy_library(capsys: pytest.CaptureFixture[str], lib_dir: Path) -> N
     )
     assert not problems(lines)
     assert lines[-1] == f"healthy: {lib_dir}"
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_library_of_an_earlier_release(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, version: int
+) -> None:
+    """Healthy as it is (doctor reads, the next open upgrades), and after the upgrade; the
+    original kept aside (state.json.schemaN.bak) is no leftover for ``--fix``."""
+    data_dir = Path(shutil.copytree(FIXTURES / f"v{version}", tmp_path / "lib"))
+    before = snapshot(data_dir)
+    code, lines, err = doctor(capsys, data_dir, "--fix")
+    assert (code, err, problems(lines)) == (0, "", [])
+    assert f"ok: state.json: reading state for 4 papers, 5 undo steps (schema {version})" in lines
+    assert snapshot(data_dir) == before
+
+    Library(data_dir)
+    upgraded = snapshot(data_dir)
+    assert f"state.json.schema{version}.bak" in upgraded
+    code, lines, err = doctor(capsys, data_dir, "--fix")
+    assert (code, err, problems(lines)) == (0, "", [])
+    assert "ok: state.json: reading state for 4 papers, 5 undo steps (schema 3)" in lines
+    assert lines[-1] == f"healthy: {data_dir}"
+    assert snapshot(data_dir) == upgraded
 
 
 def test_missing_and_file_data_dirs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -263,6 +288,14 @@ def _old_step_without_after(state: dict[str, Any], pid: str) -> None:
     state["history"]["1"] = {"label": "x", "at": "y", "undone": False, "before": {pid: None}}
 
 
+def _schema_2_read(state: dict[str, Any], pid: str, read: Any) -> None:
+    """The paper's state as an earlier release wrote it (schema 2: ``read``, no ``status``)."""
+    state["meta"]["schema"]["version"] = 2
+    for name in ("status", "decided_at", "snoozed_until", "resurfaced"):
+        state["state"][pid].pop(name)
+    state["state"][pid]["read"] = read
+
+
 #: name → (file, how to damage it given (data, pid, digest id), the problem load_file names).
 #: ``{pid}``/``{PID}``/``{did}`` are the damaged paper (upper-cased) and digest.
 DAMAGED_DOCUMENTS: dict[str, tuple[str, Mutation, str]] = {
@@ -327,9 +360,21 @@ DAMAGED_DOCUMENTS: dict[str, tuple[str, Mutation, str]] = {
         lambda d, p, g: d["state"][p].update(note=None),
         "state/{pid}: field 'note' is null, expected text",
     ),
-    "read is text": (
+    "status is a number": (
         "state.json",
-        lambda d, p, g: d["state"][p].update(read="yes"),
+        lambda d, p, g: d["state"][p].update(status=1),
+        "state/{pid}: field 'status' is 1 (a number), "
+        "expected new, later, read, skipped or snoozed",
+    ),
+    "status unknown": (
+        "state.json",
+        lambda d, p, g: d["state"][p].update(status="done"),
+        "state/{pid}: field 'status' is \"done\" (text), "
+        "expected new, later, read, skipped or snoozed",
+    ),
+    "read is text in an earlier schema": (
+        "state.json",
+        lambda d, p, g: _schema_2_read(d, p, "yes"),
         "state/{pid}: field 'read' is \"yes\" (text), expected true or false",
     ),
     "state is text": (
@@ -356,12 +401,13 @@ DAMAGED_DOCUMENTS: dict[str, tuple[str, Mutation, str]] = {
         "state.json",
         lambda d, p, g: d["history"]["1"].update(changes={p: {"colour": ["red", "blue"]}}),
         "history/1: field 'changes.{pid}.colour' is not a reading-state field "
-        "(read, tags, note, read_at, updated)",
+        "(status, tags, note, read_at, decided_at, snoozed_until, resurfaced, updated)",
     ),
     "change of the wrong type": (
         "state.json",
-        lambda d, p, g: d["history"]["1"].update(changes={p: {"read": [False, 1]}}),
-        "history/1: field 'changes.{pid}.read[1]' is 1 (a number), expected true or false",
+        lambda d, p, g: d["history"]["1"].update(changes={p: {"status": ["new", 1]}}),
+        "history/1: field 'changes.{pid}.status[1]' is 1 (a number), "
+        "expected new, later, read, skipped or snoozed",
     ),
     "history table is a list": (
         "state.json",

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from readinglist import history
 from readinglist.library import Library
-from readinglist.model import normalise_tag
+from readinglist.model import EMPTY_STATE, STATUSES, normalise_tag
 
 #: A note bigger than the journal's whole byte budget.
 BIG_NOTE = "Reading notes. " * 140_000  # 2.1 MB
@@ -48,9 +48,9 @@ def test_toggling_a_paper_with_a_long_note_does_not_copy_the_note(tmp_path: Path
     entries = raw_state(library.data_dir)["history"].values()
     toggles = [e for e in entries if e["label"].startswith("mark ")]
     assert len(toggles) == 40
-    # `updated` too, unless two toggles fell in the same second.
-    assert all({"read", "read_at"} <= set(e["changes"][pid]) for e in toggles)
-    assert all(set(e["changes"]) == {pid} and len(e["changes"][pid]) <= 3 for e in toggles)
+    # `decided_at` and `updated` too, unless two toggles fell in the same second.
+    assert all({"status", "read_at"} <= set(e["changes"][pid]) for e in toggles)
+    assert all(set(e["changes"]) == {pid} and len(e["changes"][pid]) <= 4 for e in toggles)
     assert not any("Reading notes" in orjson.dumps(e).decode() for e in toggles)
     # Undo and redo still restore exactly, note and all.
     assert not library.state(pid).read
@@ -142,6 +142,8 @@ def test_steps_written_by_an_earlier_release_undo_and_redo(tmp_path: Path) -> No
     (library.data_dir / "state.json").write_bytes(orjson.dumps(old))
 
     upgraded = Library(library.data_dir)
+    assert (upgraded.state(a).status, upgraded.state(a).decided_at) == ("read", at)
+    assert upgraded.state(b).status == "new" and upgraded.state(b).note == "old note"
     assert upgraded.redo().label == "redo tag 1 paper +x"
     assert upgraded.state(a).tags == ("x",)
     upgraded.mark([b])  # a new-shape step on top of the old ones
@@ -158,7 +160,7 @@ def test_steps_written_by_an_earlier_release_undo_and_redo(tmp_path: Path) -> No
         assert upgraded.redo() is not None
     reopened = Library(library.data_dir)
     assert reopened.state(a).tags == ("x",) and reopened.state(a).read_at == at
-    assert reopened.state(b).note == "old note" and reopened.state(b).read
+    assert reopened.state(b).note == "old note" and reopened.state(b).status == "read"
 
 
 # ------------------------------------------------------------------ against a model
@@ -168,6 +170,11 @@ TAGS = ("ml", "ssm", "x")
 
 op = st.one_of(
     st.tuples(st.just("mark"), st.sets(st.integers(0, PAPERS - 1), min_size=1), st.booleans()),
+    st.tuples(
+        st.just("decide"),
+        st.sets(st.integers(0, PAPERS - 1), min_size=1),
+        st.sampled_from(STATUSES),
+    ),
     st.tuples(
         st.just("tag"),
         st.sets(st.integers(0, PAPERS - 1), min_size=1),
@@ -179,15 +186,19 @@ op = st.one_of(
     st.tuples(st.just("redo")),
 )
 
-Snapshot = tuple[tuple[bool, tuple[str, ...], str], ...]
+#: (status, tags, note) per paper.
+Snapshot = tuple[tuple[str, tuple[str, ...], str], ...]
+#: The day every snooze in the model ends (far off: it never runs out during a test).
+UNTIL = "2999-01-01"
 
 
 def model_change(current: Snapshot, step: tuple) -> Snapshot:
     """What a change does, by the documented semantics, on a plain tuple per paper."""
     states = list(current)
-    if step[0] == "mark":
+    if step[0] in ("mark", "decide"):
+        status = step[2] if step[0] == "decide" else "read" if step[2] else "new"
         for n in step[1]:
-            states[n] = (step[2], *states[n][1:])
+            states[n] = (status, *states[n][1:])
     elif step[0] == "tag":
         minus = {normalise_tag(t) for t in step[3]}
         for n in step[1]:
@@ -206,7 +217,7 @@ def test_undo_and_redo_match_a_simple_model(steps: list[tuple]) -> None:
         library = make_small(Path(folder) / "lib", PAPERS)
         ids = sorted(library.papers)
         # The model: every state the library went through, and where undo/redo stand.
-        timeline: list[Snapshot] = [((False, (), ""),) * PAPERS]
+        timeline: list[Snapshot] = [(("new", (), ""),) * PAPERS]
         now = 0
         for step in steps:
             if step[0] == "undo":
@@ -220,6 +231,9 @@ def test_undo_and_redo_match_a_simple_model(steps: list[tuple]) -> None:
             else:
                 if step[0] == "mark":
                     change = library.mark([ids[n] for n in sorted(step[1])], step[2])
+                elif step[0] == "decide":
+                    until = UNTIL if step[2] == "snoozed" else None
+                    change = library.decide([ids[n] for n in sorted(step[1])], step[2], until)
                 elif step[0] == "tag":
                     change = library.tag([ids[n] for n in sorted(step[1])], step[2], step[3])
                 else:
@@ -230,8 +244,11 @@ def test_undo_and_redo_match_a_simple_model(steps: list[tuple]) -> None:
                     timeline[now + 1 :] = [after]
                     now += 1
             for view in (library, Library(library.data_dir)):
-                actual = tuple((s.read, s.tags, s.note) for s in (view.state(pid) for pid in ids))
+                actual = tuple((s.status, s.tags, s.note) for s in map(view.state, ids))
                 assert actual == timeline[now]
-                assert all(
-                    (view.state(pid).read_at is not None) == view.state(pid).read for pid in ids
-                )
+                for state in map(view.state, ids):
+                    assert (state.read_at is not None) == state.read
+                    assert (state.snoozed_until is not None) == (state.status == "snoozed")
+                    assert state.status == "new" or state.decided_at is not None
+                if now == 0:  # all undone: every field is back, not just those the model sees
+                    assert all(view.state(pid) == EMPTY_STATE for pid in ids)

@@ -21,6 +21,7 @@ import pytest
 from readinglist import validate
 from readinglist.errors import LibraryCorrupt
 from readinglist.library import Library
+from readinglist.model import EMPTY_STATE, STATUSES, PaperState
 from readinglist.search import CHECKSUM_BYTES, INDEX_FORMAT, INDEX_MAGIC, SearchEngine
 from readinglist.storage import (
     INDEX_FILE,
@@ -29,6 +30,7 @@ from readinglist.storage import (
     STATE_FILE,
     NewerSchema,
     load_file,
+    load_versioned,
 )
 from tests.libhelpers import make_library
 
@@ -47,9 +49,11 @@ VALUES: dict[str, Any] = {
     "mixed list": ["a", 2],
     "list of lists": [["a"]],
     "object": {"a": "b"},
+    "a status": "later",
+    "a date": "2024-04-01",
     "missing": MISSING,
 }
-TEXT = {"text", "empty text"}
+TEXT = {"text", "empty text", "a status", "a date"}
 OPTIONAL_TEXT = TEXT | {"null", "missing"}
 TEXT_LIST = {"list of text", "empty list"}
 #: What each field accepts, written from the brief rather than from validate.py.
@@ -63,17 +67,46 @@ ACCEPTS: dict[tuple[str, str], set[str]] = {
     ("digests", "seq"): {"whole number"},
     ("digests", "imported_at"): TEXT,
     ("digests", "papers"): {"whole number"},
-    ("state", "read"): {"true", "missing"},
+    ("state", "status"): {"a status", "missing"},  # text, but only one of model.STATUSES
     ("state", "tags"): TEXT_LIST | {"missing"},
     ("state", "note"): TEXT | {"missing"},
     ("state", "read_at"): OPTIONAL_TEXT,
+    ("state", "decided_at"): OPTIONAL_TEXT,
+    ("state", "snoozed_until"): {"a date", "null", "missing"},  # text, but only YYYY-MM-DD
+    ("state", "resurfaced"): OPTIONAL_TEXT,
     ("state", "updated"): OPTIONAL_TEXT,
     ("history", "label"): TEXT,
     ("history", "at"): TEXT,
     ("history", "undone"): {"true"},
 }
-STATE_FIELDS = ["read", "tags", "note", "read_at", "updated"]
-FULL_STATE = {"read": True, "tags": ["t"], "note": "n", "read_at": "2024-03-01", "updated": None}
+STATE_FIELDS = [
+    "status",
+    "tags",
+    "note",
+    "read_at",
+    "decided_at",
+    "snoozed_until",
+    "resurfaced",
+    "updated",
+]
+FULL_STATE = {
+    "status": "read",
+    "tags": ["t"],
+    "note": "n",
+    "read_at": "2024-03-01",
+    "decided_at": "2024-03-01",
+    "snoozed_until": None,
+    "resurfaced": None,
+    "updated": None,
+}
+#: The same state as an earlier release (state.json schema 1 or 2) wrote it.
+OLD_FULL_STATE = {
+    "read": True,
+    "tags": ["t"],
+    "note": "n",
+    "read_at": "2024-03-01",
+    "updated": None,
+}
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +138,9 @@ def files(template: Path) -> dict[str, Any]:
 
 
 def test_real_files_are_valid(files: dict[str, Any]) -> None:
+    # The matrix below covers every field the validator knows (a new one must join it).
+    assert [field.name for field in validate.STATE_FIELDS] == STATE_FIELDS == list(FULL_STATE)
+    assert {field for table, field in ACCEPTS if table == "state"} == set(STATE_FIELDS)
     assert validate.problem(files["papers"], "papers") is None
     assert validate.problem(files["state"], "state") is None
     steps = files["state"]["history"].values()
@@ -178,6 +214,17 @@ def test_messages_name_the_value_and_what_was_expected(files: dict[str, Any]) ->
     assert validate.problem(state, "state") == (
         f"state/{pid}: field 'tags' is \"ml\" (text), expected a list of text"
     )
+    state["state"][pid]["tags"] = []
+    state["state"][pid]["status"] = 1
+    assert validate.problem(state, "state") == (
+        f"state/{pid}: field 'status' is 1 (a number), "
+        "expected new, later, read, skipped or snoozed"
+    )
+    state["state"][pid]["status"] = "done"
+    found = validate.problem(state, "state")
+    assert found is not None and found.startswith(
+        f"state/{pid}: field 'status' is \"done\" (text), expected new, later, read, skipped"
+    )
 
 
 def test_unknown_tables_and_fields_are_allowed(files: dict[str, Any]) -> None:
@@ -216,8 +263,13 @@ def test_unknown_tables_and_fields_are_allowed(files: dict[str, Any]) -> None:
             "history/99: field 'changes.{pid}.colour' is not a reading-state field",
         ),
         (
-            lambda h, p: h["99"].update(changes={p: {"read": [False, "yes"]}}),
-            "history/99: field 'changes.{pid}.read[1]' is \"yes\" (text), expected true or false",
+            lambda h, p: h["99"].update(changes={p: {"status": ["new", 3]}}),
+            "history/99: field 'changes.{pid}.status[1]' is 3 (a number), expected new, later, "
+            "read, skipped or snoozed",
+        ),
+        (
+            lambda h, p: h["99"].update(changes={p: {"read": [False, True]}}),
+            "history/99: field 'changes.{pid}.read' is not a reading-state field",
         ),
         (
             lambda h, p: h["99"].update(changes={p: {"tags": [[], [3]]}}),
@@ -254,15 +306,44 @@ def test_valid_changes_of_every_field_are_accepted(files: dict[str, Any]) -> Non
         "undone": True,
         "changes": {
             pid: {
-                "read": [False, True],
+                "status": ["new", "read"],
                 "tags": [[], ["a"]],
                 "note": ["", "n"],
                 "read_at": [None, "2024"],
+                "decided_at": [None, "2024"],
+                "snoozed_until": ["2024-04-01", None],
+                "resurfaced": ["f224d3c540e90325", None],
                 "updated": ["2023", "2024"],
             }
         },
     }
     assert validate.problem(state, "state") is None
+    for status in STATUSES:  # each status, in the state table and both undo shapes
+        state["state"][pid]["status"] = status
+        state["history"]["99"]["changes"][pid]["status"] = [status, status]
+        state["history"]["97"] = {
+            "label": "x",
+            "at": "y",
+            "undone": False,
+            "before": {pid: {"status": status}},
+            "after": {pid: {"status": status}},
+        }
+        assert validate.problem(state, "state") is None, status
+
+
+@pytest.mark.parametrize("side", ["before", "after", "changes"])
+def test_a_status_outside_the_list_is_refused_in_undo_steps(
+    files: dict[str, Any], side: str
+) -> None:
+    """Undo or redo would write it into the state table, which the next load refuses."""
+    state, pid = copy.deepcopy(files["state"]), files["pid"]
+    if side == "changes":
+        state["history"]["98"]["changes"][pid]["status"] = ["read", "done"]
+    else:
+        state["history"]["99"][side] = {pid: {**FULL_STATE, "status": "done"}}
+    found = validate.problem(state, "state")
+    assert found is not None and "status" in found, found
+    assert 'is "done" (text), expected new, later, read, skipped or snoozed' in found, found
 
 
 def test_bad_ids_are_shown_safely(files: dict[str, Any]) -> None:
@@ -285,39 +366,65 @@ def test_a_table_that_is_not_an_object(files: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------- schemas
 
 
-def test_schema_1_state_is_read_and_saved_as_schema_2(template: Path, tmp_path: Path) -> None:
-    """An earlier release's state.json (whole-document undo steps) loads, undoes, upgrades."""
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_earlier_state_schema_is_read_and_saved_as_schema_3(
+    template: Path, tmp_path: Path, version: int
+) -> None:
+    """An earlier release's state.json (``read: bool``; schema 2 adds ``changes`` undo steps)
+    loads upgraded, undoes and redoes, and is saved as schema 3 with the original aside.
+
+    tests/test_migrate.py does the same with files the earlier releases wrote themselves.
+    """
     data_dir = Path(shutil.copytree(template, tmp_path / "lib"))
     library = Library(data_dir)
     pid, other = library.ordered()[5:7]
-    state = orjson.loads((data_dir / STATE_FILE).read_bytes())
-    state["meta"]["schema"]["version"] = 1
-    state["history"] = {
+    tagged = {**OLD_FULL_STATE, "tags": ["old"]}
+    steps: dict[str, Any] = {
         "1": {
             "label": "mark 1 paper read",
             "at": "2024-03-01T00:00:00+00:00",
             "undone": False,
             "before": {pid: None},
-            "after": {pid: {**FULL_STATE, "tags": ["old"]}},
+            "after": {pid: tagged},
         }
     }
-    state["state"][pid] = {**FULL_STATE, "tags": ["old"]}
-    (data_dir / STATE_FILE).write_bytes(orjson.dumps(state))
-    assert load_file(data_dir / STATE_FILE, "state")["meta"]["schema"]["version"] == 1
+    if version == 2:
+        steps["2"] = {
+            "label": "mark 1 paper unread",
+            "at": "2024-03-02T00:00:00+00:00",
+            "undone": True,
+            "changes": {pid: {"read": [True, False], "read_at": ["2024-03-01", None]}},
+        }
+    old = {"meta": {"schema": {"version": version, "kind": "state"}}, "state": {pid: tagged}}
+    original = orjson.dumps(old | {"history": steps})
+    (data_dir / STATE_FILE).write_bytes(original)
+    upgraded, on_disk = load_versioned(data_dir / STATE_FILE, "state")
+    assert on_disk == version and (data_dir / STATE_FILE).read_bytes() == original
+    expected = {**FULL_STATE, "tags": ["old"]}
+    assert upgraded["state"][pid] == {
+        "status": "read",
+        "tags": ["old"],
+        "note": "n",
+        "read_at": "2024-03-01",
+        "decided_at": "2024-03-01",  # when it was read: the last decision known
+        "updated": None,
+    }
 
     library = Library(data_dir)
-    assert library.state(pid).tags == ("old",)
+    assert library.state(pid) == PaperState.from_doc(expected)
+    if version == 2:
+        assert library.redo() is not None
+        assert (library.state(pid).status, library.state(pid).read_at) == ("new", None)
+        assert library.undo() is not None and library.state(pid) == PaperState.from_doc(expected)
     assert library.undo() is not None
-    assert library.state(pid).tags == ()
+    assert library.state(pid) == EMPTY_STATE
     saved = orjson.loads((data_dir / STATE_FILE).read_bytes())
     assert (
         saved["meta"]["schema"]
-        == {"version": 2, "kind": "state"}
-        == {
-            "version": SCHEMA_VERSION["state"],
-            "kind": "state",
-        }
+        == {"version": 3, "kind": "state"}
+        == {"version": SCHEMA_VERSION["state"], "kind": "state"}
     )
+    assert (data_dir / f"{STATE_FILE}.schema{version}.bak").read_bytes() == original
     library.mark([other])
     assert Library(data_dir).state(other).read
     papers = orjson.loads((data_dir / PAPERS_FILE).read_bytes())
@@ -325,7 +432,7 @@ def test_schema_1_state_is_read_and_saved_as_schema_2(template: Path, tmp_path: 
 
 
 @pytest.mark.parametrize(
-    ("name", "kind", "newer"), [(STATE_FILE, "state", 3), (PAPERS_FILE, "papers", 2)]
+    ("name", "kind", "newer"), [(STATE_FILE, "state", 4), (PAPERS_FILE, "papers", 2)]
 )
 def test_a_newer_schema_is_refused_per_kind(
     template: Path, tmp_path: Path, name: str, kind: str, newer: int
@@ -344,7 +451,7 @@ def test_a_newer_schema_is_refused_per_kind(
 def test_the_other_kind_of_file_is_not_mistaken_for_a_newer_one(
     template: Path, tmp_path: Path
 ) -> None:
-    """state.json (schema 2) copied over papers.json (schema 1) is the wrong file, not newer."""
+    """state.json (schema 3) copied over papers.json (schema 1) is the wrong file, not newer."""
     data_dir = Path(shutil.copytree(template, tmp_path / "lib"))
     shutil.copyfile(data_dir / STATE_FILE, data_dir / PAPERS_FILE)
     with pytest.raises(LibraryCorrupt) as info:
