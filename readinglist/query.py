@@ -34,7 +34,8 @@ from readinglist.model import STATUSES, Paper, normalise_tag
 #: Hosts whose links count as code for ``has:code`` (``gitlab.*`` is matched separately).
 CODE_HOSTS = frozenset({"github.com", "gitlab.com", "bitbucket.org", "codeberg.org"})
 
-_FILTERS = {
+#: Every filter and how it is written: the one help text of the query language.
+FILTERS = {
     "tag": "tag:NAME",
     "is": "is:new, is:later, is:read, is:skipped, is:snoozed, is:resurfaced, is:unread, "
     "is:noted or is:tagged",
@@ -115,7 +116,7 @@ def parse_query(text: str) -> Query:
         negated, name, quoted, bare = match.group(1) == "-", match[2], match[3], match[4]
         if name is not None:
             field = name.casefold()
-            if field in _FILTERS:
+            if field in FILTERS:
                 term = _filter_term(field, quoted if quoted is not None else bare or "", negated)
                 if term is None:
                     in_abstract = True
@@ -123,7 +124,7 @@ def parse_query(text: str) -> Query:
                     terms.append(term)
                 continue
             if quoted is not None or bare:
-                known = " ".join(f"{f}:" for f in _FILTERS)
+                known = " ".join(f"{f}:" for f in FILTERS)
                 raise QueryError(f"unknown filter {field + ':'!r}; known filters: {known}")
             bare = name
         if quoted is not None:
@@ -142,7 +143,7 @@ def _filter_term(field: str, raw: str, negated: bool) -> Term | None:
     """A validated filter term; ``None`` for ``in:abstract``, which is a switch."""
     value = " ".join(raw.split())
     if not value:
-        raise QueryError(f"{field}: needs a value: {_FILTERS[field]}")
+        raise QueryError(f"{field}: needs a value: {FILTERS[field]}")
     if field == "tag":
         value = normalise_tag(value)
     elif field in ("digest", "abstract"):
@@ -153,7 +154,7 @@ def _filter_term(field: str, raw: str, negated: bool) -> Term | None:
         value = value.casefold()
         allowed = {"is": _IS_VALUES, "has": ("code",), "in": ("abstract",)}[field]
         if value not in allowed:
-            raise QueryError(f"{field}:{raw}: expected {_FILTERS[field]}")
+            raise QueryError(f"{field}:{raw}: expected {FILTERS[field]}")
         if field == "in":
             if negated:
                 raise QueryError("in:abstract cannot be negated; use -abstract:WORD")
@@ -163,7 +164,7 @@ def _filter_term(field: str, raw: str, negated: bool) -> Term | None:
         if value == "new":  # everything not decided: kept as an exclusion, not a 100k set
             return Term("is", "decided", not negated)
     if not value:
-        raise QueryError(f"{field}:{raw}: expected {_FILTERS[field]}")
+        raise QueryError(f"{field}:{raw}: expected {FILTERS[field]}")
     return Term(field, value, negated)
 
 
@@ -171,7 +172,7 @@ def seen_test(value: str) -> Callable[[int], bool]:
     """``seen:`` value → a test on a paper's sighting count."""
     match = _SEEN_RE.fullmatch(value)
     if match is None:
-        raise QueryError(f"seen:{value}: expected {_FILTERS['seen']}")
+        raise QueryError(f"seen:{value}: expected {FILTERS['seen']}")
     compare, count = _COMPARE[match[1]], int(match[2])
     return lambda seen: compare(seen, count)
 

@@ -63,8 +63,8 @@ async def test_first_row_is_the_most_recurring_paper(app: ReadingListApp) -> Non
         first = app.library.papers[papers.ids[0]]
         assert (first.title, first.seen) == (TOP, 4)
         assert len(papers.ids) == 751
-        assert status(app).startswith("751 papers · 51 recurring · 751 unread")
-        assert "0/751 read" in status(app)
+        assert app.main.mode == "inbox"  # it opens on the inbox: every paper is new
+        assert status(app).startswith("Inbox 0/751 · 751 papers")
 
 
 async def test_filter_narrows_live_and_keys_leave_it(app: ReadingListApp) -> None:
@@ -86,21 +86,31 @@ async def test_filter_narrows_live_and_keys_leave_it(app: ReadingListApp) -> Non
         assert len(papers.ids) == 751 and app.focused is papers
 
 
-async def test_read_toggle_and_triage_persist(app: ReadingListApp) -> None:
+async def test_each_decision_is_one_key_and_moves_on(app: ReadingListApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         papers = papers_of(app)
-        first, second, third = papers.ids[:3]
-        await pilot.press("r")
-        assert on_disk(app).state(first).read
-        await pilot.press("r")
-        assert not on_disk(app).state(first).read
-        # space: mark read, then jump to the next unread (the second row is already read).
-        app.library.mark([second])  # type: ignore[union-attr]
-        await pilot.press("space")
-        assert on_disk(app).state(first).read
-        assert papers.highlighted == third
-        assert "2/751 read" in status(app)
+        first, second, third, fourth, fifth, sixth = papers.ids[:6]
+        app.library.decide([third], "read")  # type: ignore[union-attr]
+        await pilot.press("r", "x", "s", "z")  # third is already decided: skipped over
+        disk = on_disk(app)
+        assert [disk.state(p).status for p in (first, second, fourth, fifth)] == [
+            "read",
+            "skipped",
+            "later",
+            "snoozed",
+        ]
+        assert disk.state(fifth).snoozed_until is not None
+        assert papers.highlighted == sixth
+        assert "Inbox 5/751" in status(app)  # third too: it was new when the inbox opened
+        # u takes the last decision back and returns to its paper.
+        await pilot.press("u")
+        assert on_disk(app).state(fifth).status == "new" and papers.highlighted == fifth
+        # The same key again on a decided paper puts it back in the inbox; the cursor stays.
+        papers.move_to(second)
+        await pilot.press("x")
+        assert on_disk(app).state(second).status == "new" and papers.highlighted == second
+        assert "Inbox 3/751" in status(app)
 
 
 async def test_tag_note_select_and_undo(app: ReadingListApp) -> None:
@@ -124,9 +134,10 @@ async def test_tag_note_select_and_undo(app: ReadingListApp) -> None:
         await pilot.press("r")
         disk = on_disk(app)
         assert disk.state(first).read and disk.state(second).read
+        assert not papers.selected  # a decision on a selection clears it
         await pilot.press("u")
         disk = on_disk(app)
-        assert not disk.state(first).read and not disk.state(second).read
+        assert disk.state(first).status == disk.state(second).status == "new"
         assert disk.state(first).note == "Weight matching\n- more"
         await pilot.press("u")
         assert on_disk(app).state(first).note == "Weight matching"
@@ -175,7 +186,7 @@ async def test_write_failure_shows_an_error_and_matches_disk(
         assert not on_disk(app).state(first).read
         messages = [n.message for n in app._notifications]
         assert any("No space left on device" in m for m in messages)
-        assert "0/751 read" in status(app)
+        assert "Inbox 0/751" in status(app)
 
 
 async def test_changes_from_another_process_show_up(app: ReadingListApp) -> None:
@@ -235,7 +246,15 @@ async def test_help_lists_every_key_and_theme_is_remembered(
         for key in (
             "/",
             "space",
+            "x",
+            "s",
             "r",
+            "z",
+            "Z",
+            "i",
+            "a",
+            "J",
+            "K",
             "n",
             "t",
             "T",
@@ -246,7 +265,7 @@ async def test_help_lists_every_key_and_theme_is_remembered(
             "u",
             "U",
             "h",
-            "x",
+            "e",
             "?",
             "q",
         ):
@@ -261,7 +280,7 @@ async def test_help_lists_every_key_and_theme_is_remembered(
 async def test_export_writes_notes_of_the_view(app: ReadingListApp, tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await pilot.press("n", *"Export me", "escape", "x")
+        await pilot.press("n", *"Export me", "escape", "e")
         (exported,) = tmp_path.glob("readinglist-notes-*.md")
         text = exported.read_text()
         assert f"## {TOP}" in text and "Export me" in text

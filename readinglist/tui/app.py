@@ -21,6 +21,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from readinglist.config import DEFAULT_KEYS, load_config
 from readinglist.errors import ReadinglistError
 from readinglist.library import Library
 from readinglist.safetext import printable, printable_line
@@ -58,6 +59,7 @@ class ReadingListApp(App[int]):
         super().__init__()
         self.data_dir = data_dir
         self.settings = Settings(config_dir)
+        self.config, self._config_problem = load_config(config_dir)
         self.export_dir = export_dir or Path.cwd()
         self.library: Library | None = None
         #: The search index is built: filtering works.
@@ -87,6 +89,11 @@ class ReadingListApp(App[int]):
         # Paint the first screen before the load (which holds the GIL) starts.
         self.call_after_refresh(self._open_library)
         self.set_interval(POLL_SECONDS, self._poll)
+        changed = {k: v for k, v in self.config.keys.items() if v != DEFAULT_KEYS[k]}
+        if changed:
+            self.set_keymap(changed)
+        if self._config_problem:
+            self.notify(self._config_problem, title="config.toml", severity="warning", timeout=15)
 
     def on_unmount(self) -> None:
         gc.set_threshold(*self._gc_threshold)
@@ -167,8 +174,10 @@ class ReadingListApp(App[int]):
 
     def on_search_ready(self, _: SearchReady) -> None:
         self.searchable = True
-        self.reloading = False
+        reloaded, self.reloading = self.reloading, False
         self.main.search_ready()
+        if reloaded:
+            self.main.papers_arrived()
 
     def _poll(self) -> None:
         """Show what another process (a script, another window) saved meanwhile."""
@@ -223,13 +232,19 @@ class ReadingListApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        keys = self.config.keys
         for binding in APP_BINDINGS:
-            if binding.action not in {"app.quit", "help"}:
+            if binding.tooltip and binding.action not in {"app.quit", "help"}:
+                key = keys.get(binding.id or "", binding.key_display or binding.key)
                 yield SystemCommand(
                     binding.description,
-                    f"{binding.tooltip} (key {binding.key_display or binding.key})",
+                    f"{binding.tooltip} (key {key})",
                     partial(self.main.run_action, binding.action),
                 )
+        for name, query in self.config.views.items():
+            yield SystemCommand(
+                f"View: {name}", f"filter: {query}", partial(self.main.show_view, query)
+            )
 
     def _remember_theme(self, theme: object) -> None:
         try:

@@ -1,61 +1,66 @@
-"""The key contract: every binding of the app, and the help rows generated from them."""
+"""The key contract: every binding of the app, and the help rows generated from them.
+
+Each remappable binding's ``id`` is its action name in ``config.toml``'s ``[keys]`` (see
+:data:`readinglist.config.DEFAULT_KEYS`, the one definition of the default keys), so the
+app applies the reader's map with Textual's ``set_keymap`` and the help shows what is live.
+"""
 
 from __future__ import annotations
 
 from textual.binding import Binding
 
-APP_BINDINGS: list[Binding] = [
-    Binding("slash", "focus_filter", "Filter", key_display="/", tooltip="filter as you type"),
-    Binding("space", "triage", "Read+next", tooltip="mark read, jump to the next unread"),
-    Binding("r", "toggle_read", "Read", tooltip="toggle read (highlighted paper or selection)"),
-    Binding("n", "edit_note", "Note", tooltip="edit the note (Markdown)"),
-    Binding("t", "add_tag", "Tag", tooltip="add tags (highlighted paper or selection)"),
-    Binding("T", "remove_tag", "Untag", show=False, tooltip="remove tags (paper or selection)"),
-    Binding("v", "toggle_select", "Select", show=False, tooltip="toggle selection, move down"),
-    Binding(
-        "asterisk",
-        "select_all",
-        "Select all",
-        show=False,
-        key_display="*",
-        tooltip="select all visible papers (again: none)",
-    ),
-    Binding(
-        "escape",
-        "clear_selection",
-        "Clear selection",
-        show=False,
-        key_display="Esc",
-        tooltip="clear the selection",
-    ),
-    Binding(
-        "o",
-        "open_paper",
-        "Open",
-        show=False,
-        tooltip="open the paper on Hugging Face (browser)",
-    ),
-    Binding(
-        "O",
-        "open_code",
-        "Open code",
-        show=False,
-        tooltip="open the abstract's first link (code)",
-    ),
-    Binding("u", "undo", "Undo", tooltip="undo the last change (several levels)"),
-    Binding("U", "redo", "Redo", show=False, tooltip="redo what was undone"),
-    Binding("h", "toggle_hide_read", "Hide read", tooltip="hide / show read papers"),
-    Binding("x", "export", "Export", show=False, tooltip="export notes of this view to Markdown"),
-    Binding(
-        "l",
-        "load_samples",
-        "Load samples",
-        show=False,
-        tooltip="load the sample digests (empty library)",
-    ),
-    Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
-    Binding("q", "app.quit", "Quit", tooltip="quit (everything is already saved)"),
-]
+from readinglist.config import DEFAULT_KEYS
+
+#: id (config action) → (Textual action, footer label, shown in footer, what it does).
+_ACTIONS: dict[str, tuple[str, str, bool, str]] = {
+    "skip": ("decide('skipped')", "Skip", True, "skip; the paper comes back if it recurs"),
+    "later": ("decide('later')", "Later", True, "keep for later"),
+    "read": ("decide('read')", "Read", True, "mark read"),
+    "snooze": ("snooze", "Snooze", False, "snooze for the configured days (default 7)"),
+    "snooze_ask": ("snooze_ask", "Snooze…", False, "snooze, asking for how many days"),
+    "inbox": ("show_inbox", "Inbox", True, "the inbox: new papers, most recurring first"),
+    "all": ("show_all", "All", True, "the whole library"),
+    "pager": ("pager", "Page", False, "scroll the paper a page; at its end, the next paper"),
+    "scroll_down": ("scroll_detail(1)", "Line down", False, "scroll the paper a line down"),
+    "scroll_up": ("scroll_detail(-1)", "Line up", False, "scroll the paper a line up"),
+    "filter": ("focus_filter", "Filter", True, "filter as you type"),
+    "note": ("edit_note", "Note", True, "edit the note (Markdown)"),
+    "tag": ("add_tag", "Tag", True, "add tags (highlighted paper or selection)"),
+    "untag": ("remove_tag", "Untag", False, "remove tags (paper or selection)"),
+    "select": ("toggle_select", "Select", False, "toggle selection, move down"),
+    "select_all": ("select_all", "Select all", False, "select all visible papers (again: none)"),
+    "clear_selection": ("clear_selection", "Clear selection", False, "clear the selection"),
+    "open": ("open_paper", "Open", False, "open the paper on Hugging Face (browser)"),
+    "open_link": ("open_link", "Links", False, "choose one of the paper's links to open"),
+    "undo": ("undo", "Undo", True, "undo the last change (several levels)"),
+    "redo": ("redo", "Redo", False, "redo what was undone"),
+    "hide_read": ("toggle_hide_read", "Hide read", False, "hide / show read papers"),
+    "export": ("export", "Export", False, "export notes of this view to Markdown"),
+    "help": ("help", "Help", True, "this help"),
+    "quit": ("app.quit", "Quit", True, "quit (everything is already saved)"),
+}
+assert set(_ACTIONS) == set(DEFAULT_KEYS), "every configurable action has a binding"
+
+_DISPLAY = {"slash": "/", "asterisk": "*", "question_mark": "?", "escape": "Esc"}
+
+APP_BINDINGS: list[Binding] = (
+    [
+        Binding(
+            DEFAULT_KEYS[name],
+            action,
+            label,
+            show=show,
+            key_display=_DISPLAY.get(DEFAULT_KEYS[name]),
+            tooltip=tooltip,
+            id=name,
+        )
+        for name, (action, label, show, tooltip) in _ACTIONS.items()
+    ]
+    + [Binding(str(n), f"preset({n})", f"Preset {n}", show=False, tooltip="") for n in range(1, 10)]
+    + [
+        Binding("l", "load_samples", "Load samples", show=False, tooltip="load the sample digests"),
+    ]
+)
 
 #: Keys of the paper list itself (its own bindings), as the help shows them.
 LIST_KEYS = [
@@ -65,12 +70,17 @@ LIST_KEYS = [
 ]
 #: Keys handled outside bindings.
 OTHER_KEYS = [
+    ("1 … 9", "apply that tag preset ([presets] in config.toml) and keep for later"),
     ("Enter / Esc (in filter)", "back to the list keeping / clearing the filter"),
-    ("ctrl+p", "command palette: every action, and the theme"),
+    ("ctrl+p", "command palette: every action, saved views, and the theme"),
 ]
 
 
-def key_help() -> list[tuple[str, str]]:
-    """Every key the app answers to, as (keys, what it does)."""
-    rows = [(b.key_display or b.key, b.tooltip or b.description) for b in APP_BINDINGS]
+def key_help(keymap: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """Every key the app answers to, as (keys, what it does), with the reader's map."""
+    keys = DEFAULT_KEYS | (keymap or {})
+    rows = [
+        (_DISPLAY.get(keys[name], keys[name]), tooltip)
+        for name, (_, _, _, tooltip) in _ACTIONS.items()
+    ]
     return LIST_KEYS + rows + OTHER_KEYS

@@ -4,19 +4,14 @@ to a library, and a damaged settings file must never stop the app."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import platformdirs
-
-ENV_CONFIG_DIR = "READINGLIST_CONFIG_DIR"
+from readinglist.config import config_dir as default_config_dir
 
 
 class Settings:
     def __init__(self, config_dir: Path | None = None) -> None:
-        folder = config_dir or Path(
-            os.environ.get(ENV_CONFIG_DIR) or platformdirs.user_config_dir("readinglist")
-        )
+        folder = config_dir or default_config_dir()
         self.path = folder / "tui.json"
 
     def load(self) -> dict[str, str]:

@@ -6,12 +6,14 @@ from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-QUERY_HELP = (
-    'Filter: words match titles and tags, typos forgiven · "exact phrase" · abstract:word · '
-    "tag:NAME · is:read/unread/noted/tagged · has:code · seen:>=2 · digest:NAME · -negates"
+from readinglist.query import FILTERS
+
+QUERY_HELP = "Filter: words match titles and tags (typos and accents forgiven) · " + " · ".join(
+    ['"exact phrase"', "-negates", *FILTERS.values()]
 )
 
 
@@ -31,4 +33,4 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-dialog"):
             yield Static("[b]readinglist keys[/b] · Esc closes", id="help-title")
             yield Static(table)
-            yield Static(QUERY_HELP, id="help-query")
+            yield Static(Content(QUERY_HELP), id="help-query")

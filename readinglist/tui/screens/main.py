@@ -8,7 +8,7 @@ screen when something arrived.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -26,13 +26,16 @@ from textual.widgets import ContentSwitcher, Footer, Header, Input, ProgressBar,
 from readinglist.errors import QueryError, ReadinglistError
 from readinglist.export import to_markdown, write_export
 from readinglist.library import Library
-from readinglist.model import plural
+from readinglist.model import plural, today
+from readinglist.query import parse_query
 from readinglist.reports import Change, ImportReport
 from readinglist.samples import sample_paths
 from readinglist.tui.keys import APP_BINDINGS, key_help
 from readinglist.tui.messages import LockWait, WriteDone
 from readinglist.tui.screens.help import HelpScreen
+from readinglist.tui.screens.links import LinkScreen
 from readinglist.tui.screens.note import NoteScreen
+from readinglist.tui.screens.snooze import SnoozeScreen
 from readinglist.tui.screens.tags import TagScreen
 from readinglist.tui.text import literal, literal_line
 from readinglist.tui.widgets.detail import DetailPane
@@ -72,6 +75,12 @@ class MainScreen(Screen[None]):
         self._detail_timer: Timer | None = None
         #: Changes waiting for another writer, in order (the arguments of ``_apply``).
         self._pending: deque[_Pending] = deque()
+        #: "inbox" (papers new when it was opened) or "all" (the whole library).
+        self.mode = "all"
+        self._inbox: set[str] = set()
+        #: Papers of the view that were new when it was opened: the progress counter's base.
+        self._baseline: set[str] = set()
+        self._zero_told = False
 
     @property
     def rl(self) -> ReadingListApp:
@@ -108,7 +117,9 @@ class MainScreen(Screen[None]):
         papers.loading = False
         papers.focus()
         self.query_one("#progress", ProgressBar).display = False
-        self.refresh_view()
+        self._open_inbox()
+        self.mode = "inbox" if self._inbox else "all"  # open on the inbox when it has papers
+        self.refresh_view(reopen=True, top=True)
         self.refresh_bindings()  # the footer shows what is now possible
 
     def library_failed(self, error: str) -> None:
@@ -129,7 +140,7 @@ class MainScreen(Screen[None]):
         filter_input = self.query_one("#filter", Input)
         filter_input.disabled = False
         filter_input.placeholder = (
-            '/ filter: words (typos ok), "phrase", tag:x, is:unread, seen:>=2, has:code'
+            '/ filter: words (typos ok), "phrase", tag:x, is:later, seen:>=2, digest:latest'
         )
         self.refresh_view()
         self.refresh_bindings()
@@ -151,18 +162,44 @@ class MainScreen(Screen[None]):
             self.notify(error or "import failed", title="Import failed", severity="error")
         else:
             self.notify(f"Imported {report.new} papers from the sample digests.", timeout=4)
-        self.refresh_view()
+        self.papers_arrived()
+
+    def papers_arrived(self) -> None:
+        """Digests were imported (here or elsewhere): their new papers join the inbox."""
+        self._open_inbox(keep=True)
+        if self.mode == "all" and self._inbox:
+            self.mode = "inbox"
+        self.refresh_view(reopen=True)
 
     # ------------------------------------------------------------------ view
 
-    def refresh_view(self, keep: str | None = None) -> None:
-        """Re-run the filter and redraw everything that depends on the library."""
+    def _open_inbox(self, keep: bool = False) -> None:
+        """The inbox is the papers new now; ``keep`` adds to it (decided ones stay listed)."""
+        assert self.library is not None
+        new = {pid for pid, n in zip(*self._statuses(self.library.ordered()), strict=True) if n}
+        self._inbox = self._inbox | new if keep else new
+        self._zero_told = False
+
+    def _statuses(self, ids: list[str]) -> tuple[list[str], list[bool]]:
+        """``ids`` and, for each, whether it is new today."""
+        assert self.library is not None
+        state, day = self.library.state, today()
+        return ids, [state(pid).current(day) == "new" for pid in ids]
+
+    def refresh_view(
+        self, keep: str | None = None, *, reopen: bool = False, top: bool = False
+    ) -> None:
+        """Re-run the filter and redraw everything that depends on the library.
+
+        ``reopen``: the view changed (filter, inbox, all), so the progress counter starts
+        afresh; ``top``: the highlight goes to the best match, the first row.
+        """
         self.rl.last_input = time.monotonic()
         library = self.library
         if library is None:
             return
         papers = self.query_one(PaperList)
-        keep = keep or papers.highlighted
+        keep = None if top else keep or papers.highlighted
         try:
             if self.filter_text and not self.rl.searchable:
                 ids = papers.ids  # the index is being (re)built: keep what is shown
@@ -171,37 +208,58 @@ class MainScreen(Screen[None]):
             self.filter_error = None
         except QueryError as error:
             ids, self.filter_error = papers.ids, str(error)
+        if self.mode == "inbox":
+            inbox = self._inbox
+            ids = [pid for pid in ids if pid in inbox]
         if self.hide_read:
             ids = library.unread_only(ids)
+        if reopen:
+            self._baseline = {pid for pid, new in zip(*self._statuses(ids), strict=True) if new}
         if papers.selected:
             papers.selected &= library.papers.keys()
         papers.show(ids, keep)
+        if top:
+            papers.cursor = 0
         body = self.query_one("#body", ContentSwitcher)
         wanted = "main" if library.papers else "welcome"
         if body.current != wanted:
             body.current = wanted  # assigning even the same value re-lays out the screen
-        self.query_one(DetailPane).show(library, papers.highlighted)
+        self._show_detail(papers.highlighted)
         self._update_status()
+
+    def _show_detail(self, pid: str | None) -> None:
+        words = () if self.filter_error else parse_query(self.filter_text).words
+        self.query_one(DetailPane).show(self.library, pid, words)
 
     def _update_status(self) -> None:
         library = self.library
         if library is None:
             return
         papers = self.query_one(PaperList)
-        total = len(library.papers)
-        read = library.read_total
-        parts: list[Content] = [
-            Content(f"{total:,} papers"),
-            Content(f"{library.recurring:,} recurring"),
-            Content(f"{total - read:,} unread"),
-        ]
+        counts = library.counts(self._baseline)
+        decided = len(self._baseline) - counts["new"]
+        parts: list[Content] = []
+        if self.mode == "inbox":
+            if self._baseline and not counts["new"]:
+                summary = ", ".join(
+                    f"{counts[s]} {s}" for s in ("later", "read", "skipped", "snoozed") if counts[s]
+                )
+                parts.append(Content.styled(f"Inbox zero: {summary}", "bold $success"))
+                if not self._zero_told:
+                    self._zero_told = True
+                    self.notify(f"Inbox zero: {summary}. Press a for the whole library.")
+            else:
+                parts.append(Content.styled(f"Inbox {decided}/{len(self._baseline)}", "bold"))
+        else:
+            parts.append(Content(f"All · {decided}/{len(self._baseline)} decided"))
+        parts.append(Content(f"{plural(len(library.papers), 'paper')}"))
         if self.filter_error:
             parts.append(literal_line(self.filter_error, "red"))
         elif self.filter_text:
             parts.append(Content("filter: ") + literal_line(self.filter_text))
         if self.hide_read:
             parts.append(Content("read hidden"))
-        view = f"{library.count_read(papers.ids):,}/{len(papers.ids):,} read"
+        view = f"{len(papers.ids):,} shown"
         if papers.selected:
             view += f" · {len(papers.selected)} selected"
         if not self.rl.searchable:
@@ -214,14 +272,12 @@ class MainScreen(Screen[None]):
         # Wait for the cursor to settle (key repeat) so the list itself never waits.
         if self._detail_timer is not None:
             self._detail_timer.stop()
-        self._detail_timer = self.set_timer(
-            DETAIL_DELAY, partial(self.query_one(DetailPane).show, self.library, message.pid)
-        )
+        self._detail_timer = self.set_timer(DETAIL_DELAY, partial(self._show_detail, message.pid))
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
-        self.refresh_view()
+        self.refresh_view(reopen=True, top=True)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
@@ -309,31 +365,98 @@ class MainScreen(Screen[None]):
             self.query_one(PaperList).focus()
             event.stop()
 
-    def action_toggle_read(self) -> None:
-        if targets := self._targets():
-            library = self.library
-            assert library is not None
-            self._apply(partial(library.toggle_read, targets))
+    # ------------------------------------------------------------------ decisions
 
-    def action_triage(self) -> None:
-        """Mark the highlighted paper read and jump to the next unread one below it."""
-        papers, library = self.query_one(PaperList), self.library
-        pid = papers.highlighted
-        if library is None or pid is None:
+    def action_decide(self, status: str, tags: tuple[str, ...] = ()) -> None:
+        """Decide the highlighted paper (or the selection) and move on to the next new one.
+
+        Pressing a decision's key on papers that all have it already takes it back: they
+        are new again, and the cursor stays.
+        """
+        library, targets = self.library, self._targets()
+        if library is None or not targets:
             return
-        start = papers.cursor
+        again = not tags and all(library.state(p).current() == status for p in targets)
+        if again:
+            change = partial(library.decide, targets, "new")
+        elif status == "snoozed":
+            change = partial(library.snooze, targets, self.rl.config.snooze_days)
+        else:
+            change = partial(library.decide, targets, status, None, tags)
+        self._apply(change, keep=targets[0], then=partial(self._advance, targets, again))
 
-        def advance(_: Change | None) -> None:
-            following = (
-                papers.ids[papers.cursor + 1 :] if papers.highlighted == pid else papers.ids[start:]
+    def _advance(self, targets: list[str], stay: bool, change: Change | None) -> None:
+        if change is None:
+            return
+        self.notify(change.label, timeout=2)
+        papers, library = self.query_one(PaperList), self.library
+        assert library is not None
+        if papers.selected:
+            papers.selected = set()
+            papers.refresh()
+        if stay:
+            return
+        rows = [papers.ids.index(p) for p in targets if p in papers.ids]
+        start = max(rows) + 1 if rows else papers.cursor
+        state, day = library.state, today()
+        following = papers.ids[start:]
+        upcoming = next((p for p in following if state(p).current(day) == "new"), None)
+        if upcoming is not None:
+            papers.move_to(upcoming)
+        elif start < len(papers.ids):
+            papers.cursor = start
+        self._update_status()
+
+    def action_snooze(self) -> None:
+        self.action_decide("snoozed")
+
+    def action_snooze_ask(self) -> None:
+        library, targets = self.library, self._targets()
+        if library is None or not targets:
+            return
+        prompt = f"Snooze {plural(len(targets), 'paper')} for how many days?"
+
+        def snooze(days: int | None) -> None:
+            if days is not None:
+                change = partial(library.snooze, targets, days)
+                self._apply(change, keep=targets[0], then=partial(self._advance, targets, False))
+
+        self.app.push_screen(SnoozeScreen(prompt, self.rl.config.snooze_days), snooze)
+
+    def action_preset(self, number: int) -> None:
+        tag = self.rl.config.presets.get(str(number))
+        if tag is None:
+            self.notify(
+                f'No preset {number}: add {number} = "tag" under [presets] in config.toml.',
+                severity="warning",
+                timeout=6,
             )
-            upcoming = next((p for p in following if not library.state(p).read), None)
-            if upcoming is None:
-                self.notify("No unread papers below this one: all caught up.", timeout=3)
-            else:
-                papers.move_to(upcoming)
+            return
+        self.action_decide("later", (tag,))
 
-        self._apply(partial(library.mark, [pid], True), keep=pid, then=advance)
+    def action_show_inbox(self) -> None:
+        self.mode = "inbox"
+        self._open_inbox()
+        self.refresh_view(reopen=True, top=True)
+        if not self._inbox:
+            self.notify("The inbox is empty: every paper is decided. a shows them all.")
+
+    def show_view(self, query: str) -> None:
+        """A saved view ([views] in config.toml): its query becomes the filter."""
+        self.query_one("#filter", Input).value = query
+        self.query_one(PaperList).focus()
+
+    def action_show_all(self) -> None:
+        self.mode = "all"
+        self.refresh_view(reopen=True)
+
+    def action_pager(self) -> None:
+        """Like a pager: scroll the paper; at its end, go to the next paper undecided."""
+        if not self.query_one(DetailPane).scroll_page():
+            self.query_one(PaperList).action_move(1)
+
+    def action_scroll_detail(self, lines: int) -> None:
+        self.query_one(DetailPane).scroll_lines(lines)
 
     def action_toggle_select(self) -> None:
         papers = self.query_one(PaperList)
@@ -398,18 +521,22 @@ class MainScreen(Screen[None]):
             assert self.library is not None
             prompt = f"Add tags to {plural(len(targets), 'paper')}"
             self.app.push_screen(
-                TagScreen(prompt, self.library.all_tags()), partial(self._tag, targets, True)
+                TagScreen(prompt, self.library.tag_counts()), partial(self._tag, targets, True)
             )
 
     def action_remove_tag(self) -> None:
         if targets := self._targets():
             assert self.library is not None
-            present = sorted({t for pid in targets for t in self.library.state(pid).tags})
+            present = Counter(t for pid in targets for t in self.library.state(pid).tags)
             if not present:
                 self.notify("No tags to remove here.", timeout=3)
                 return
             self.app.push_screen(
-                TagScreen(f"Remove tags from {plural(len(targets), 'paper')}", present),
+                TagScreen(
+                    f"Remove tags from {plural(len(targets), 'paper')}",
+                    dict(present),
+                    unknown="not on these papers",
+                ),
                 partial(self._tag, targets, False),
             )
 
@@ -424,17 +551,17 @@ class MainScreen(Screen[None]):
 
     def action_undo(self) -> None:
         assert self.library is not None
-        self._apply(
-            self.library.undo,
-            then=lambda change: self.notify(change.label if change else "Nothing to undo."),
-        )
+        self._apply(self.library.undo, then=partial(self._undone, "Nothing to undo."))
 
     def action_redo(self) -> None:
         assert self.library is not None
-        self._apply(
-            self.library.redo,
-            then=lambda change: self.notify(change.label if change else "Nothing to redo."),
-        )
+        self._apply(self.library.redo, then=partial(self._undone, "Nothing to redo."))
+
+    def _undone(self, nothing: str, change: Change | None) -> None:
+        """Say what was undone (or redone) and go back to the paper it was about."""
+        self.notify(change.label if change else nothing, timeout=3)
+        if change and change.ids:
+            self.query_one(PaperList).move_to(change.ids[0])
 
     def action_toggle_hide_read(self) -> None:
         self.hide_read = not self.hide_read
@@ -444,18 +571,22 @@ class MainScreen(Screen[None]):
     def action_open_paper(self) -> None:
         library, pid = self.library, self.query_one(PaperList).highlighted
         if library and pid:
-            self.app.open_url(
-                f"https://huggingface.co/papers?q={quote_plus(library.papers[pid].title)}"
-            )
+            self.app.open_url(paper_page(library.papers[pid].title))
 
-    def action_open_code(self) -> None:
+    def action_open_link(self) -> None:
+        """Choose one of the paper's links (numbered as in the detail pane) to open."""
         library, pid = self.library, self.query_one(PaperList).highlighted
-        if library and pid:
-            links = library.papers[pid].links
-            if links:
-                self.app.open_url(links[0])
-            else:
-                self.notify("This paper's abstract has no links.", timeout=3)
+        if library is None or pid is None:
+            return
+        paper = library.papers[pid]
+        links = [("", url) for url in paper.links]
+        links.append(("Hugging Face", paper_page(paper.title)))
+
+        def open_chosen(url: str | None) -> None:
+            if url:
+                self.app.open_url(url)
+
+        self.app.push_screen(LinkScreen(paper.title, links), open_chosen)
 
     def action_export(self) -> None:
         library = self.library
@@ -481,7 +612,7 @@ class MainScreen(Screen[None]):
         self.rl.import_samples()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(key_help()))
+        self.app.push_screen(HelpScreen(key_help(self.rl.config.keys)))
 
 
 def _attempt(change: Callable[[], Change | None]) -> tuple[Change | None, str | None]:
@@ -490,3 +621,8 @@ def _attempt(change: Callable[[], Change | None]) -> tuple[Change | None, str | 
         return change(), None
     except ReadinglistError as error:
         return None, str(error)
+
+
+def paper_page(title: str) -> str:
+    """Where ``o`` takes a paper: its Hugging Face page (a search for its title)."""
+    return f"https://huggingface.co/papers?q={quote_plus(title)}"

@@ -1,7 +1,18 @@
-"""The detail pane: everything about the highlighted paper, note rendered as Markdown."""
+"""The detail pane: everything about the highlighted paper, the note above the abstract.
+
+Order: title, meta (where it was seen, status, tags), links, the note (Markdown), the
+abstract; so a reader sees their own note without scrolling past a long abstract.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from datetime import date, datetime
+from functools import lru_cache
+from itertools import groupby
+
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -9,9 +20,113 @@ from textual.style import Style
 from textual.widgets import Markdown, Static
 
 from readinglist.library import Library
-from readinglist.model import plural
-from readinglist.safetext import printable, printable_line
+from readinglist.model import Digest, plural
+from readinglist.query import fold, loose_date
+from readinglist.safetext import printable
 from readinglist.tui.text import literal, literal_line
+
+#: How the words of the filter are marked in the title and the abstract.
+HIGHLIGHT = "reverse"
+#: Shown when there is no paper to show.
+NOTHING = "No paper here. Clear the filter with Escape."
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def day_label(day: date) -> str:
+    """``Mar 13``: how a day is written where digests show theirs."""
+    return f"{_MONTH_NAMES[day.month - 1]} {day.day}"
+
+
+def imported_day(digest: Digest) -> date:
+    """The local day a digest was imported (``imported_at`` is a UTC timestamp)."""
+    try:
+        return datetime.fromisoformat(digest.imported_at).astimezone().date()
+    except ValueError:
+        return date.min
+
+
+def sighting(digest: Digest) -> tuple[date, str]:
+    """When a digest saw its papers, and how to say it.
+
+    A dated digest (``Mar 13``) keeps its own label; its year, usually unwritten, is taken
+    as the last one in which that day is not after the import. A digest without a date (the
+    compact layout) is shown by the day it was imported, never by its file name.
+    """
+    imported = imported_day(digest)
+    parsed = loose_date(digest.date) if digest.date else None
+    if digest.date is None or parsed is None or imported == date.min:
+        return imported, digest.date or (day_label(imported) if imported > date.min else "?")
+    year, month, day = parsed
+    if year is None:
+        year = imported.year - ((month, day or 1) > (imported.month, imported.day))
+    try:
+        return date(year, month, day or 1), digest.date
+    except ValueError:  # "Feb 29" of a year without one
+        return imported, digest.date
+
+
+def provenance(digests: Sequence[Digest]) -> str:
+    """``Apr 9, Mar 13 ×2, Mar 12 · first Mar 12``: sightings newest first (digests of the
+    same label counted once, ``×2``), then the earliest.
+
+    ``digests`` come newest import first (``Library.digest_list``), which breaks ties.
+    """
+    seen = sorted(((*sighting(d), -n) for n, d in enumerate(digests)), key=lambda s: (s[0], s[2]))
+    runs = [(label, len(list(run))) for label, run in groupby(s[1] for s in reversed(seen))]
+    labels = ", ".join(label if n == 1 else f"{label} ×{n}" for label, n in runs)
+    return f"{labels} · first {seen[0][1]}" if len(seen) > 1 else labels
+
+
+def folded_positions(text: str) -> tuple[str, list[int]]:
+    """``fold(text)`` made char by char, and for each folded char the index it came from.
+
+    Folding can change the length ("ß" → "ss", a combining accent → nothing), so matches
+    found in the folded text are mapped back through this table rather than by offset.
+    """
+    if text.isascii():
+        return text.casefold(), list(range(len(text) + 1))
+    folded: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        part = fold(char)
+        folded.append(part)
+        origin += [index] * len(part)
+    origin.append(len(text))
+    return "".join(folded), origin
+
+
+@lru_cache(maxsize=64)
+def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Any of ``words`` at the start of a word (longest first, so ``state`` beats ``sta``)."""
+    unique = sorted({fold(w) for w in words if w}, key=len, reverse=True)
+    if not unique:
+        return None
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, unique)) + ")")
+
+
+def highlight_spans(text: str, words: Sequence[str]) -> list[tuple[int, int]]:
+    """(start, end) in ``text`` of each place one of ``words`` starts a word, compared
+    case- and diacritic-insensitively, as the query matches titles (a word may be a prefix)."""
+    pattern = _words_pattern(tuple(words))
+    if pattern is None:
+        return []
+    folded, origin = folded_positions(text)
+    spans: list[tuple[int, int]] = []
+    for match in pattern.finditer(folded):
+        # The end takes in what folded to nothing after the match (a combining accent).
+        start = origin[match.start()]
+        end = max(origin[match.end() - 1] + 1, origin[match.end()])
+        if spans and start < spans[-1][1]:
+            continue  # the same character matched twice through an expansion
+        spans.append((start, end))
+    return spans
+
+
+def highlighted(content: Content, words: Sequence[str]) -> Content:
+    """``content`` with ``words`` marked in it (its text unchanged)."""
+    for start, end in highlight_spans(content.plain, words):
+        content = content.stylize(HIGHLIGHT, start, end)
+    return content
 
 
 class DetailPane(VerticalScroll, can_focus=False):
@@ -20,55 +135,101 @@ class DetailPane(VerticalScroll, can_focus=False):
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title")
         yield Static(id="detail-meta")
+        yield Static(id="detail-links")
+        yield Markdown(id="detail-note", open_links=False)
         yield Static(id="detail-abstract")
-        yield Markdown(id="detail-note")
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         #: What each part shows now: re-rendering a long abstract or a Markdown note costs
         #: more than the whole list, so only parts whose content changed are updated.
         self._shown: dict[str, object] = {}
+        #: The paper shown, so moving to another one starts at its top.
+        self._pid: str | None = None
 
     def _update(self, part: str, key: object, content: object) -> None:
         if self._shown.get(part, self) != key:
             self._shown[part] = key
             widget = self.query_one(f"#detail-{part}")
             widget.update(content)  # type: ignore[attr-defined]
+            widget.display = bool(content)
 
-    def show(self, library: Library | None, pid: str | None) -> None:
-        """Display ``pid``; parts whose content is unchanged are left alone."""
+    def show(self, library: Library | None, pid: str | None, words: Sequence[str] = ()) -> None:
+        """Display ``pid``, marking ``words`` (the filter's free words, as
+        ``parse_query(text).words`` gives them) in its title and abstract.
+
+        Parts whose content is unchanged are left alone.
+        """
         if library is None or pid is None or pid not in library.papers:
+            self._pid = None
             self._update("title", None, "")
             self._update("meta", None, "")
-            self._update(
-                "abstract",
-                None,
-                Content.styled("No paper here. Clear the filter with Escape.", "italic"),
-            )
+            self._update("links", None, "")
             self._update("note", None, "")
+            self._update("abstract", None, Content.styled(NOTHING, "italic"))
             return
         paper, state = library.papers[pid], library.state(pid)
-        if self._shown.get("title") != pid:
+        if pid != self._pid:
+            self._pid = pid
             self.scroll_home(animate=False)
-        self._update("title", pid, literal_line(paper.title, "bold"))
-        self._update("abstract", pid, literal(paper.abstract))
+        words = tuple(words)
+        title = literal_line(paper.title, "bold")
+        self._update("title", (pid, words), highlighted(title, words) if words else title)
         self._update("meta", (pid, state, paper.seen), self._meta(library, pid))
-        note = f"---\n\n**Note**\n\n{printable(state.note)}" if state.note else ""
+        self._update("links", (pid, paper.links), self._links(paper.links))
+        note = f"**Note**\n\n{printable(state.note)}" if state.note else ""
         self._update("note", note, note)
+        abstract = literal(paper.abstract)
+        self._update("abstract", (pid, words), highlighted(abstract, words) if words else abstract)
 
     def _meta(self, library: Library, pid: str) -> Content:
         paper, state = library.papers[pid], library.state(pid)
-        digests = library.digest_list(pid)
-        seen = plural(paper.seen, "digest")
         parts: list[Content | tuple[str, str | Style] | str] = [
-            (f"Seen in {seen}: ", "bold"),
-            literal_line(", ".join(d.label for d in digests)),
+            (f"Seen in {plural(paper.seen, 'digest')}: ", "bold"),
+            literal_line(provenance(library.digest_list(pid))),
             ("\nStatus: ", "bold"),
             state.summary,
             (f" · id {pid}", "dim"),
         ]
         if state.tags:
             parts += [("\nTags: ", "bold"), literal_line(" ".join(f"#{t}" for t in state.tags))]
-        for link in paper.links:
-            parts += ["\n", (printable_line(link), Style(underline=True, link=link))]
         return Content.assemble(*parts)
+
+    @staticmethod
+    def _links(links: Sequence[str]) -> Content:
+        """One numbered line per link; the widget crops a long one rather than wrap it."""
+        return Content("\n").join(
+            Content.assemble(
+                (f"[{number}] ", "dim"),
+                literal_line(link).stylize(Style(underline=True, link=link)),
+            )
+            for number, link in enumerate(links, 1)
+        )
+
+    def on_click(self, event: events.Click) -> None:
+        if event.style.link:
+            event.stop()
+            self._open(event.style.link)
+
+    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+        event.stop()
+        self._open(event.href)
+
+    def _open(self, url: str) -> None:
+        """Open a clicked link: http(s) only, since a link in a paper or a note is data."""
+        if url.startswith(("https://", "http://")):
+            self.app.open_url(url)
+
+    # ------------------------------------------------------------------ scrolling
+
+    def scroll_page(self) -> bool:
+        """Scroll one page down; False (nothing done) when already at the end, so the
+        caller can move on to the next paper, like a pager."""
+        if self.scroll_y >= self.max_scroll_y:
+            return False
+        self.scroll_page_down(animate=False)
+        return True
+
+    def scroll_lines(self, n: int) -> None:
+        """Scroll ``n`` lines down (up when negative)."""
+        self.scroll_relative(y=n, animate=False)

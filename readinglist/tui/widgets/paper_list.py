@@ -20,14 +20,22 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from readinglist.library import Library
+from readinglist.model import STATUS_MARKS
 from readinglist.safetext import printable_line
 
 NOTE_MARK = "✎"
 CODE_MARK = "</>"
+#: The status each row mark stands for, which names its component class.
+MARK_STATUSES = {mark: status for status, mark in STATUS_MARKS.items()} | {"↻": "resurfaced"}
+#: Statuses whose rows are dimmed: decided and out of the way.
+DIMMED = frozenset({"read", "skipped"})
+#: Narrowest cropped tag list worth showing (`` #a…``); below it the tags are dropped.
+MIN_TAG_CELLS = 4
 
 
 class PaperList(ScrollView, can_focus=True):
-    """Rows of ``×seen  ● title  #tags ✎ </>`` for a list of paper ids."""
+    """Rows of ``×seen  ● title  #tags ✎ </>`` for a list of paper ids; the mark is the
+    paper's status (``model.PaperState.mark``), styled by the class named after it."""
 
     BINDINGS = [
         Binding("j,down", "move(1)", "Down", show=False),
@@ -40,13 +48,13 @@ class PaperList(ScrollView, can_focus=True):
 
     COMPONENT_CLASSES = {
         "paper-list--cursor",
-        "paper-list--read",
         "paper-list--badge",
         "paper-list--recurring",
-        "paper-list--unread-dot",
+        "paper-list--dimmed",
         "paper-list--tags",
         "paper-list--marks",
         "paper-list--selected",
+        *(f"paper-list--{status}" for status in MARK_STATUSES.values()),
     }
 
     DEFAULT_CSS = """
@@ -56,13 +64,18 @@ class PaperList(ScrollView, can_focus=True):
         background: $block-cursor-background;
         color: $block-cursor-foreground;
     }
-    PaperList > .paper-list--read { color: $text-disabled; }
     PaperList > .paper-list--badge { color: $text-muted; }
     PaperList > .paper-list--recurring { color: $warning; text-style: bold; }
-    PaperList > .paper-list--unread-dot { color: $accent; }
+    PaperList > .paper-list--dimmed { color: $text-disabled; }
     PaperList > .paper-list--tags { color: $secondary; }
     PaperList > .paper-list--marks { color: $success; }
     PaperList > .paper-list--selected { color: $warning; text-style: bold; }
+    PaperList > .paper-list--new { color: $accent; }
+    PaperList > .paper-list--resurfaced { color: $accent; text-style: bold; }
+    PaperList > .paper-list--later { color: $primary; }
+    PaperList > .paper-list--read { color: $text-disabled; }
+    PaperList > .paper-list--skipped { color: $text-disabled; }
+    PaperList > .paper-list--snoozed { color: $text-muted; }
     """
 
     cursor: reactive[int] = reactive(0, always_update=True)
@@ -79,6 +92,7 @@ class PaperList(ScrollView, can_focus=True):
         self.library: Library | None = None
         self.ids: list[str] = []
         self.selected: set[str] = set()
+        self._base_style: Style | None = None
 
     @property
     def highlighted(self) -> str | None:
@@ -134,10 +148,18 @@ class PaperList(ScrollView, can_focus=True):
         if 0 <= row < len(self.ids):
             self.cursor = row
 
+    def notify_style_update(self) -> None:
+        self._base_style = None
+        super().notify_style_update()
+
     def render_line(self, y: int) -> Strip:
         row = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        # ``rich_style`` walks every ancestor's styles: half the cost of a row, so it is
+        # kept until the CSS changes (theme, focus), which is what it depends on.
+        base = self._base_style
+        if base is None:
+            base = self._base_style = self.rich_style
         if self.library is None or row >= len(self.ids):
             return Strip.blank(width, base)
         segments = self._row_segments(self.ids[row], width, base)
@@ -148,10 +170,13 @@ class PaperList(ScrollView, can_focus=True):
         return Strip(segments).crop_extend(0, width, base)
 
     def _row_segments(self, pid: str, width: int, base: Style) -> list[Segment]:
+        """``▌ ×4 ● title  #tags ✎ </>``: the title keeps its room; tags shrink first."""
         assert self.library is not None
         paper, state = self.library.papers[pid], self.library.state(pid)
         style = self.get_component_rich_style
-        text_style = base + style("paper-list--read") if state.read else base
+        mark = state.mark
+        status = MARK_STATUSES[mark]
+        text_style = base + style("paper-list--dimmed") if status in DIMMED else base
         badge_style = (
             style("paper-list--recurring") if paper.seen > 1 else style("paper-list--badge")
         )
@@ -159,23 +184,25 @@ class PaperList(ScrollView, can_focus=True):
         left = [
             Segment("▌" if chosen else " ", style("paper-list--selected")),
             Segment(f"×{paper.seen}".rjust(4) + " ", base + badge_style),
-            Segment(
-                "✓ " if state.read else "● ",
-                text_style if state.read else style("paper-list--unread-dot"),
-            ),
+            Segment(mark + " ", base + style(f"paper-list--{status}")),
         ]
-        right: list[Segment] = []
-        if state.tags:
-            right.append(
-                Segment(" " + " ".join(f"#{t}" for t in state.tags), style("paper-list--tags"))
-            )
         marks = (NOTE_MARK if state.note else " ") + " " + (CODE_MARK if paper.links else "   ")
-        right.append(Segment(" " + marks + " ", style("paper-list--marks")))
-        room = width - sum(cell_len(s.text) for s in left) - sum(cell_len(s.text) for s in right)
+        right = Segment(" " + marks + " ", style("paper-list--marks"))
+        room = width - sum(cell_len(s.text) for s in left) - cell_len(right.text)
         title = printable_line(paper.title)
-        if cell_len(title) > room:
-            title = set_cell_size(title, max(room - 1, 0)) + "…" if room > 1 else ""
+        title_cells = cell_len(title)
+        tags = printable_line(" " + " ".join(f"#{t}" for t in state.tags)) if state.tags else ""
+        tag_room = room - title_cells
+        if cell_len(tags) > tag_room:  # the title first: crop the tags, or drop them
+            tags = set_cell_size(tags, tag_room - 1) + "…" if tag_room >= MIN_TAG_CELLS else ""
+        room -= cell_len(tags)
+        if title_cells > room:
+            title = set_cell_size(title, room - 1) + "…" if room > 1 else ""
         else:
             title = set_cell_size(title, room)
         title_style = text_style + style("paper-list--selected") if chosen else text_style
-        return [*left, Segment(title, title_style), *right]
+        segments = [*left, Segment(title, title_style)]
+        if tags:
+            segments.append(Segment(tags, style("paper-list--tags")))
+        segments.append(right)
+        return segments
