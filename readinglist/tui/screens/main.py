@@ -388,7 +388,8 @@ class MainScreen(Screen[None]):
     def _advance(self, targets: list[str], stay: bool, change: Change | None) -> None:
         if change is None:
             return
-        self.notify(change.label, timeout=2)
+        # No notification: at one key per paper they would pile up over the list; the
+        # row's mark and the progress counter say what happened, and u takes it back.
         papers, library = self.query_one(PaperList), self.library
         assert library is not None
         if papers.selected:
