@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from readinglist.library import Library
@@ -20,8 +19,8 @@ from readinglist.tui.screens.help import HelpScreen
 from readinglist.tui.screens.note import NoteScreen
 from readinglist.tui.widgets.paper_list import PaperList
 from tests.test_lock import hold, release
+from tests.tuihelpers import SIZE, ready, status
 
-SIZE = (120, 36)
 TOP = "Analysis of Linear Mode Connectivity via Permutation-Based Weight Matching"
 
 
@@ -30,25 +29,8 @@ def app(library: Library, tmp_path: Path) -> ReadingListApp:
     return create_app(library.data_dir, config_dir=tmp_path / "config", export_dir=tmp_path)
 
 
-async def ready(pilot: Pilot) -> ReadingListApp:
-    """Wait until the library is loaded and searchable (the worker has reported back)."""
-    app = pilot.app
-    assert isinstance(app, ReadingListApp)
-    for _ in range(200):
-        if app.searchable and app.library is not None:
-            break
-        await pilot.pause(0.02)
-    await pilot.pause()
-    assert app.searchable
-    return app
-
-
 def papers_of(app: ReadingListApp) -> PaperList:
     return app.query_one(PaperList)
-
-
-def status(app: ReadingListApp) -> str:
-    return str(app.query_one("#status", Static).render())
 
 
 def on_disk(app: ReadingListApp) -> Library:

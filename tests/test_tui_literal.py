@@ -14,20 +14,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.cells import cell_len
-from textual.pilot import Pilot
 from textual.widgets import ContentSwitcher, Label, Static
 
 from readinglist.library import Library
 from readinglist.model import Paper
 from readinglist.safetext import printable, printable_line
-from readinglist.tui.app import ReadingListApp, create_app
+from readinglist.tui.app import create_app
 from readinglist.tui.crash import ENV_STATE_DIR
 from readinglist.tui.screens.main import MainScreen
 from readinglist.tui.screens.note import NoteScreen
 from readinglist.tui.widgets.detail import DetailPane
 from readinglist.tui.widgets.paper_list import PaperList
+from tests.tuihelpers import SIZE, ready
 
-SIZE = (120, 36)
 #: What LLM papers and hostile files really contain: markup look-alikes and controls.
 HOSTILE = [
     "[/INST]",
@@ -64,15 +63,6 @@ def plain(widget: Static) -> str:
     return widget.visual.plain  # type: ignore[attr-defined, no-any-return]
 
 
-async def ready(app: ReadingListApp, pilot: Pilot[int]) -> None:
-    for _ in range(200):
-        if app.searchable:
-            break
-        await pilot.pause(0.02)
-    await pilot.pause()
-    assert app.searchable
-
-
 async def test_hostile_digest_opens_and_shows_text_literally(tmp_path: Path) -> None:
     pairs = [
         (f"Paper {n} {text}".strip(), f"An abstract. {text} Ends here {n}.")
@@ -83,7 +73,7 @@ async def test_hostile_digest_opens_and_shows_text_literally(tmp_path: Path) -> 
     library.set_note(library.ordered()[0], notes)
     app = create_app(library.data_dir, config_dir=tmp_path / "config")
     async with app.run_test(size=SIZE) as pilot:
-        await ready(app, pilot)
+        await ready(pilot)
         papers = app.query_one(PaperList)
         stored = {library.papers[pid].title: library.papers[pid] for pid in papers.ids}
         assert len(stored) == len(HOSTILE)
@@ -129,7 +119,7 @@ def test_any_text_renders_literally_in_row_detail_and_note_title(
     async def run() -> None:
         app = create_app(library.data_dir, config_dir=tmp_path / "config")
         async with app.run_test(size=SIZE) as pilot:
-            await ready(app, pilot)
+            await ready(pilot)
             papers = app.query_one(PaperList)
             papers.library = library
             papers.show(ids)
@@ -167,7 +157,7 @@ def test_no_seed_abstract_loses_text(library: Library) -> None:
     async def run() -> None:
         app = create_app(library.data_dir, config_dir=library.data_dir.parent / "config")
         async with app.run_test(size=SIZE) as pilot:
-            await ready(app, pilot)
+            await ready(pilot)
             detail = app.query_one(DetailPane)
             for pid, paper in library.papers.items():
                 detail.show(library, pid)
@@ -190,7 +180,7 @@ async def test_a_crash_is_logged_and_exits_with_status_1(
     app = create_app(library.data_dir, config_dir=tmp_path / "config")
     with pytest.raises(RuntimeError):
         async with app.run_test(size=SIZE) as pilot:
-            await ready(app, pilot)
+            await ready(pilot)
             await pilot.press("question_mark")
             await pilot.pause()
     assert app.return_code == 1

@@ -6,16 +6,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
-from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from readinglist.library import Library
 from readinglist.tui.app import ReadingListApp, create_app
 from readinglist.tui.screens.snooze import SnoozeScreen
 from readinglist.tui.widgets.detail import DetailPane
 from readinglist.tui.widgets.paper_list import PaperList
-
-SIZE = (120, 36)
+from tests.tuihelpers import SIZE, ready, status
 
 
 def app_with(library: Library, tmp_path: Path, config: str = "") -> ReadingListApp:
@@ -23,21 +21,6 @@ def app_with(library: Library, tmp_path: Path, config: str = "") -> ReadingListA
     folder.mkdir(exist_ok=True)
     (folder / "config.toml").write_text(config)
     return create_app(library.data_dir, config_dir=folder, export_dir=tmp_path)
-
-
-async def ready(pilot: Pilot[int]) -> ReadingListApp:
-    app = pilot.app
-    assert isinstance(app, ReadingListApp)
-    for _ in range(200):
-        if app.searchable and app.library is not None:
-            break
-        await pilot.pause(0.02)
-    await pilot.pause()
-    return app
-
-
-def status(app: ReadingListApp) -> str:
-    return str(app.query_one("#status", Static).render())
 
 
 def disk(app: ReadingListApp) -> Library:
