@@ -13,7 +13,11 @@ files in both layouts, then measured, each figure as median / worst of ``--runs`
    after the list's last refresh for that key;
 4. ``r`` (toggle read) from key to saved on disk, and ``Library.tag`` / ``Library.set_note``;
 5. ``j`` and PageDown at the top of the unfiltered list;
-6. ``readinglist list --json`` and ``readinglist export --all`` in a fresh process.
+6. ``readinglist list --json`` and ``readinglist export --all`` in a fresh process;
+7. the daily work, each a fresh process: importing one new 300-paper digest into the
+   library (on a copy, every run), ``list QUERY --limit 20`` and ``mark ID``;
+8. memory across reloads: RSS of one process after 1 and after 10 re-reads of the library
+   (what the app does when another process imports), to show nothing is leaked.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import gc
 import os
 import platform
 import select
+import shutil
 import statistics
 import struct
 import subprocess
@@ -216,6 +221,75 @@ def core_changes(data_dir: Path) -> dict[str, float]:
     return timings
 
 
+#: A child that re-reads the library as the app does on an import elsewhere; prints RSS (MB)
+#: after the first and the tenth reload.
+RELOADS = """
+import sys
+from pathlib import Path
+from readinglist.library import Library
+
+def rss():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) // 1024
+
+library = Library(Path(sys.argv[1]))
+library.search_engine()
+after = []
+for _ in range(10):
+    library.store.reload({"papers", "state"})
+    library._rebuild({"papers", "state"})
+    library.search_engine()
+    after.append(rss())
+print(after[0], after[-1])
+"""
+
+
+def daily_digest(out: Path, papers: int = 300) -> Path:
+    """One new digest of ``papers`` papers none of the library has (spaced layout)."""
+    corpus = generate(papers, seed=4242)
+    body = "\n\n".join(f"{p.title} (daily)\n\n{p.abstract}" for p in corpus.papers)
+    path = out / "daily.txt"
+    path.write_text(f"Apr 2\n\n{body}\n")
+    return path
+
+
+def daily_work(data_dir: Path, work: Path, runs: int) -> dict[str, str]:
+    daily = daily_digest(work)
+    imports, import_rss = [], []
+    for run in range(runs):
+        copy = work / f"daily-{run}"
+        shutil.copytree(data_dir, copy)
+        elapsed, peak = run_measured([*CLI, "--data-dir", str(copy), "import", str(daily)])
+        imports.append(elapsed)
+        import_rss.append(peak)
+        shutil.rmtree(copy)
+    pid = Library(data_dir).ordered()[0]
+    lists = [
+        run_measured([*CLI, "--data-dir", str(data_dir), "list", "model", "--limit", "20"])
+        for _ in range(runs)
+    ]
+    marks = [
+        run_measured([*CLI, "--data-dir", str(data_dir), "mark", *(["--unread"] * (n % 2)), pid])
+        for n in range(runs)
+    ]
+    reloads = subprocess.run(
+        [sys.executable, "-c", RELOADS, str(data_dir)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return {
+        "import one 300-paper digest (s)": summary(imports, 1.0),
+        "import one digest, peak RSS (MB)": rss_summary(import_rss),
+        "list QUERY --limit 20 (s)": summary([t for t, _ in lists], 1.0),
+        "list QUERY, peak RSS (MB)": rss_summary([m for _, m in lists]),
+        "mark ID (s)": summary([t for t, _ in marks], 1.0),
+        "RSS after 1 / 10 reloads (MB)": " / ".join(reloads),
+    }
+
+
+def rss_summary(megabytes: list[int]) -> str:
+    return f"{statistics.median(megabytes):.0f} / {max(megabytes)}"
+
+
 def summary(values: list[float], scale: float = 1000.0) -> str:
     return f"{statistics.median(values) * scale:.1f} / {max(values) * scale:.1f}"
 
@@ -236,7 +310,7 @@ def bench(size: int, runs: int, work: Path) -> dict[str, str]:
     papers = len(Library(data_dir).papers)
     rows["papers"] = f"{papers:,}"
     rows["import (s)"] = summary(imports, 1.0)
-    rows["import peak RSS (MB)"] = f"{statistics.median(rss):.0f} / {max(rss)}"
+    rows["import peak RSS (MB)"] = rss_summary(rss)
     firsts, searchables, tui_rss = [], [], []
     for _ in range(runs):
         first, searchable, peak = launch_tui(data_dir)
@@ -245,7 +319,7 @@ def bench(size: int, runs: int, work: Path) -> dict[str, str]:
         tui_rss.append(peak)
     rows["start → first screen (ms)"] = summary(firsts)
     rows["start → searchable (ms)"] = summary(searchables)
-    rows["app peak RSS at searchable (MB)"] = f"{statistics.median(tui_rss):.0f} / {max(tui_rss)}"
+    rows["app peak RSS at searchable (MB)"] = rss_summary(tui_rss)
     latencies: dict[str, list[float]] = {}
     for _ in range(runs):
         for key, values in asyncio.run(drive_tui(data_dir)).items():
@@ -269,6 +343,7 @@ def bench(size: int, runs: int, work: Path) -> dict[str, str]:
     ]
     rows["list --json (s)"] = summary(lists, 1.0)
     rows["export --all (s)"] = summary(exports, 1.0)
+    rows |= daily_work(data_dir, work, runs)
     return rows
 
 
