@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -29,8 +30,11 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold")
         table.add_column()
         for key, description in self.keys:
-            table.add_row(key, description)
+            table.add_row(Text(key), Text(description))  # literal: "[presets]" is no markup
         with VerticalScroll(id="help-dialog"):
-            yield Static("[b]readinglist keys[/b] · Esc closes", id="help-title")
+            yield Static(
+                Content.assemble(("readinglist keys", "bold"), " · Esc, q or ? closes"),
+                id="help-title",
+            )
             yield Static(table)
             yield Static(Content(QUERY_HELP), id="help-query")

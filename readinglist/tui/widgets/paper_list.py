@@ -24,6 +24,9 @@ from readinglist.model import STATUS_MARKS
 from readinglist.safetext import printable_line
 
 NOTE_MARK = "✎"
+#: Cells for title and tags from which a long title lends tags a quarter of its room (the
+#: list is 77 cells wide in a 120-column terminal, 51 in an 80-column one).
+WIDE_ROW = 60
 CODE_MARK = "</>"
 #: The status each row mark stands for, which names its component class.
 MARK_STATUSES = {mark: status for status, mark in STATUS_MARKS.items()} | {"↻": "resurfaced"}
@@ -170,7 +173,8 @@ class PaperList(ScrollView, can_focus=True):
         return Strip(segments).crop_extend(0, width, base)
 
     def _row_segments(self, pid: str, width: int, base: Style) -> list[Segment]:
-        """``▌ ×4 ● title  #tags ✎ </>``: the title keeps its room; tags shrink first."""
+        """``▌ ×4 ● title  #tags ✎ </>``: the title keeps its room and tags shrink first;
+        only a wide row (``WIDE_ROW``) lends its tags part of a long title's room."""
         assert self.library is not None
         paper, state = self.library.papers[pid], self.library.state(pid)
         style = self.get_component_rich_style
@@ -193,6 +197,8 @@ class PaperList(ScrollView, can_focus=True):
         title_cells = cell_len(title)
         tags = printable_line(" " + " ".join(f"#{t}" for t in state.tags)) if state.tags else ""
         tag_room = room - title_cells
+        if room >= WIDE_ROW:  # a wide row lends the tags up to a quarter of the title's room
+            tag_room = max(tag_room, min(cell_len(tags), room // 4))
         if cell_len(tags) > tag_room:  # the title first: crop the tags, or drop them
             tags = set_cell_size(tags, tag_room - 1) + "…" if tag_room >= MIN_TAG_CELLS else ""
         room -= cell_len(tags)
