@@ -380,15 +380,19 @@ def _reject_binary(data: bytes | str, source: str) -> None:
     """Refuse data with a NUL or mostly control characters: that is not text."""
     if isinstance(data, bytes):
         nul, unit = data.find(b"\0"), "byte"
-        head = data[:8192]
-        controls = len(head) - len(head.translate(None, _CONTROL))
+        head_bytes = data[:8192]
+        size, controls = (
+            len(head_bytes),
+            len(head_bytes) - len(head_bytes.translate(None, _CONTROL)),
+        )
     else:
         nul, unit = data.find("\0"), "character"
-        head = data[:8192]
-        controls = len(head) - len(head.translate(_CONTROL_CHARS))
+        head_text = data[:8192]
+        size = len(head_text)
+        controls = size - len(head_text.translate(_CONTROL_CHARS))
     if nul >= 0:
         raise DigestError(source, f"binary file (NUL {unit} at offset {nul}); not a digest")
-    if controls > len(head) // 10:
+    if controls > size // 10:
         raise DigestError(source, "binary file (mostly control bytes); not a digest")
 
 

@@ -23,9 +23,9 @@ from typing import Any
 
 import orjson
 from tinydb import TinyDB
-from tinydb.table import Document
 
 from readinglist.model import EMPTY_STATE
+from readinglist.storage import document, ids
 
 #: How many changes ``undo`` can go back.
 HISTORY_LIMIT = 200
@@ -68,7 +68,7 @@ class History:
         return next((entry for entry in self.entries() if entry[1].get("undone")), None)
 
     def set_undone(self, seq: int, undone: bool) -> None:
-        self.db.table("history").update({"undone": undone}, doc_ids=[str(seq)])
+        self.db.table("history").update({"undone": undone}, doc_ids=ids([str(seq)]))
 
     def record(self, label: str, changes: Changes, at: str) -> None:
         """Add a change; what was undone can no longer be redone, and old entries go."""
@@ -84,9 +84,9 @@ class History:
             total -= sizes[oldest]
             oldest += 1
         keep = {seq for seq, _ in kept[oldest:]}
-        table.remove(doc_ids=[str(seq) for seq, _ in entries if seq not in keep])
+        table.remove(doc_ids=ids(str(seq) for seq, _ in entries if seq not in keep))
         seq = (entries[-1][0] + 1) if entries else 1
-        table.insert(Document(doc, doc_id=str(seq)))
+        table.insert(document(doc, str(seq)))
 
     @staticmethod
     def docs(doc: dict[str, Any], undo: bool, current: Callable[[str], dict[str, Any]]) -> Docs:

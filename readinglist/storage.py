@@ -21,14 +21,14 @@ import errno
 import os
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Table
+from tinydb.table import Document, Table
 
 from readinglist import migrate, validate
 from readinglist.errors import LibraryCorrupt, StorageError
@@ -77,7 +77,17 @@ class NewerSchema(LibraryCorrupt):
 class StrIdTable(Table):
     """Documents keyed by our own string ids (paper ids, digest hashes)."""
 
-    document_id_class = str
+    document_id_class = str  # type: ignore[assignment]  # TinyDB's stubs say ids are ints
+
+
+def ids(keys: Iterable[str]) -> list[int]:
+    """Our text ids where TinyDB's type stubs want ints (its tables here are StrIdTable)."""
+    return cast("list[int]", list(keys))
+
+
+def document(doc: Mapping[str, Any], key: str) -> Document:
+    """A document stored under our own text id (see :func:`ids`)."""
+    return Document(doc, doc_id=key)  # type: ignore[arg-type]
 
 
 class LibraryDB(TinyDB):
@@ -291,9 +301,9 @@ def load_versioned(path: Path, kind: str) -> tuple[Data, int]:
             data = migrate.upgrade(data, kind, version)
         except migrate.MigrationError as error:
             raise LibraryCorrupt(path, str(error)) from None
-    found = validate.problem(data, kind)
-    if found:
-        raise LibraryCorrupt(path, found)
+    problem = validate.problem(data, kind)
+    if problem:
+        raise LibraryCorrupt(path, problem)
     return data, version
 
 

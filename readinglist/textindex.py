@@ -79,6 +79,17 @@ class WordIndex:
         )
 
 
+def word_matches(query: str, word: str) -> bool:
+    """Whether query word ``query`` matches text word ``word`` (both folded) as the index
+    does: exactly, as a prefix, or with the typos its length allows. For highlighting."""
+    if word.startswith(query):
+        return True
+    if len(query) < TYPO_MIN:
+        return False
+    typos = 1 if len(query) < TWO_TYPOS_MIN else 2
+    return abs(len(word) - len(query)) <= typos and OSA.distance(query, word) <= typos
+
+
 class Match:
     """The slots one word matches, in disjoint tiers by score, best first.
 

@@ -48,7 +48,7 @@ class LinkScreen(ModalScreen[str | None]):
 
     @staticmethod
     def _row(number: int, label: str, url: str) -> Content:
-        parts: list[Content | tuple[str, str]] = [(f"[{number}] ", "bold")]
+        parts: list[Content | tuple[str, str] | str] = [(f"[{number}] ", "bold")]
         if label and label != url:
             parts += [literal_line(label), "  "]
         parts.append(literal_line(url, "dim" if label and label != url else ""))
