@@ -20,10 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from readinglist.model import ARXIV_ABS_URL, HF_SEARCH_URL
 from readinglist.safetext import printable_line
-
-HF_SEARCH_URL = "https://huggingface.co/papers?q="
-ARXIV_ABS_URL = "https://arxiv.org/abs/"
 
 _ESCAPES = str.maketrans(
     {

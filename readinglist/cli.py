@@ -13,21 +13,24 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
 from functools import partial
 from pathlib import Path
 
 import orjson
 import platformdirs
 
-from readinglist import __version__, doctor
+from readinglist import __version__, dailypapers, doctor
 from readinglist.config import Config, load_config
+from readinglist.dailypapers import DayDigest
 from readinglist.digest import read_stdin
-from readinglist.errors import ReadinglistError
+from readinglist.errors import FetchError, ReadinglistError
 from readinglist.export import FORMATS, export, write_export
 from readinglist.library import Library, Source, expand_paths
 from readinglist.lock import set_command
-from readinglist.model import plural
+from readinglist.model import paper_facts, plural
+from readinglist.reports import FileReport, ImportReport
 from readinglist.safetext import json_text, printable, printable_line
 from readinglist.samples import sample_paths
 
@@ -59,13 +62,52 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_parser = partial(commands.add_parser, parents=[common])
 
-    p = add_parser("import", help="import digest files", description="Import digest text files.")
+    p = add_parser(
+        "import",
+        help="import digest files",
+        description="Import digest text files, or saved Daily Papers API responses (JSON).",
+    )
     p.add_argument(
         "paths",
         nargs="+",
         metavar="PATH",
-        help="a digest file, a folder of *.txt digests, or - for stdin",
+        help="a digest file, a saved API response, a folder of *.txt digests, or - for stdin",
     )
+
+    p = add_parser(
+        "fetch",
+        help="fetch Hugging Face Daily Papers",
+        description="Fetch days of Hugging Face Daily Papers from its API (HF_ENDPOINT, "
+        "HF_TOKEN); each day becomes one digest. With no option: the days since the last "
+        "fetch (the first time: today).",
+    )
+    days = p.add_mutually_exclusive_group()
+    days.add_argument(
+        "--date",
+        action="append",
+        type=partial(_when, dailypapers.parse_day),
+        metavar="YYYY-MM-DD",
+        help="this day (repeatable)",
+    )
+    days.add_argument(
+        "--since",
+        type=partial(_when, dailypapers.parse_day),
+        metavar="YYYY-MM-DD",
+        help="this day through today",
+    )
+    days.add_argument(
+        "--week",
+        type=partial(_when, dailypapers.parse_week),
+        metavar="YYYY-Www",
+        help="the days of an ISO week, e.g. 2024-W11",
+    )
+    days.add_argument(
+        "--month",
+        type=partial(_when, dailypapers.parse_month),
+        metavar="YYYY-MM",
+        help="the days of a month, e.g. 2024-03",
+    )
+    p.set_defaults(usage_error=p.error)
 
     p = add_parser("list", help="list papers, most recurring first", description="List papers.")
     p.add_argument(
@@ -132,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--edit", action="store_true", help="edit the note in $EDITOR")
 
     p = add_parser(
-        "export", help="export notes to Markdown or JSON", description="Export papers with notes."
+        "export",
+        help="export notes to Markdown, JSON or BibTeX",
+        description="Export papers with notes (with --all, every matching paper).",
     )
     p.add_argument("query", nargs="?", default="", help="only papers matching this query")
     p.add_argument(
@@ -184,6 +228,15 @@ def _folder(text: str) -> Path:
     return Path(text)
 
 
+def _when(parse: Callable[[str], object], text: str) -> str:
+    """An option's day, week or month, checked at once (a bad one is a usage error)."""
+    try:
+        parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text.strip()
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -229,6 +282,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
     library = Library(data_dir)
     handler = {
         "import": cmd_import,
+        "fetch": cmd_fetch,
         "list": cmd_list,
         "show": cmd_show,
         "mark": cmd_decide,
@@ -273,6 +327,99 @@ def cmd_import(library: Library, args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_fetch(library: Library, args: argparse.Namespace) -> int:
+    """Fetch each day, then import the fetched ones in one go: a day that fails is one line
+    and is not imported; the others are."""
+    try:
+        if args.date:
+            days = sorted({d for text in args.date for d in dailypapers.days_for(day=text)})
+        elif args.since or args.week or args.month:
+            days = dailypapers.days_for(since=args.since, week=args.week, month=args.month)
+        else:
+            fetched = library.fetched_days()
+            days = dailypapers.days_after(fetched[-1] if fetched else None)
+    except ValueError as error:
+        args.usage_error(str(error))  # exits with status 2
+    progress = _Progress()
+    found: list[DayDigest] = []
+    failed = empty = 0
+    interrupted = False
+    try:
+        for number, day in enumerate(days):
+            step = f" ({number + 1}/{len(days)})" if len(days) > 1 else ""
+            progress.show(f"fetching {day.isoformat()}{step}")
+            try:
+                fetched_day = dailypapers.fetch_day(day)
+            except FetchError as error:
+                progress.clear()
+                _error(str(error))
+                failed += 1
+                if isinstance(error, dailypapers.Unreachable) and number + 1 < len(days):
+                    rest = days[number + 1 :]
+                    _error(
+                        f"{plural(len(rest), 'later day')} not fetched "
+                        f"({_span(rest)}): they would fail alike; run the command again"
+                    )
+                    break
+                continue
+            progress.clear()
+            for warning in fetched_day.warnings:
+                _error(f"warning: {warning}")
+            if fetched_day.papers:
+                found.append(dailypapers.to_digest(fetched_day))
+            else:
+                empty += 1
+                print(f"{day.isoformat()}: no papers")
+    except KeyboardInterrupt:
+        progress.clear()
+        interrupted = True  # what was fetched is still imported
+    progress.show(f"importing {plural(len(found), 'day')}")
+    report = library.import_files(found) if found else ImportReport(())
+    progress.clear()
+    for day_digest, file in zip(found, report.files, strict=True):
+        print(printable_line(_fetched_line(day_digest, file)))
+    print(
+        f"fetched {len(found) + empty} of {plural(len(days), 'day')}: "
+        f"{plural(report.new, 'new paper')}; "
+        f"the library holds {plural(len(library.papers), 'paper')}."
+    )
+    if interrupted:
+        return 130
+    return 1 if failed or not report.ok else 0
+
+
+def _span(days: Sequence[date]) -> str:
+    first, last = days[0].isoformat(), days[-1].isoformat()
+    return first if first == last else f"{first} to {last}"
+
+
+def _fetched_line(day: DayDigest, report: FileReport) -> str:
+    if report.status == "rejected":
+        return report.describe()
+    if report.status == "unchanged":
+        return f"{day.name}: already fetched, no new papers; upvotes, stars and comments refreshed"
+    count = plural(report.new + report.again, "paper")
+    back = f", {report.resurfaced} skipped back in the inbox" if report.resurfaced else ""
+    return f"{day.name}: {count}: {report.new} new, {report.again} seen before{back}"
+
+
+class _Progress:
+    """One line on stderr, rewritten in place: only on a terminal (never in a pipe or log)."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+
+    def show(self, text: str) -> None:
+        if self.tty:
+            sys.stderr.write(f"\r\x1b[K{text}…")
+            sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.tty:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
 def cmd_list(library: Library, args: argparse.Namespace) -> int:
     query = args.query
     if args.view:
@@ -313,7 +460,9 @@ def cmd_show(library: Library, args: argparse.Namespace) -> int:
     digests = ", ".join(d.label for d in library.digest_list(pid))
     lines = [
         paper.title,
+        *([f"by {', '.join(paper.authors)}"] if paper.authors else []),
         f"id {pid} · seen in {paper.seen}: {digests}",
+        *([facts] if (facts := " · ".join(paper_facts(paper))) else []),
         state.summary + (f" · tags: {', '.join(state.tags)}" if state.tags else ""),
         *paper.links,
     ]

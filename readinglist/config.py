@@ -50,6 +50,7 @@ DEFAULT_KEYS: dict[str, str] = {
     "redo": "U",
     "hide_read": "h",
     "export": "e",
+    "fetch": "f",
     "help": "question_mark",
     "quit": "q",
 }

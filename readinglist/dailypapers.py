@@ -5,7 +5,8 @@ items (``{title, summary, numComments, paper: {id, title, summary, authors, …}
 parser, :func:`parse_response`, serves both a live fetch and a response saved to a file;
 :func:`to_digest` turns a fetched day into the ``ParsedDigest`` the library imports, with
 each paper's API metadata alongside. Paper identity stays ``paper_id(title_key(title))``,
-so a fetched paper merges with the same paper from a text digest.
+so a fetched paper merges with the same paper from a text digest (the library also merges
+by arXiv id). A day is one digest however often it is fetched (:func:`day_id`).
 
 The HTTP client is the stdlib's ``urllib``, not ``huggingface_hub``: in the installed
 ``huggingface_hub`` (2.4) ``HfApi.list_daily_papers`` has no timeout (its shared client is
@@ -33,7 +34,7 @@ import orjson
 from readinglist import __version__
 from readinglist.digest import MAX_LINE_CHARS, MAX_TITLE_CHARS, Entry, ParsedDigest, find_links
 from readinglist.errors import FetchError
-from readinglist.model import paper_id, plural, title_key
+from readinglist.model import META_FIELDS, paper_id, plural, title_key
 from readinglist.safetext import printable_line
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -63,6 +64,12 @@ _CHUNK = 64 * 1024
 
 
 # --------------------------------------------------------------------------- data
+
+
+class Unreachable(FetchError):
+    """The API could not be reached, or answered that it will not serve (offline, timeout,
+    HTTP 401/403/404/429/5xx, a bad endpoint): unlike a bad day's content, this would fail
+    the same way for the next days, so a fetch of several days stops at it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,11 @@ class FetchedPaper:
             "ai_keywords": list(self.ai_keywords),
             "links": list(self.links),
         }
+
+    def meta(self) -> dict[str, Any]:
+        """The known metadata (``model.META_FIELDS``), JSON-ready, as the library stores it."""
+        doc = self.to_doc()
+        return {key: doc[key] for key in META_FIELDS if doc[key] not in (None, [])}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> FetchedPaper:
@@ -375,15 +387,23 @@ def _unique(papers: Iterable[FetchedPaper]) -> list[FetchedPaper]:
 
 
 def _infer_day(source: str, items: list[Any]) -> str | None:
+    """The day in the file name, else the day most items were put on the daily page
+    (``paper.submittedOnDailyAt``, which the API's ``date=`` selects by), else the day most
+    were published (the item's ``publishedAt``, usually the arXiv day before)."""
     match = _DAY_IN_NAME_RE.search(Path(source).name)
     if match and _valid_day(match.group(1)):
         return match.group(1)
-    counts: dict[str, int] = {}
-    for item in items:
-        stamp = item.get("publishedAt") if isinstance(item, dict) else None
-        if isinstance(stamp, str) and _valid_day(stamp[:10]):
-            counts[stamp[:10]] = counts.get(stamp[:10], 0) + 1
-    return max(sorted(counts), key=counts.__getitem__) if counts else None
+    for stamps in (
+        [i["paper"].get("submittedOnDailyAt") for i in items if isinstance(i.get("paper"), dict)],
+        [item.get("publishedAt") for item in items],
+    ):
+        counts: dict[str, int] = {}
+        for stamp in stamps:
+            if isinstance(stamp, str) and _valid_day(stamp[:10]):
+                counts[stamp[:10]] = counts.get(stamp[:10], 0) + 1
+        if counts:
+            return max(sorted(counts), key=counts.__getitem__)
+    return None
 
 
 def _valid_day(text: str) -> bool:
@@ -421,6 +441,31 @@ def date_label(day: str) -> str:
     return f"{_MONTH_ABBR[parsed.month - 1]} {parsed.day}"
 
 
+def is_response(data: bytes, source: str) -> bool:
+    """Whether ``data`` is (meant to be) a saved API response rather than a text digest.
+
+    Decided by content: JSON that parses (a text digest is never valid JSON) is a response,
+    whatever the file is called; a ``.json`` file is one even if broken, so that its error
+    is about JSON, not about digest lines.
+    """
+    if source.casefold().endswith(".json"):
+        return True
+    head = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if head.lstrip()[:1] not in (b"[", b"{") or len(data) > MAX_RESPONSE_BYTES:
+        return False
+    try:
+        orjson.loads(head)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def day_id(day: str) -> str:
+    """The digest id of a fetched day: the day alone, so every fetch of it (and a saved
+    response of it) is one digest, which a re-fetch extends instead of adding another."""
+    return hashlib.sha256(f"daily papers\n{day}\n".encode()).hexdigest()[:16]
+
+
 def content_id(day: FetchedDay) -> str:
     """A stable id for a day's content: the day and the set of its papers' ids.
 
@@ -436,8 +481,9 @@ def content_id(day: FetchedDay) -> str:
 
 def to_digest(day: FetchedDay) -> DayDigest:
     """The day as a ``ParsedDigest``: named by its ISO day, dated ``Mar 13`` like the web
-    page and a text digest (so ``digest:"Mar 13"`` finds both). An empty day gives no
-    entries: there is nothing to import.
+    page and a text digest (so ``digest:"Mar 13"`` finds both), identified by the day
+    (:func:`day_id`; by its papers, :func:`content_id`, when the day is unknown). An empty
+    day gives no entries: there is nothing to import.
     """
     label = date_label(day.date) if day.date else None
     entries = tuple(
@@ -449,7 +495,7 @@ def to_digest(day: FetchedDay) -> DayDigest:
         layout=LAYOUT,
         date=label,
         entries=entries,
-        content_id=content_id(day),
+        content_id=day_id(day.date) if day.date else content_id(day),
         warnings=day.warnings,
     )
     name = day.date or Path(day.source).stem or day.source
@@ -486,14 +532,14 @@ def fetch_day(
     iso = day.isoformat()
     source = f"daily papers of {iso}"
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
-        raise FetchError(source, "HF_HUB_OFFLINE is set; unset it to fetch from the network")
+        raise Unreachable(source, "HF_HUB_OFFLINE is set; unset it to fetch from the network")
     base = (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).strip().rstrip("/")
     try:
         host = urllib.parse.urlsplit(base).netloc
     except ValueError:
         host = ""
     if not re.match(r"^https?://", base, re.IGNORECASE) or not host:
-        raise FetchError(
+        raise Unreachable(
             source,
             f"endpoint {printable_line(base)!r} is not an http(s) address; check HF_ENDPOINT",
         )
@@ -541,18 +587,20 @@ class _Client:
                 retry_after = error.headers.get("Retry-After") if error.headers else None
                 error.close()
             except urllib.error.URLError as error:
-                raise FetchError(self.source, self._network(error.reason)) from None
+                raise Unreachable(self.source, self._network(error.reason)) from None
             except ValueError as error:  # http.client.InvalidURL, a bad IDNA host name
-                raise FetchError(
+                raise Unreachable(
                     self.source, f"{printable_line(str(error))}; check HF_ENDPOINT"
                 ) from None
             except (OSError, http.client.HTTPException) as error:
-                raise FetchError(self.source, self._network(error)) from None
+                raise Unreachable(self.source, self._network(error)) from None
             if status not in RETRY_STATUSES or attempt >= self.retries:
-                raise FetchError(self.source, self._http(status, detail, attempt + 1))
+                server_side = status in (401, 403, 404, 429) or status >= 500
+                error_type = Unreachable if server_side else FetchError
+                raise error_type(self.source, self._http(status, detail, attempt + 1))
             wait = _retry_wait(retry_after, attempt)
             if wait > MAX_RETRY_AFTER:
-                raise FetchError(
+                raise Unreachable(
                     self.source,
                     f"HTTP {status} from {self.host}: asked to wait {wait:.0f} s; try again later",
                 )
@@ -583,7 +631,7 @@ class _Client:
                         self.source, f"response larger than {MAX_RESPONSE_BYTES:,} bytes"
                     )
                 if time.monotonic() > deadline:
-                    raise FetchError(
+                    raise Unreachable(
                         self.source,
                         f"{self.host} took over {self.timeout * TOTAL_TIMEOUT_FACTOR:g} s "
                         "to answer; try again later",
@@ -722,6 +770,15 @@ def days_since(text: str, today: date | None = None) -> list[date]:
             f"--since {text} covers {count:,} days; fetch at most {MAX_DAYS} at a time"
         )
     return [start + timedelta(days=n) for n in range(count)]
+
+
+def days_after(last: str | None, today: date | None = None) -> list[date]:
+    """What a plain ``fetch`` gets: from the last day fetched (again: it may have grown since)
+    through today, at most :data:`MAX_DAYS` days; the first time, today."""
+    today = today or date.today()
+    start = min(parse_day(last), today) if last else today
+    start = max(start, today - timedelta(days=MAX_DAYS - 1))
+    return [start + timedelta(days=n) for n in range((today - start).days + 1)]
 
 
 def days_for(

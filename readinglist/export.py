@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from readinglist.bibtex import BibRecord, to_bibtex
 from readinglist.errors import ReadinglistError, StorageError
 from readinglist.library import Library
-from readinglist.model import now, plural
+from readinglist.model import ARXIV_ABS_URL, now, plural
 from readinglist.safetext import json_text, printable, printable_line
 from readinglist.storage import atomic_write
 
@@ -33,7 +34,9 @@ if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
 
-FORMATS = ("markdown", "json")
+FORMATS = ("markdown", "json", "bibtex")
+#: The YYMM an arXiv id starts with (after the archive name of an old-style id).
+_ARXIV_YYMM_RE = re.compile(r"^(?:[a-z-]+(?:\.[A-Z]{2})?/)?(\d{2})(0[1-9]|1[0-2])[.\d]")
 #: Heading level of each paper; a note's own headings are demoted below it.
 PAPER_LEVEL = 2
 
@@ -64,11 +67,35 @@ _HTML_ROUNDS = 3
 
 
 def export(library: Library, ids: Sequence[str], fmt: str = "markdown") -> str:
-    """The papers ``ids`` as Markdown or as JSON (whose unsafe characters are ``\\u`` escapes)."""
+    """The papers ``ids`` as Markdown, JSON (whose unsafe characters are ``\\u`` escapes)
+    or BibTeX."""
     if fmt == "json":
         data = [library.to_json(pid) for pid in ids]
         return json_text(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()) + "\n"
+    if fmt == "bibtex":
+        return to_bibtex([bib_record(library, pid) for pid in ids])
     return to_markdown(library, ids)
+
+
+def bib_record(library: Library, pid: str) -> BibRecord:
+    """What a BibTeX entry says of a paper. One without an arXiv id says where it was seen
+    (``note``), as nothing else identifies it; its ``url`` is a Hugging Face search."""
+    paper = library.papers[pid]
+    year = int(paper.published[:4]) if paper.published else _arxiv_year(paper.arxiv_id)
+    note = None
+    if not paper.arxiv_id:
+        digests = ", ".join(d.label for d in library.digest_list(pid))
+        note = f"Seen in {plural(paper.seen, 'digest')}: {digests}"
+    return BibRecord(paper.title, paper.authors, year, paper.arxiv_id, note=note)
+
+
+def _arxiv_year(arxiv_id: str | None) -> int | None:
+    """The year an arXiv id was issued (``2403.08763``, ``hep-th/9901001``: YYMM first)."""
+    match = _ARXIV_YYMM_RE.search(arxiv_id or "")
+    if match is None:
+        return None
+    yy = int(match[1])
+    return (1900 if yy >= 91 else 2000) + yy  # arXiv began in 1991
 
 
 def to_markdown(library: Library, ids: Sequence[str]) -> str:
@@ -96,6 +123,10 @@ def _paper_section(library: Library, pid: str) -> list[str]:
     ]
     if state.tags:
         lines.append("- **Tags:** " + " ".join(code_span(tag) for tag in state.tags))
+    if paper.authors:
+        lines.append("- **Authors:** " + escape(", ".join(paper.authors)))
+    if paper.arxiv_id:
+        lines.append(f"- **arXiv:** {link(ARXIV_ABS_URL + paper.arxiv_id)}")
     if paper.links:
         lines.append("- **Links:** " + " ".join(link(url) for url in paper.links))
     lines.append(f"- **Id:** {code_span(pid)}")

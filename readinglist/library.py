@@ -10,15 +10,31 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import os
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tinydb.table import Document
 
-from readinglist.digest import ParsedDigest, parse_digest, read_digest
+from readinglist.dailypapers import (
+    DayDigest,
+    FetchedPaper,
+    day_id,
+    is_response,
+    parse_response,
+    to_digest,
+)
+from readinglist.digest import (
+    ParsedDigest,
+    _check_regular,
+    _open_nonblocking,
+    _os_problem,
+    _read_capped,
+    parse_digest,
+)
 from readinglist.drafts import DRAFTS_DIR, Drafts
 from readinglist.errors import (
     DigestError,
@@ -35,6 +51,7 @@ from readinglist.model import (
     Digest,
     Paper,
     PaperState,
+    merged_meta,
     normalise_tag,
     now,
     paper_id,
@@ -48,7 +65,9 @@ from readinglist.storage import Store
 #: Shortest id prefix accepted on the command line.
 MIN_PREFIX = 4
 
-Source = Path | tuple[str, bytes]
+#: A digest to import: a file (a text digest or a saved API response, told apart by content),
+#: a name and its bytes (stdin), or a day fetched from the Daily Papers API.
+Source = Path | tuple[str, bytes] | DayDigest
 Progress = Callable[[int, int, str], None]
 
 
@@ -68,6 +87,38 @@ def bulk_allocation() -> Iterator[None]:
         gc.freeze()
         if enabled:
             gc.enable()
+
+
+def read_source(path: Path) -> bytes:
+    """A digest file's bytes, read as ``digest.read_digest`` reads them (a regular file only,
+    non-blocking, at most the size cap; OS errors as one-line :class:`DigestError`)."""
+    source = str(path)
+    try:
+        _check_regular(os.stat(path), source)
+        with open(path, "rb", opener=_open_nonblocking) as stream:
+            info = os.fstat(stream.fileno())
+            _check_regular(info, source)
+            return _read_capped(stream, source, info.st_size + 1)
+    except OSError as error:
+        raise DigestError(source, _os_problem(error)) from None
+
+
+def parse_source(source: Source) -> tuple[str, ParsedDigest, dict[str, FetchedPaper] | None]:
+    """(digest name, parsed digest, API metadata by paper id or None) of one source.
+
+    A saved API response becomes exactly what fetching its day gives (named by the day).
+    """
+    if isinstance(source, DayDigest):
+        return source.name, source.digest, source.papers
+    if isinstance(source, tuple):
+        name, data = source
+        stem = Path(name).stem or name
+    else:
+        name, data, stem = str(source), read_source(source), source.stem
+    if is_response(data, name):
+        day = to_digest(parse_response(data, name))
+        return day.name, day.digest, day.papers
+    return stem, parse_digest(data, name), None
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
@@ -97,6 +148,8 @@ class Library:
         self._recurring: int | None = None
         self._order: list[str] | None = None
         self._search: Any = None
+        #: arXiv id → paper id, built on the first import that needs it.
+        self._arxiv: dict[str, str] | None = None
         #: Bumped on every change, so views can tell when to re-query.
         self.version = 0
         with bulk_allocation():
@@ -207,6 +260,7 @@ class Library:
             "note": state.note,
             "links": list(paper.links),
             "updated": state.updated,
+            **{key: value for key, value in _known(paper) if value not in (None, [])},
         }
 
     @property
@@ -272,24 +326,22 @@ class Library:
         transaction, so the big papers file is written once per call.
         """
         reports: list[FileReport | None] = []
-        parsed: list[tuple[int, str, ParsedDigest]] = []
+        parsed: list[tuple[int, str, ParsedDigest, dict[str, FetchedPaper] | None]] = []
         total = len(sources)
         for number, source in enumerate(sources):
-            name = source[0] if isinstance(source, tuple) else str(source)
+            if isinstance(source, DayDigest):
+                name = source.digest.source
+            else:
+                name = source[0] if isinstance(source, tuple) else str(source)
             if progress:
                 progress(number, total, name)
             try:
-                if isinstance(source, tuple):
-                    digest = parse_digest(source[1], source[0])
-                    stem = Path(source[0]).stem or source[0]
-                else:
-                    digest = read_digest(source)
-                    stem = source.stem
+                stem, digest, fetched = parse_source(source)
             except DigestError as error:
                 reports.append(FileReport(name, "rejected", error=str(error)))
                 continue
             reports.append(None)
-            parsed.append((len(reports) - 1, stem, digest))
+            parsed.append((len(reports) - 1, stem, digest, fetched))
         if parsed:
             if self._search is None:
                 from readinglist.search import SearchEngine
@@ -300,8 +352,8 @@ class Library:
                 added: list[Digest] = []
                 touched: dict[str, None] = {}
                 back: dict[str, dict[str, Any]] = {}
-                for slot, stem, digest in parsed:
-                    reports[slot] = self._apply_digest(stem, digest, added, touched, back)
+                for slot, stem, digest, fetched in parsed:
+                    reports[slot] = self._apply_digest(stem, digest, added, touched, back, fetched)
                 self._store_import(added, touched)
                 if back:
                     self._put_states(back)
@@ -319,43 +371,63 @@ class Library:
         added: list[Digest],
         touched: dict[str, None],
         back: dict[str, dict[str, Any]],
+        fetched: dict[str, FetchedPaper] | None = None,
     ) -> FileReport:
         """Apply one digest in memory, noting what ``_store_import`` must write.
 
         A skipped paper that recurs is back in the inbox (``back``: its new state), marked
         resurfaced by this digest: recurrence is the strongest signal a reader has. Papers
         kept for later or read keep their status; they show the new sighting.
+
+        A fetched day (``fetched``: its papers' API metadata) is one digest however often
+        it is fetched: fetched again, it gains the papers listed since, as sightings, and
+        its known papers only get fresher figures (see ``model.merged_meta``).
         """
-        if digest.content_id in self.digests:
+        did = digest.content_id
+        record = self.digests.get(did)
+        if record is not None and fetched is None:
             return FileReport(
                 digest.source, "unchanged", warnings=digest.warnings, layout=digest.layout
             )
-        seq = (
-            added[-1].seq if added else max((d.seq for d in self.digests.values()), default=0)
-        ) + 1
+        seq = record.seq if record else max((d.seq for d in self.digests.values()), default=0) + 1
         new: dict[str, Paper] = {}
         again: dict[str, None] = {}
+        enriched: dict[str, None] = {}  # known papers whose metadata or links changed
         for entry in digest.entries:
             pid = paper_id(title_key(entry.title))
+            info = fetched.get(pid) if fetched else None
+            if info is not None:
+                pid = self._identify(pid, info, new)
             if pid in new or pid in again:
                 continue  # listed twice in one digest: still one sighting
-            if pid in self.papers:
-                again[pid] = None
-            else:
+            paper = self.papers.get(pid)
+            if paper is None:
+                meta = info.meta() if info else None
                 new[pid] = Paper(
-                    pid, entry.title, entry.abstract, entry.links, [digest.content_id], seq
+                    pid, entry.title, entry.abstract, entry.links, [did], seq, meta or None
                 )
-        record = Digest(digest.content_id, stem, digest.date, seq, now(), len(new) + len(again))
-        did = digest.content_id
-        added.append(record)
+                self._index_arxiv(new[pid])
+                continue
+            if info is not None and self._enrich(paper, info):
+                enriched[pid] = None
+            if did not in paper.digests:
+                again[pid] = None
+        sightings = len(new) + len(again)
+        if record is None and sightings:
+            record = Digest(did, stem, digest.date, seq, now(), sightings)
+        elif record is not None and sightings:
+            record = dataclasses.replace(record, papers=record.papers + sightings)
+        if record is not None and sightings:
+            added.append(record)
+            self.digests[did] = record
         touched.update(dict.fromkeys(new))
         touched.update(again)
-        self.digests[did] = record
+        touched.update(enriched)
         self.papers.update(new)
         for pid in again:
             paper = self.papers[pid]
             paper.digests.append(did)
-            paper.latest = seq
+            paper.latest = max(paper.latest, seq)
             state = self.state(pid)
             if state.status == "skipped" and pid not in back:  # counted by the first digest
                 stamp = now()
@@ -363,10 +435,14 @@ class Library:
                     state, status="new", resurfaced=did, decided_at=stamp, updated=stamp
                 ).to_doc()
         if self._search is not None:
-            self._search.add(did, new, list(again))
+            self._search.add(did, new, list(again), list(enriched))
+        if fetched is not None and record is not None and not sightings:
+            status: Literal["imported", "unchanged"] = "unchanged"  # fetched again, no change
+        else:
+            status = "imported"
         return FileReport(
             digest.source,
-            "imported",
+            status,
             new=len(new),
             again=len(again),
             resurfaced=sum(back.get(pid, {}).get("resurfaced") == did for pid in again),
@@ -374,21 +450,66 @@ class Library:
             layout=digest.layout,
         )
 
+    def _identify(self, pid: str, info: FetchedPaper, new: dict[str, Paper]) -> str:
+        """Which paper a fetched one is: the one with its arXiv id, else the one with its
+        title (``pid``), unless that one has another arXiv id: then a paper of its own."""
+        if info.arxiv_id is None:
+            return pid
+        found = self._arxiv_index().get(info.arxiv_id)
+        if found is not None:
+            return found
+        same_title = self.papers.get(pid) or new.get(pid)
+        if same_title is not None and same_title.arxiv_id not in (None, info.arxiv_id):
+            return paper_id(f"{title_key(info.title)}\narXiv {info.arxiv_id}")
+        return pid
+
+    def _enrich(self, paper: Paper, info: FetchedPaper) -> bool:
+        """Merge a fetch's metadata into a known paper; whether anything changed.
+
+        Its title, abstract and id stay; the repository and project page join its links.
+        """
+        meta = merged_meta(paper.meta, info.meta())
+        pages = (meta.get("github_repo"), meta.get("project_page"))
+        links = tuple(dict.fromkeys([*paper.links, *(url for url in pages if url)]))
+        if meta == (paper.meta or {}) and links == paper.links:
+            return False
+        paper.meta, paper.links = meta or None, links
+        self._index_arxiv(paper)
+        return True
+
+    def _arxiv_index(self) -> dict[str, str]:
+        if self._arxiv is None:
+            self._arxiv = {p.arxiv_id: pid for pid, p in self.papers.items() if p.arxiv_id}
+        return self._arxiv
+
+    def _index_arxiv(self, paper: Paper) -> None:
+        if paper.arxiv_id:
+            self._arxiv_index().setdefault(paper.arxiv_id, paper.id)
+
+    def fetched_days(self) -> list[str]:
+        """The days (``YYYY-MM-DD``) fetched from the Daily Papers API, or imported from a
+        saved response, oldest first: the digests whose id is their day's."""
+        return sorted(d.name for d in self.digests.values() if d.id == day_id(d.name))
+
     def _store_import(self, added: list[Digest], touched: dict[str, None]) -> None:
         """Write an import's papers and digests with a constant number of table passes.
 
         TinyDB copies a whole table on every operation, so writing per digest would make
         importing a year of digests quadratic (20 s at 100k papers instead of a few).
         """
-        if not added:
+        if not added and not touched:
             return
+        data = self.store.papers_storage.read()
         papers = self.store.papers_db.table("papers")
-        stored = self.store.papers_storage.read().get("papers", {})
+        stored = data.get("papers", {})
         papers.remove(doc_ids=[pid for pid in touched if pid in stored])
         papers.insert_multiple(Document(self.papers[pid].to_doc(), doc_id=pid) for pid in touched)
-        self.store.papers_db.table("digests").insert_multiple(
-            Document(d.to_doc(), doc_id=d.id) for d in added
-        )
+        digests = self.store.papers_db.table("digests")
+        records = {d.id: d for d in added}  # a fetched day extended twice: written once
+        extended = [did for did in records if did in data.get("digests", {})]
+        if extended:
+            digests.remove(doc_ids=extended)
+        digests.insert_multiple(Document(d.to_doc(), doc_id=d.id) for d in records.values())
 
     # ----------------------------------------------------------------- changing
 
@@ -607,6 +728,7 @@ class Library:
                 paper.latest = max(map(seqs.__getitem__, paper.digests), default=0)
                 papers[pid] = paper
             self.papers = papers
+            self._arxiv = None
         if "state" in kinds:
             data = self.store.state_storage.read()
             self._states = {
@@ -623,3 +745,13 @@ class Library:
             self._recurring = None
             if self._search is not None and self._search.papers is not self.papers:
                 self._search = None  # reloaded from disk: rebuild (imports update it in place)
+
+
+def _known(paper: Paper) -> Iterable[tuple[str, Any]]:
+    """The metadata ``to_json`` adds (only what is known)."""
+    return (
+        ("arxiv_id", paper.arxiv_id),
+        ("authors", list(paper.authors)),
+        ("upvotes", paper.upvotes),
+        ("published", paper.published),
+    )

@@ -8,12 +8,18 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import quote_plus
 
 _NON_WORD_RE = re.compile(r"[\W_]+")
 _TAG_JUNK_RE = re.compile(r"[^\w.+-]+")
 
 #: Length of a paper id: 48 bits, so a collision is ~1e-5 likely even at 100k papers.
 ID_LENGTH = 12
+
+HF_PAPER_URL = "https://huggingface.co/papers/"
+HF_SEARCH_URL = "https://huggingface.co/papers?q="
+ARXIV_ABS_URL = "https://arxiv.org/abs/"
+ARXIV_PDF_URL = "https://arxiv.org/pdf/"
 
 
 def title_key(title: str) -> str:
@@ -69,6 +75,25 @@ class Digest:
         )
 
 
+#: What a paper from the Daily Papers API may know besides its text, as stored next to it in
+#: papers.json (each optional; a paper from a text digest has none of them).
+META_FIELDS = (
+    "arxiv_id",
+    "authors",
+    "published",
+    "upvotes",
+    "num_comments",
+    "github_repo",
+    "github_stars",
+    "project_page",
+    "ai_keywords",
+)
+#: Figures that keep changing while a paper is on the page; the newest fetch wins.
+REFRESHABLE = frozenset({"upvotes", "github_stars", "num_comments"})
+#: Fields every stored paper has (``Paper.to_doc``); a document with more carries metadata.
+_TEXT_FIELDS = 4
+
+
 @dataclass(slots=True)
 class Paper:
     """A paper's content: written on import only, never by a user action."""
@@ -80,28 +105,101 @@ class Paper:
     digests: list[str]
     #: Highest import sequence among ``digests``; the tie-breaker of the default order.
     latest: int = 0
+    #: Known :data:`META_FIELDS` (JSON values), or None: one slot, so the 100k papers of
+    #: text digests pay 8 bytes each for it.
+    meta: dict[str, Any] | None = None
 
     @property
     def seen(self) -> int:
         return len(self.digests)
 
+    @property
+    def arxiv_id(self) -> str | None:
+        return self.meta.get("arxiv_id") if self.meta else None
+
+    @property
+    def authors(self) -> tuple[str, ...]:
+        return tuple(self.meta.get("authors", ())) if self.meta else ()
+
+    @property
+    def upvotes(self) -> int | None:
+        return self.meta.get("upvotes") if self.meta else None
+
+    @property
+    def published(self) -> str | None:
+        """The paper's own (arXiv) date, ``YYYY-MM-DD``."""
+        return self.meta.get("published") if self.meta else None
+
+    @property
+    def ai_keywords(self) -> tuple[str, ...]:
+        return tuple(self.meta.get("ai_keywords", ())) if self.meta else ()
+
     def to_doc(self) -> dict[str, Any]:
-        return {
+        doc = {
             "title": self.title,
             "abstract": self.abstract,
             "links": list(self.links),
             "digests": self.digests,
         }
+        if self.meta:
+            doc.update(self.meta)
+        return doc
 
     @classmethod
     def from_doc(cls, pid: str, doc: dict[str, Any]) -> Paper:
-        return cls(
-            id=pid,
-            title=doc["title"],
-            abstract=doc["abstract"],
-            links=tuple(doc.get("links", ())),
-            digests=list(doc["digests"]),
-        )
+        meta = None
+        if len(doc) > _TEXT_FIELDS or "links" not in doc:  # cheaper than looking for each
+            meta = {k: doc[k] for k in META_FIELDS if doc.get(k) not in (None, [])} or None
+        # Positional: this runs for each of 100k papers at every start.
+        links = tuple(doc.get("links", ()))
+        return cls(pid, doc["title"], doc["abstract"], links, list(doc["digests"]), 0, meta)
+
+
+def paper_page(paper: Paper) -> str:
+    """Where a paper is read: its Hugging Face page when its arXiv id is known, else a
+    Hugging Face search for its title (a text digest does not say which page it is)."""
+    if paper.arxiv_id:
+        return HF_PAPER_URL + paper.arxiv_id
+    return HF_SEARCH_URL + quote_plus(paper.title)
+
+
+def paper_facts(paper: Paper) -> list[str]:
+    """``arXiv 2403.08763``, ``71 upvotes``, ``published 2024-03-12``…: what the API told
+    about a paper, as the CLI and the app word it (nothing for a text digest's paper)."""
+    meta = paper.meta or {}
+    facts = [f"arXiv {paper.arxiv_id}"] if paper.arxiv_id else []
+    for key, noun in (("upvotes", "upvote"), ("github_stars", "star"), ("num_comments", "comment")):
+        if meta.get(key) is not None:
+            facts.append(plural(meta[key], noun))
+    if paper.published:
+        facts.append(f"published {paper.published}")
+    return facts
+
+
+def paper_links(paper: Paper) -> list[tuple[str, str]]:
+    """A paper's links as (label, url), numbered alike wherever they are listed: the arXiv
+    abstract and PDF when the id is known, then its own links (the repository and project
+    page labelled as such)."""
+    meta = paper.meta or {}
+    labels = {meta.get("github_repo"): "Code", meta.get("project_page"): "Project page"}
+    links = []
+    if paper.arxiv_id:
+        links += [
+            ("arXiv abstract", ARXIV_ABS_URL + paper.arxiv_id),
+            ("arXiv PDF", ARXIV_PDF_URL + paper.arxiv_id),
+        ]
+    return links + [(labels.get(url, ""), url) for url in paper.links]
+
+
+def merged_meta(known: dict[str, Any] | None, fetched: dict[str, Any]) -> dict[str, Any]:
+    """A paper's metadata after another fetch: known values stay (the paper keeps what it
+    was first seen with), missing ones are filled, and :data:`REFRESHABLE` figures take the
+    newest fetch's value."""
+    merged = dict(known or {})
+    for key, value in fetched.items():
+        if key in REFRESHABLE or key not in merged:
+            merged[key] = value
+    return merged
 
 
 #: A paper's decision. ``new`` is the inbox; a ``snoozed`` paper is ``new`` again once its

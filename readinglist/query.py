@@ -13,6 +13,9 @@ Language (case-insensitive; a leading ``-`` negates any term):
   (also ``>=N``, ``>N``, ``<=N``, ``<N``), ``digest:NAME`` (a digest name prefix, or its
   date written loosely: ``digest:"Mar 13"``, ``digest:apr``, ``digest:2024-03-13``; the year
   only narrows when the digest's date has one), ``digest:latest`` (the last imported).
+* metadata from the Daily Papers API: ``author:NAME`` (a surname, matched like a title
+  word: exactly, as a prefix or with a typo; ``author:"geoffrey hinton"``: the other words
+  match any part of an author's name) and ``upvotes:N`` (compared like ``seen:``).
 
 Filters only narrow. Free words rank: an exact title first, then the sum of word scores
 (exact > prefix > typo > abstract only); ties keep the default order, ``Library.ordered()``.
@@ -41,6 +44,8 @@ FILTERS = {
     "is:noted or is:tagged",
     "has": "has:code",
     "seen": "seen:N, seen:>=N, seen:>N, seen:<=N or seen:<N",
+    "author": 'author:SURNAME or author:"first last" (typos ok)',
+    "upvotes": "upvotes:N, upvotes:>=N, upvotes:>N, upvotes:<=N or upvotes:<N",
     "digest": 'digest:NAME, digest:"Mar 13", digest:apr, digest:2024-03-13 or digest:latest',
     "abstract": 'abstract:WORD or abstract:"a phrase"',
     "in": "in:abstract",
@@ -148,8 +153,10 @@ def _filter_term(field: str, raw: str, negated: bool) -> Term | None:
         value = normalise_tag(value)
     elif field in ("digest", "abstract"):
         value = fold(value)
-    elif field == "seen":
-        seen_test(value)
+    elif field == "author":
+        value = " ".join(words_of(value))
+    elif field in ("seen", "upvotes"):
+        count_test(field, value)
     else:
         value = value.casefold()
         allowed = {"is": _IS_VALUES, "has": ("code",), "in": ("abstract",)}[field]
@@ -168,13 +175,13 @@ def _filter_term(field: str, raw: str, negated: bool) -> Term | None:
     return Term(field, value, negated)
 
 
-def seen_test(value: str) -> Callable[[int], bool]:
-    """``seen:`` value → a test on a paper's sighting count."""
+def count_test(field: str, value: str) -> Callable[[int], bool]:
+    """``seen:`` or ``upvotes:`` value → a test on a paper's count."""
     match = _SEEN_RE.fullmatch(value)
     if match is None:
-        raise QueryError(f"seen:{value}: expected {FILTERS['seen']}")
+        raise QueryError(f"{field}:{value}: expected {FILTERS[field]}")
     compare, count = _COMPARE[match[1]], int(match[2])
-    return lambda seen: compare(seen, count)
+    return lambda found: compare(found, count)
 
 
 LooseDate = tuple[int | None, int, int | None]

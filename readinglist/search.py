@@ -23,16 +23,17 @@ from itertools import chain, compress, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from readinglist.bibtex import split_name
 from readinglist.errors import StorageError
 from readinglist.library import bulk_allocation
 from readinglist.model import STATUSES, Digest, Paper, paper_id, today
 from readinglist.query import (
     Term,
+    count_test,
     date_matches,
     has_code,
     loose_date,
     parse_query,
-    seen_test,
     words_of,
 )
 from readinglist.storage import INDEX_FILE, atomic_write
@@ -95,6 +96,10 @@ class SearchEngine:
         self._title_texts: Texts | None = None
         self._abstract_texts: Texts | None = None
         self._code: list[int] | None = None
+        # Metadata from the Daily Papers API, indexed on the first author: or upvotes:
+        # query: slots of papers that have any, and (surname words, all name words).
+        self._with_meta: list[int] | None = None
+        self._authors: tuple[WordIndex, WordIndex] | None = None
         self._seen: dict[int, set[int]] = {}
         self._digests: dict[str, list[int]] = {}
         self._order: list[str] | None = None
@@ -112,9 +117,18 @@ class SearchEngine:
 
     # ------------------------------------------------------------ building
 
-    def add(self, digest_id: str, new: Iterable[str], again: Iterable[str]) -> None:
-        """Index one imported digest: its new papers, and new sightings of known ones."""
+    def add(
+        self,
+        digest_id: str,
+        new: Iterable[str],
+        again: Iterable[str],
+        enriched: Collection[str] = (),
+    ) -> None:
+        """Index one imported digest: its new papers, new sightings of known ones, and
+        known papers that gained metadata or links (``enriched``)."""
         self._add([self.papers[pid] for pid in new])
+        if enriched:  # rare (a fetched day merging with text digests): rebuilt when needed
+            self._code = self._with_meta = self._authors = None
         for pid in again:
             slot, seen = self._slots[pid], self.papers[pid].seen
             self._seen[seen - 1].discard(slot)
@@ -174,6 +188,11 @@ class SearchEngine:
             self._title_texts.extend(p.title for p in papers)
         if self._abstract_texts is not None:
             self._abstract_texts.extend(p.abstract for p in papers)
+        with_meta = [(slot, p) for slot, p in zip(slots, papers, strict=True) if p.meta]
+        if self._with_meta is not None:
+            self._with_meta += [slot for slot, _ in with_meta]
+        if self._authors is not None:
+            _index_authors(self._authors, with_meta)
 
     def _register(self, papers: list[Paper]) -> list[int]:
         """Give ``papers`` the next slots and note their sightings; returns the slots."""
@@ -246,6 +265,19 @@ class SearchEngine:
             pids = self._slot_pids
             self._code = [slot for slot, pid in enumerate(pids) if has_code(self.papers[pid])]
         return self._code
+
+    def _meta_slots(self) -> list[int]:
+        if self._with_meta is None:
+            pids, papers = self._slot_pids, self.papers
+            self._with_meta = [slot for slot, pid in enumerate(pids) if papers[pid].meta]
+        return self._with_meta
+
+    def _author_words(self) -> tuple[WordIndex, WordIndex]:
+        if self._authors is None:
+            pids, papers = self._slot_pids, self.papers
+            self._authors = (WordIndex(), WordIndex())
+            _index_authors(self._authors, [(s, papers[pids[s]]) for s in self._meta_slots()])
+        return self._authors
 
     def _abstracts(self) -> Texts:
         if self._abstract_texts is None:
@@ -364,10 +396,36 @@ class SearchEngine:
         if term.field == "has":
             return self._with_code()
         if term.field == "seen":
-            test = seen_test(term.value)
+            test = count_test("seen", term.value)
             return set().union(*(slots for seen, slots in self._seen.items() if test(seen)))
+        if term.field == "upvotes":
+            test, pids, papers = count_test("upvotes", term.value), self._slot_pids, self.papers
+            return {
+                slot
+                for slot in self._meta_slots()
+                if (votes := papers[pids[slot]].upvotes) is not None and test(votes)
+            }
+        if term.field == "author":
+            surnames, names = self._author_words()
+            *others, last = term.value.split(" ")
+            return _common([surnames.lookup(last).slots, *(names.lookup(w).slots for w in others)])
         digests = self._digests_named(term.value)
         return set(chain.from_iterable(self._digests.get(d, ()) for d in digests))
+
+
+def _index_authors(index: tuple[WordIndex, WordIndex], papers: list[tuple[int, Paper]]) -> None:
+    """Add papers' authors: the words of each surname (``van der Maaten``: all three), and
+    of each whole name, to the surname and name indexes."""
+    surnames, names = index
+    surnames.add((slot, [w for a in p.authors for w in _surname_words(a)]) for slot, p in papers)
+    names.add((slot, [w for a in p.authors for w in words_of(a)]) for slot, p in papers)
+
+
+def _surname_words(name: str) -> list[str]:
+    if "," in name:  # "Maaten, Laurens van der"
+        return words_of(name.split(",", 1)[0])
+    _first, von, last, _suffix = split_name(name)
+    return words_of(" ".join(von + last))
 
 
 def _digest_finder(value: str) -> Callable[[Digest], bool]:

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from readinglist.model import ID_LENGTH, STATUSES, plural
+from readinglist.model import ID_LENGTH, META_FIELDS, STATUSES, plural
 from readinglist.safetext import json_text, printable_line
 
 #: A paper id: what ``model.paper_id`` makes.
@@ -63,20 +63,35 @@ class Field(NamedTuple):
     default: Any = _MISSING
     #: For lists: the exact type of every item.
     items: type | None = None
+    #: Absent from nearly every document: checked only in documents with other fields than
+    #: the usual ones, so that 100k papers from text digests pay nothing for them.
+    rare: bool = False
 
 
 _TEXT = frozenset({str})
 _TEXT_OR_NULL = frozenset({str, type(None)})
 _LIST = frozenset({list})
+_INT_OR_NULL = frozenset({int, type(None)})
 
+_DIGESTS = Field("digests", _LIST, "a non-empty list of digest ids", items=str)
 #: A paper (``Paper.from_doc``); ``digests`` is also checked against the digests table.
+#: The metadata fields (``model.META_FIELDS``, from the Daily Papers API) are optional.
 PAPER_FIELDS = (
     Field("title", _TEXT, "text"),
     Field("abstract", _TEXT, "text"),
     Field("links", _LIST, "a list of text", default=[], items=str),
-    Field("digests", _LIST, "a non-empty list of digest ids", items=str),
+    _DIGESTS,
+    Field("arxiv_id", _TEXT_OR_NULL, "text or null", default=None, rare=True),
+    Field("authors", _LIST, "a list of text", default=[], items=str, rare=True),
+    Field("published", _TEXT_OR_NULL, "text or null", default=None, rare=True),
+    Field("upvotes", _INT_OR_NULL, "a whole number or null", default=None, rare=True),
+    Field("num_comments", _INT_OR_NULL, "a whole number or null", default=None, rare=True),
+    Field("github_repo", _TEXT_OR_NULL, "text or null", default=None, rare=True),
+    Field("github_stars", _INT_OR_NULL, "a whole number or null", default=None, rare=True),
+    Field("project_page", _TEXT_OR_NULL, "text or null", default=None, rare=True),
+    Field("ai_keywords", _LIST, "a list of text", default=[], items=str, rare=True),
 )
-_DIGESTS = PAPER_FIELDS[-1]
+assert tuple(f.name for f in PAPER_FIELDS[4:]) == META_FIELDS
 #: A digest (``Digest.from_doc``).
 DIGEST_FIELDS = (
     Field("name", _TEXT, "text"),
@@ -329,11 +344,23 @@ def _docs_ok(docs: Iterable[Any], fields: tuple[Field, ...]) -> bool:
     touching each document and value once; plain tuples, because unpacking a NamedTuple
     per field and document costs a third more.
     """
-    spec = [(field.name, field.types, field.default, field.items) for field in fields]
+    spec = [(f.name, f.types, f.default, f.items) for f in fields if not f.rare]
+    everything = [(f.name, f.types, f.default, f.items) for f in fields]
+    # A document holds a rare field only if it has more keys than the usual fields it has.
+    required = sum(f.default is _MISSING for f in fields if not f.rare)
+    optional = [f.name for f in fields if not f.rare and f.default is not _MISSING]
+    has_rare = len(everything) > len(spec)
     for doc in docs:
         if type(doc) is not dict:
             return False
-        for name, types, default, items in spec:
+        checked = spec
+        if has_rare:
+            present = required
+            for name in optional:
+                present += name in doc
+            if len(doc) > present:
+                checked = everything
+        for name, types, default, items in checked:
             value = doc.get(name, default)
             if type(value) not in types:
                 return False

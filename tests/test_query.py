@@ -79,10 +79,11 @@ def test_parse_is_lenient_while_typing() -> None:
     [
         (
             "foo:bar",
-            "unknown filter 'foo:'; known filters: tag: is: has: seen: digest: abstract: in:",
+            "unknown filter 'foo:'; known filters: tag: is: has: seen: author: upvotes: digest: "
+            "abstract: in:",
         ),
         ('mamba Foo:"x y"', "unknown filter 'foo:'"),
-        ("is:bogus", "is:bogus: expected is:read, is:unread, is:noted or is:tagged"),
+        ("is:bogus", "is:bogus: expected is:new, is:later, is:read, is:skipped, is:snoozed"),
         ("seen:abc", "seen:abc: expected seen:N"),
         ("seen:>=", "seen:>=: expected seen:N"),
         ("has:links", "has:links: expected has:code"),

@@ -21,14 +21,18 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from readinglist import dailypapers
 from readinglist.config import DEFAULT_KEYS, load_config
-from readinglist.errors import ReadinglistError
+from readinglist.errors import FetchError, ReadinglistError
 from readinglist.library import Library
+from readinglist.reports import ImportReport
 from readinglist.safetext import printable, printable_line
 from readinglist.samples import sample_paths
 from readinglist.tui import crash
 from readinglist.tui.keys import APP_BINDINGS
 from readinglist.tui.messages import (
+    FetchFinished,
+    FetchProgress,
     ImportFinished,
     ImportProgress,
     LibraryFailed,
@@ -66,6 +70,8 @@ class ReadingListApp(App[int]):
         self.searchable = False
         #: Re-reading what another process imported: changes wait.
         self.reloading = False
+        #: A fetch from the Daily Papers API is under way.
+        self.fetching = False
         #: When the user last typed or moved (full garbage collections wait for a pause).
         self.last_input = 0.0
         self.main = MainScreen()
@@ -146,7 +152,9 @@ class ReadingListApp(App[int]):
         log = crash.write_log(error, f"background job {event.worker.name!r} failed")
         message = crash.one_line(error, log, f"a background job ({event.worker.name}) failed")
         self.reloading = False
-        if self.library is None:
+        if event.worker.group == "fetch":  # nothing was imported: say so, drop the bar
+            self.main.fetch_finished(FetchFinished(None, error=message))
+        elif self.library is None:
             self.main.library_failed(message)
         else:
             self.notify(message, title="Something went wrong", severity="error", timeout=15)
@@ -221,6 +229,52 @@ class ReadingListApp(App[int]):
             return
         self.library.search_engine()
         self.post_message(ImportFinished(report))
+
+    def fetch_papers(self) -> None:
+        """Fetch the days since the last fetch, in the background; once only at a time."""
+        if self.fetching or self.library is None:
+            return
+        self.fetching = True
+        self._fetch_worker(self.library)
+
+    @work(thread=True, exclusive=True, group="fetch", exit_on_error=False)
+    def _fetch_worker(self, library: Library) -> None:
+        """Fetch, then import the days in one go. When the API cannot be reached (offline,
+        an HTTP error) nothing is imported, so the library is unchanged and ``f`` can try
+        again; a day whose answer is unusable is left out and named, like the CLI does."""
+        problems: list[str] = []
+        try:
+            fetched = library.fetched_days()
+            days = dailypapers.days_after(fetched[-1] if fetched else None)
+            found: list[dailypapers.DayDigest] = []
+            for number, day in enumerate(days):
+                self.post_message(FetchProgress(number, len(days), day.isoformat()))
+                try:
+                    fetched_day = dailypapers.fetch_day(day)
+                except dailypapers.Unreachable:
+                    raise
+                except FetchError as error:
+                    problems.append(str(error))
+                    continue
+                if fetched_day.papers:
+                    found.append(dailypapers.to_digest(fetched_day))
+            self.post_message(FetchProgress(len(days), len(days), ""))
+            report = library.import_files(found) if found else ImportReport(())
+            if found:
+                library.search_engine()
+        except ReadinglistError as error:  # a FetchError names the day
+            self.post_message(FetchFinished(None, error=str(error)))
+            return
+        finally:
+            self.fetching = False
+        empty = len(days) - len(found) - len(problems)
+        self.post_message(FetchFinished(report, len(days), empty, problems=tuple(problems)))
+
+    def on_fetch_progress(self, message: FetchProgress) -> None:
+        self.main.fetch_progress(message.done, message.total, message.day)
+
+    def on_fetch_finished(self, message: FetchFinished) -> None:
+        self.main.fetch_finished(message)
 
     def on_import_progress(self, message: ImportProgress) -> None:
         self.main.progress(message.done, message.total)

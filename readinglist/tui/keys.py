@@ -16,7 +16,7 @@ _ACTIONS: dict[str, tuple[str, str, bool, str]] = {
     "skip": ("decide('skipped')", "Skip", True, "skip; the paper comes back if it recurs"),
     "later": ("decide('later')", "Later", True, "keep for later"),
     "read": ("decide('read')", "Read", True, "mark read"),
-    "snooze": ("snooze", "Snooze", False, "snooze for the configured days (default 7)"),
+    "snooze": ("snooze", "Snooze", True, "snooze for the configured days (default 7)"),
     "snooze_ask": ("snooze_ask", "Snooze…", False, "snooze, asking for how many days"),
     "inbox": ("show_inbox", "Inbox", True, "the inbox: new papers, most recurring first"),
     "all": ("show_all", "All", True, "the whole library"),
@@ -31,11 +31,22 @@ _ACTIONS: dict[str, tuple[str, str, bool, str]] = {
     "select_all": ("select_all", "Select all", False, "select all visible papers (again: none)"),
     "clear_selection": ("clear_selection", "Clear selection", False, "clear the selection"),
     "open": ("open_paper", "Open", False, "open the paper on Hugging Face (browser)"),
-    "open_link": ("open_link", "Links", False, "choose one of the paper's links to open"),
+    "open_link": (
+        "open_link",
+        "Links",
+        False,
+        "choose a link to open: arXiv abstract or PDF, code, project page…",
+    ),
     "undo": ("undo", "Undo", True, "undo the last change (several levels)"),
     "redo": ("redo", "Redo", False, "redo what was undone"),
     "hide_read": ("toggle_hide_read", "Hide read", False, "hide / show read papers"),
     "export": ("export", "Export", False, "export notes of this view to Markdown"),
+    "fetch": (
+        "fetch",
+        "Fetch",
+        False,
+        "fetch Hugging Face Daily Papers: the days since the last fetch",
+    ),
     "help": ("help", "Help", True, "this help"),
     "quit": ("app.quit", "Quit", True, "quit (everything is already saved)"),
 }
@@ -66,7 +77,7 @@ APP_BINDINGS: list[Binding] = (
 LIST_KEYS = [
     ("j k ↓ ↑", "move down / up"),
     ("g G Home End", "first / last paper"),
-    ("PgDn PgUp ctrl+d ctrl+u", "page down / up"),
+    ("PgDn PgUp ^d ^u", "page down / up"),
 ]
 #: Keys handled outside bindings.
 OTHER_KEYS = [

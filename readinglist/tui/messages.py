@@ -39,6 +39,36 @@ class ImportFinished(Message):
         super().__init__()
 
 
+class FetchProgress(Message):
+    """Fetching day ``done + 1`` of ``total`` (``day``); ``done == total``: importing."""
+
+    def __init__(self, done: int, total: int, day: str) -> None:
+        self.done = done
+        self.total = total
+        self.day = day
+        super().__init__()
+
+
+class FetchFinished(Message):
+    """A fetch ended: what it imported (of ``days``, ``empty`` had no papers and
+    ``problems`` name those left out), or the one-line reason nothing was imported."""
+
+    def __init__(
+        self,
+        report: ImportReport | None,
+        days: int = 0,
+        empty: int = 0,
+        error: str | None = None,
+        problems: tuple[str, ...] = (),
+    ) -> None:
+        self.report = report
+        self.days = days
+        self.empty = empty
+        self.error = error
+        self.problems = problems
+        super().__init__()
+
+
 class LockWait(Message):
     """A change is waiting for another writer (posted from whichever thread waits)."""
 

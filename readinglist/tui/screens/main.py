@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, cast
-from urllib.parse import quote_plus
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -26,12 +25,12 @@ from textual.widgets import ContentSwitcher, Footer, Header, Input, ProgressBar,
 from readinglist.errors import QueryError, ReadinglistError
 from readinglist.export import to_markdown, write_export
 from readinglist.library import Library
-from readinglist.model import plural, today
+from readinglist.model import paper_links, paper_page, plural, today
 from readinglist.query import parse_query
 from readinglist.reports import Change, ImportReport
 from readinglist.samples import sample_paths
 from readinglist.tui.keys import APP_BINDINGS, key_help
-from readinglist.tui.messages import LockWait, WriteDone
+from readinglist.tui.messages import FetchFinished, LockWait, WriteDone
 from readinglist.tui.screens.help import HelpScreen
 from readinglist.tui.screens.links import LinkScreen
 from readinglist.tui.screens.note import NoteScreen
@@ -162,6 +161,33 @@ class MainScreen(Screen[None]):
             self.notify(error or "import failed", title="Import failed", severity="error")
         else:
             self.notify(f"Imported {report.new} papers from the sample digests.", timeout=4)
+        self.papers_arrived()
+
+    def fetch_progress(self, done: int, total: int, day: str) -> None:
+        what = f"Fetching Daily Papers of {day}…" if day else "Importing the fetched papers…"
+        self.busy(what, total=total)
+        self.progress(done, total)
+
+    def fetch_finished(self, result: FetchFinished) -> None:
+        """Say what a fetch brought; a failure is one line, and nothing changed."""
+        self.query_one("#progress", ProgressBar).display = False
+        report = result.report
+        if report is None:
+            self.notify(result.error or "fetch failed", title="Fetch failed", severity="error")
+            self.refresh_bindings()
+            self._update_status()
+            return
+        days = plural(result.days - len(result.problems), "day")
+        again = sum(f.again for f in report.files)
+        if report.new or again:
+            message = f"Fetched {days}: {plural(report.new, 'new paper')}, {again} seen before."
+        else:
+            message = f"Fetched {days}: nothing new."
+        if result.empty:
+            message += f" {plural(result.empty, 'day')} without papers."
+        self.notify(message, title="Daily Papers", timeout=6)
+        for problem in result.problems:
+            self.notify(problem, title="Day left out", severity="warning", timeout=10)
         self.papers_arrived()
 
     def papers_arrived(self) -> None:
@@ -518,11 +544,15 @@ class MainScreen(Screen[None]):
         )
 
     def action_add_tag(self) -> None:
+        """The tag prompt; the papers' AI keywords (from the API) are offered, not applied."""
         if targets := self._targets():
             assert self.library is not None
+            papers = self.library.papers
+            keywords = tuple(dict.fromkeys(k for pid in targets for k in papers[pid].ai_keywords))
             prompt = f"Add tags to {plural(len(targets), 'paper')}"
             self.app.push_screen(
-                TagScreen(prompt, self.library.tag_counts()), partial(self._tag, targets, True)
+                TagScreen(prompt, self.library.tag_counts(), keywords),
+                partial(self._tag, targets, True),
             )
 
     def action_remove_tag(self) -> None:
@@ -572,7 +602,7 @@ class MainScreen(Screen[None]):
     def action_open_paper(self) -> None:
         library, pid = self.library, self.query_one(PaperList).highlighted
         if library and pid:
-            self.app.open_url(paper_page(library.papers[pid].title))
+            self.app.open_url(paper_page(library.papers[pid]))
 
     def action_open_link(self) -> None:
         """Choose one of the paper's links (numbered as in the detail pane) to open."""
@@ -580,8 +610,7 @@ class MainScreen(Screen[None]):
         if library is None or pid is None:
             return
         paper = library.papers[pid]
-        links = [("", url) for url in paper.links]
-        links.append(("Hugging Face", paper_page(paper.title)))
+        links = [*paper_links(paper), ("Hugging Face", paper_page(paper))]
 
         def open_chosen(url: str | None) -> None:
             if url:
@@ -612,6 +641,13 @@ class MainScreen(Screen[None]):
         self.busy("Importing the sample digests…", total=len(sample_paths()))
         self.rl.import_samples()
 
+    def action_fetch(self) -> None:
+        if self.rl.fetching:
+            self.notify("Already fetching: the list updates when it lands.", timeout=3)
+            return
+        self.busy("Fetching Daily Papers…")
+        self.rl.fetch_papers()
+
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(key_help(self.rl.config.keys)))
 
@@ -622,8 +658,3 @@ def _attempt(change: Callable[[], Change | None]) -> tuple[Change | None, str | 
         return change(), None
     except ReadinglistError as error:
         return None, str(error)
-
-
-def paper_page(title: str) -> str:
-    """Where ``o`` takes a paper: its Hugging Face page (a search for its title)."""
-    return f"https://huggingface.co/papers?q={quote_plus(title)}"

@@ -20,13 +20,15 @@ from textual.style import Style
 from textual.widgets import Markdown, Static
 
 from readinglist.library import Library
-from readinglist.model import Digest, plural
+from readinglist.model import Digest, paper_facts, paper_links, plural
 from readinglist.query import fold, loose_date
 from readinglist.safetext import printable
 from readinglist.tui.text import literal, literal_line
 
 #: How the words of the filter are marked in the title and the abstract.
 HIGHLIGHT = "reverse"
+#: Authors named in the pane at most.
+AUTHORS_SHOWN = 12
 #: Shown when there is no paper to show.
 NOTHING = "No paper here. Clear the filter with Escape."
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -75,6 +77,13 @@ def provenance(digests: Sequence[Digest]) -> str:
     runs = [(label, len(list(run))) for label, run in groupby(s[1] for s in reversed(seen))]
     labels = ", ".join(label if n == 1 else f"{label} ×{n}" for label, n in runs)
     return f"{labels} · first {seen[0][1]}" if len(seen) > 1 else labels
+
+
+def authors_line(authors: Sequence[str]) -> str:
+    """``A, B, C and 47 more``: a big collaboration's list would push the abstract away."""
+    shown = ", ".join(authors[:AUTHORS_SHOWN])
+    rest = len(authors) - AUTHORS_SHOWN
+    return f"{shown} and {rest} more" if rest > 0 else shown
 
 
 def folded_positions(text: str) -> tuple[str, list[int]]:
@@ -175,8 +184,9 @@ class DetailPane(VerticalScroll, can_focus=False):
         words = tuple(words)
         title = literal_line(paper.title, "bold")
         self._update("title", (pid, words), highlighted(title, words) if words else title)
-        self._update("meta", (pid, state, paper.seen), self._meta(library, pid))
-        self._update("links", (pid, paper.links), self._links(paper.links))
+        self._update("meta", (pid, state, paper.seen, paper.meta), self._meta(library, pid))
+        links = paper_links(paper)
+        self._update("links", (pid, links), self._links(links))
         note = f"**Note**\n\n{printable(state.note)}" if state.note else ""
         self._update("note", note, note)
         abstract = literal(paper.abstract)
@@ -184,26 +194,33 @@ class DetailPane(VerticalScroll, can_focus=False):
 
     def _meta(self, library: Library, pid: str) -> Content:
         paper, state = library.papers[pid], library.state(pid)
-        parts: list[Content | tuple[str, str | Style] | str] = [
+        parts: list[Content | tuple[str, str | Style] | str] = []
+        if paper.authors:
+            parts += [("By ", "bold"), literal_line(authors_line(paper.authors)), "\n"]
+        parts += [
             (f"Seen in {plural(paper.seen, 'digest')}: ", "bold"),
             literal_line(provenance(library.digest_list(pid))),
             ("\nStatus: ", "bold"),
             state.summary,
             (f" · id {pid}", "dim"),
         ]
+        if facts := paper_facts(paper):
+            parts += ["\n", literal_line(" · ".join(facts))]
         if state.tags:
             parts += [("\nTags: ", "bold"), literal_line(" ".join(f"#{t}" for t in state.tags))]
         return Content.assemble(*parts)
 
     @staticmethod
-    def _links(links: Sequence[str]) -> Content:
-        """One numbered line per link; the widget crops a long one rather than wrap it."""
+    def _links(links: Sequence[tuple[str, str]]) -> Content:
+        """One numbered line per link (``model.paper_links``: as ``O`` numbers them); the
+        widget crops a long one rather than wrap it."""
         return Content("\n").join(
             Content.assemble(
                 (f"[{number}] ", "dim"),
+                *([literal_line(label, "bold"), " "] if label else []),
                 literal_line(link).stylize(Style(underline=True, link=link)),
             )
-            for number, link in enumerate(links, 1)
+            for number, (label, link) in enumerate(links, 1)
         )
 
     def on_click(self, event: events.Click) -> None:
