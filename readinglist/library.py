@@ -12,12 +12,10 @@ import dataclasses
 import gc
 import os
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
-
-from tinydb.table import Document
 
 from readinglist.dailypapers import (
     DayDigest,
@@ -44,6 +42,7 @@ from readinglist.errors import (
     UnknownPaper,
 )
 from readinglist.history import History, diff
+from readinglist.lock import Holder as Holder  # re-exported: the app names lock holders
 from readinglist.lock import WaitCallback
 from readinglist.model import (
     EMPTY_STATE,
@@ -60,7 +59,7 @@ from readinglist.model import (
     today,
 )
 from readinglist.reports import Change, FileReport, ImportReport, Stats
-from readinglist.storage import Store
+from readinglist.storage import Store, document, ids
 
 #: Shortest id prefix accepted on the command line.
 MIN_PREFIX = 4
@@ -196,7 +195,8 @@ class Library:
         """Ids matching ``text`` (see :mod:`readinglist.query`), best first."""
         if not text.strip():
             return list(self.ordered())  # a copy: the cached order must not be changed
-        return self.search_engine().search(text)
+        found: list[str] = self.search_engine().search(text)
+        return found
 
     def search_engine(self) -> Any:
         """The search index: restored from ``index.cache`` or built, then kept up to date."""
@@ -502,14 +502,14 @@ class Library:
         data = self.store.papers_storage.read()
         papers = self.store.papers_db.table("papers")
         stored = data.get("papers", {})
-        papers.remove(doc_ids=[pid for pid in touched if pid in stored])
-        papers.insert_multiple(Document(self.papers[pid].to_doc(), doc_id=pid) for pid in touched)
+        papers.remove(doc_ids=ids(pid for pid in touched if pid in stored))
+        papers.insert_multiple(document(self.papers[pid].to_doc(), pid) for pid in touched)
         digests = self.store.papers_db.table("digests")
         records = {d.id: d for d in added}  # a fetched day extended twice: written once
         extended = [did for did in records if did in data.get("digests", {})]
         if extended:
-            digests.remove(doc_ids=extended)
-        digests.insert_multiple(Document(d.to_doc(), doc_id=d.id) for d in records.values())
+            digests.remove(doc_ids=ids(extended))
+        digests.insert_multiple(document(d.to_doc(), d.id) for d in records.values())
 
     # ----------------------------------------------------------------- changing
 
@@ -646,17 +646,15 @@ class Library:
     def _state_doc(self, pid: str) -> dict[str, Any]:
         return self.state(pid).to_doc()
 
-    def _put_states(self, docs: dict[str, dict[str, Any] | None]) -> None:
+    def _put_states(self, docs: Mapping[str, dict[str, Any] | None]) -> None:
         """Store state documents (None removes one) and update the model to match.
 
         The model's dict and set are replaced rather than changed in place, so a thread
         reading them (the app's screen while its worker saves) never sees one change size.
         """
         table = self.store.state_db.table("state")
-        table.remove(doc_ids=[pid for pid in docs if pid in self._states])
-        table.insert_multiple(
-            Document(doc, doc_id=pid) for pid, doc in docs.items() if doc is not None
-        )
+        table.remove(doc_ids=ids(pid for pid in docs if pid in self._states))
+        table.insert_multiple(document(doc, pid) for pid, doc in docs.items() if doc is not None)
         states, read = dict(self._states), set(self._read)
         for pid, doc in docs.items():
             if doc is None:

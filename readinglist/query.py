@@ -31,6 +31,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rapidfuzz.distance import OSA
+
 from readinglist.errors import QueryError
 from readinglist.model import STATUSES, Paper, normalise_tag
 
@@ -52,6 +54,8 @@ FILTERS = {
 }
 _IS_VALUES = (*STATUSES, "resurfaced", "unread", "noted", "tagged")
 _TOKEN_RE = re.compile(r'(-?)(?:([^\W\d_]+):)?(?:"([^"]*)"?|([^\s"]+))?')
+#: Shortest word matched with a typo, and from which length two typos are allowed.
+TYPO_MIN, TWO_TYPOS_MIN = 4, 8
 _WORD_RE = re.compile(r"[^\W_]+")
 _MARKS_RE = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -185,6 +189,18 @@ def count_test(field: str, value: str) -> Callable[[int], bool]:
 
 
 LooseDate = tuple[int | None, int, int | None]
+
+
+def word_matches(query: str, word: str) -> bool:
+    """Whether query word ``query`` matches text word ``word`` (both folded): exactly, as a
+    prefix, or with the typos its length allows. The index answers the same rule in bulk;
+    this is for one word, e.g. to highlight what matched."""
+    if word.startswith(query):
+        return True
+    if len(query) < TYPO_MIN:
+        return False
+    typos = 1 if len(query) < TWO_TYPOS_MIN else 2
+    return abs(len(word) - len(query)) <= typos and OSA.distance(query, word) <= typos
 
 
 def loose_date(text: str) -> LooseDate | None:

@@ -492,7 +492,7 @@ def _load(path: Path, signature: object) -> SavedIndex | None:
     if type(loaded) is not tuple or not loaded or loaded[0] != (INDEX_FORMAT, signature):
         return None
     saved = loaded[1:]
-    return saved if _well_formed(saved) else None  # type: ignore[return-value]
+    return saved if _well_formed(saved) else None
 
 
 def _well_formed(saved: tuple[object, ...]) -> bool:

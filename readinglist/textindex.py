@@ -12,12 +12,10 @@ from itertools import chain
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from readinglist.query import fold
+from readinglist.query import TWO_TYPOS_MIN, TYPO_MIN, fold
 
 #: Word scores; a paper's score is the sum over the query's free words.
 EXACT, PREFIX, TYPO, IN_ABSTRACT = 4, 3, 2, 1
-#: Shortest word matched with a typo, and from which length two typos are allowed.
-TYPO_MIN, TWO_TYPOS_MIN = 4, 8
 #: Scanning this many bytes costs about as much as checking one text on its own: above it,
 #: checking only the candidates beats scanning everything.
 _BYTES_PER_CHECK = 2048
@@ -77,17 +75,6 @@ class WordIndex:
                 (TYPO, chain.from_iterable(map(postings.__getitem__, near))),
             ]
         )
-
-
-def word_matches(query: str, word: str) -> bool:
-    """Whether query word ``query`` matches text word ``word`` (both folded) as the index
-    does: exactly, as a prefix, or with the typos its length allows. For highlighting."""
-    if word.startswith(query):
-        return True
-    if len(query) < TYPO_MIN:
-        return False
-    typos = 1 if len(query) < TWO_TYPOS_MIN else 2
-    return abs(len(word) - len(query)) <= typos and OSA.distance(query, word) <= typos
 
 
 class Match:

@@ -68,10 +68,10 @@ class Field(NamedTuple):
     rare: bool = False
 
 
-_TEXT = frozenset({str})
-_TEXT_OR_NULL = frozenset({str, type(None)})
-_LIST = frozenset({list})
-_INT_OR_NULL = frozenset({int, type(None)})
+_TEXT: frozenset[type] = frozenset({str})
+_TEXT_OR_NULL: frozenset[type] = frozenset({str, type(None)})
+_LIST: frozenset[type] = frozenset({list})
+_INT_OR_NULL: frozenset[type] = frozenset({int, type(None)})
 
 _DIGESTS = Field("digests", _LIST, "a non-empty list of digest ids", items=str)
 #: A paper (``Paper.from_doc``); ``digests`` is also checked against the digests table.

@@ -12,6 +12,12 @@ from readinglist.samples import sample_paths
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "digests"
 
 
+@pytest.fixture(autouse=True)
+def private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Crash logs of the app under test go to the test's folder, not the real home."""
+    monkeypatch.setenv("READINGLIST_STATE_DIR", str(tmp_path / "state"))
+
+
 @pytest.fixture(scope="session")
 def digest_paths() -> list[Path]:
     """The five real digests: ../shared/digests when present, else the bundled copy."""

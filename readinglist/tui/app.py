@@ -82,7 +82,7 @@ class ReadingListApp(App[int]):
         #: Where the traceback of a crash was written (see ``_fatal_error``).
         self.crash_line: str | None = None
 
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[None]:
         return self.main
 
     def on_mount(self) -> None:
@@ -222,7 +222,7 @@ class ReadingListApp(App[int]):
         try:
             report = self.library.import_files(
                 sample_paths(),
-                progress=lambda done, total, _: self.post_message(ImportProgress(done, total)),
+                progress=self._import_progress,
             )
         except ReadinglistError as error:
             self.post_message(ImportFinished(None, str(error)))
@@ -276,6 +276,9 @@ class ReadingListApp(App[int]):
     def on_fetch_finished(self, message: FetchFinished) -> None:
         self.main.fetch_finished(message)
 
+    def _import_progress(self, done: int, total: int, _: str) -> None:
+        self.post_message(ImportProgress(done, total))
+
     def on_import_progress(self, message: ImportProgress) -> None:
         self.main.progress(message.done, message.total)
 
@@ -284,7 +287,7 @@ class ReadingListApp(App[int]):
 
     # ------------------------------------------------------------------ palette, settings
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         keys = self.config.keys
         for binding in APP_BINDINGS:

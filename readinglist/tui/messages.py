@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from readinglist.library import Library
-from readinglist.lock import Holder
+from readinglist.library import Holder, Library
 from readinglist.reports import Change, ImportReport
 
 

@@ -12,10 +12,11 @@ from collections import Counter, deque
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import events, on, work
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
@@ -24,7 +25,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Input, ProgressBar,
 
 from readinglist.errors import QueryError, ReadinglistError
 from readinglist.export import to_markdown, write_export
-from readinglist.library import Library
+from readinglist.library import Holder, Library
 from readinglist.model import paper_links, paper_page, plural, today
 from readinglist.query import parse_query
 from readinglist.reports import Change, ImportReport
@@ -63,7 +64,7 @@ Or press [b]l[/b] to load the five bundled sample digests now.
 
 
 class MainScreen(Screen[None]):
-    BINDINGS = APP_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*APP_BINDINGS]
 
     def __init__(self) -> None:
         super().__init__()
@@ -110,7 +111,7 @@ class MainScreen(Screen[None]):
 
     def library_loaded(self) -> None:
         assert self.library is not None
-        self.library.on_lock_wait = lambda holder: self.post_message(LockWait(holder))
+        self.library.on_lock_wait = self._lock_wait
         papers = self.query_one(PaperList)
         papers.library = self.library
         papers.loading = False
@@ -240,7 +241,13 @@ class MainScreen(Screen[None]):
         if self.hide_read:
             ids = library.unread_only(ids)
         if reopen:
-            self._baseline = {pid for pid, new in zip(*self._statuses(ids), strict=True) if new}
+            # The inbox's base is what was new when it opened (decided since or not); any
+            # other view's is what is new now.
+            self._baseline = (
+                set(ids)
+                if self.mode == "inbox"
+                else {pid for pid, new in zip(*self._statuses(ids), strict=True) if new}
+            )
         if papers.selected:
             papers.selected &= library.papers.keys()
         papers.show(ids, keep)
@@ -277,7 +284,9 @@ class MainScreen(Screen[None]):
             else:
                 parts.append(Content.styled(f"Inbox {decided}/{len(self._baseline)}", "bold"))
         else:
-            parts.append(Content(f"All · {decided}/{len(self._baseline)} decided"))
+            counted = f" · {decided}/{len(self._baseline)} decided" if self._baseline else ""
+            nothing_new = " · inbox zero" if not self._inbox else ""
+            parts.append(Content(f"All{counted}{nothing_new}"))
         parts.append(Content(f"{plural(len(library.papers), 'paper')}"))
         if self.filter_error:
             parts.append(literal_line(self.filter_error, "red"))
@@ -577,8 +586,16 @@ class MainScreen(Screen[None]):
         library = self.library
         self._apply(
             partial(library.tag, targets, tags if add else (), () if add else tags),
-            then=lambda change: change and self.notify(change.label, timeout=2),
+            then=self._tagged,
         )
+
+    def _tagged(self, change: Change | None) -> None:
+        if change:
+            self.notify(change.label, timeout=2)
+
+    def _lock_wait(self, holder: Holder | None) -> None:
+        """Called in whichever thread waits for the lock: say so through a message."""
+        self.post_message(LockWait(holder))
 
     def action_undo(self) -> None:
         assert self.library is not None

@@ -130,8 +130,12 @@ class TagScreen(ModalScreen[list[str]]):
         The word being typed is not called new while it is only the start of a tag on offer.
         """
         if not value.strip():
-            shown = self.choices.order[:HINT_TAGS]
-            return "in use: " + " ".join(map(self.choices.label, shown)) if shown else "no tags yet"
+            counts = self.choices.counts
+            offered = [t for t in self.choices.order if t not in counts][:HINT_TAGS]
+            used = [t for t in self.choices.order if t in counts][: HINT_TAGS - len(offered)]
+            shown = [f"suggested: {' '.join(offered)}"] if offered else []
+            shown += [f"in use: {' '.join(map(self.choices.label, used))}"] if used else []
+            return " · ".join(shown) or "no tags yet"
         start, end = word_at(value, cursor)
         word = value[start:end]
         found = self.choices.completions(word, split_tags(value[:start] + " " + value[end:]))

@@ -21,7 +21,7 @@ from textual.widgets import Markdown, Static
 
 from readinglist.library import Library
 from readinglist.model import Digest, paper_facts, paper_links, plural
-from readinglist.query import fold, loose_date
+from readinglist.query import fold, loose_date, word_matches, words_of
 from readinglist.safetext import printable
 from readinglist.tui.text import literal, literal_line
 
@@ -114,9 +114,17 @@ def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
 
 
 def highlight_spans(text: str, words: Sequence[str]) -> list[tuple[int, int]]:
-    """(start, end) in ``text`` of each place one of ``words`` starts a word, compared
-    case- and diacritic-insensitively, as the query matches titles (a word may be a prefix)."""
-    pattern = _words_pattern(tuple(words))
+    """(start, end) in ``text`` of each word one of ``words`` matches as the query matches
+    titles (:func:`textindex.word_matches`: exactly, as a prefix or with a typo), compared
+    case- and diacritic-insensitively."""
+    queries = [fold(w) for w in words if w]
+    typo_matched = {
+        word
+        for word in words_of(text)
+        if not any(word.startswith(q) for q in queries)
+        and any(word_matches(q, word) for q in queries)
+    }
+    pattern = _words_pattern((*words, *typo_matched))
     if pattern is None:
         return []
     folded, origin = folded_positions(text)
@@ -214,10 +222,11 @@ class DetailPane(VerticalScroll, can_focus=False):
     def _links(links: Sequence[tuple[str, str]]) -> Content:
         """One numbered line per link (``model.paper_links``: as ``O`` numbers them); the
         widget crops a long one rather than wrap it."""
+        labelled: list[Content | str] = []
         return Content("\n").join(
             Content.assemble(
                 (f"[{number}] ", "dim"),
-                *([literal_line(label, "bold"), " "] if label else []),
+                *(labelled if not label else [literal_line(label, "bold"), " "]),
                 literal_line(link).stylize(Style(underline=True, link=link)),
             )
             for number, (label, link) in enumerate(links, 1)
