@@ -365,7 +365,7 @@ async def test_tag_prompt_completes_every_word_and_warns_of_new_tags() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await app.ask(pilot, TagScreen("Add tags", COUNTS, suggested=("diffusion",)))
         field = app.screen.query_one(Input)
-        assert hint(app) == "in use: ssm (12) state-space (3) lmc (2) diffusion"
+        assert hint(app) == "suggested: diffusion · in use: ssm (12) state-space (3) lmc (2)"
         await pilot.press(*"lmc s")
         assert hint(app) == "ssm (12) state-space (3)"  # the second word's candidates
         assert field._suggestion == "lmc ssm"  # inline completion of the second word
