@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from readinglist.dailypapers import (
     DayDigest,
@@ -60,6 +60,9 @@ from readinglist.model import (
 )
 from readinglist.reports import Change, FileReport, ImportReport, Stats
 from readinglist.storage import Store, document, ids
+
+if TYPE_CHECKING:  # search imports library at run time; only types go the other way
+    from readinglist.search import SearchEngine
 
 #: Shortest id prefix accepted on the command line.
 MIN_PREFIX = 4
@@ -146,7 +149,7 @@ class Library:
         self._read: set[str] = set()
         self._recurring: int | None = None
         self._order: list[str] | None = None
-        self._search: Any = None
+        self._search: SearchEngine | None = None
         #: arXiv id → paper id, built on the first import that needs it.
         self._arxiv: dict[str, str] | None = None
         #: Bumped on every change, so views can tell when to re-query.
@@ -198,12 +201,13 @@ class Library:
         found: list[str] = self.search_engine().search(text)
         return found
 
-    def search_engine(self) -> Any:
+    def search_engine(self) -> SearchEngine:
         """The search index: restored from ``index.cache`` or built, then kept up to date."""
         if self._search is None:
             from readinglist.search import SearchEngine
 
             self._search = SearchEngine.open(self)
+            assert self._search is not None  # open() builds when nothing is saved
         return self._search
 
     def resolve(self, ref: str) -> str:

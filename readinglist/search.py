@@ -16,6 +16,7 @@ import hashlib
 import marshal
 import operator
 import sys
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -85,7 +86,9 @@ class SearchEngine:
         A ``saved`` index that does not cover exactly the library's papers raises
         ``ValueError``; the caller then builds afresh.
         """
-        self.library = library
+        # A weak reference: the library holds its engine, and a cycle between them would
+        # keep every replaced engine (and its 100k-paper index) alive after a reload.
+        self.library: Library = weakref.proxy(library)
         #: The dict this index covers; the library drops the engine when it replaces it.
         self.papers = library.papers
         self._slots: dict[str, int] = {}
