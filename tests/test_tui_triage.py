@@ -105,6 +105,18 @@ async def test_a_resurfaced_paper_is_back_in_the_open_inbox(
         assert back and all(disk(app).state(pid).status == "new" for pid in back)
         row = papers.render_line(papers.ids.index(back[0]) - papers.scroll_offset.y).text
         assert "↻" in row
+        # Asked for the whole library, the reader stays there when more papers arrive.
+        await pilot.press("a")
+        assert app.main.mode == "all"
+        digest = tmp_path / "more.txt"
+        digest.write_text("Apr 2\n\nA Paper Nobody Has Seen\n\nIt is new.\n")
+        assert Library(app.data_dir).import_files([digest]).ok
+        app._poll()
+        for _ in range(200):
+            if app.searchable and len(papers.ids) == 752:
+                break
+            await pilot.pause(0.02)
+        assert app.main.mode == "all" and len(papers.ids) == 752
 
 
 async def test_space_pages_the_paper_then_moves_on(library: Library, tmp_path: Path) -> None:

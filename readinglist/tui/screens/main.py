@@ -80,6 +80,8 @@ class MainScreen(Screen[None]):
         self._inbox: set[str] = set()
         #: Papers of the view that were new when it was opened: the progress counter's base.
         self._baseline: set[str] = set()
+        #: The reader asked for the whole library (a): new papers arriving do not switch views.
+        self._chose_all = False
         self._zero_told = False
 
     @property
@@ -194,8 +196,8 @@ class MainScreen(Screen[None]):
     def papers_arrived(self) -> None:
         """Digests were imported (here or elsewhere): their new papers join the inbox."""
         self._open_inbox(keep=True)
-        if self.mode == "all" and self._inbox:
-            self.mode = "inbox"
+        if self.mode == "all" and self._inbox and not self._chose_all:
+            self.mode = "inbox"  # the app showed all only because the inbox was empty
         self.refresh_view(reopen=True)
 
     # ------------------------------------------------------------------ view
@@ -471,7 +473,7 @@ class MainScreen(Screen[None]):
         self.action_decide("later", (tag,))
 
     def action_show_inbox(self) -> None:
-        self.mode = "inbox"
+        self.mode, self._chose_all = "inbox", False
         self._open_inbox()
         self.refresh_view(reopen=True, top=True)
         if not self._inbox:
@@ -483,7 +485,7 @@ class MainScreen(Screen[None]):
         self.query_one(PaperList).focus()
 
     def action_show_all(self) -> None:
-        self.mode = "all"
+        self.mode, self._chose_all = "all", True
         self.refresh_view(reopen=True)
 
     def action_pager(self) -> None:
