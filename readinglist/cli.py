@@ -27,6 +27,7 @@ from readinglist.dailypapers import DayDigest
 from readinglist.digest import read_stdin
 from readinglist.errors import FetchError, ReadinglistError
 from readinglist.export import FORMATS, export, write_export
+from readinglist.fetch import fetch_day
 from readinglist.library import Library, Source, expand_paths
 from readinglist.lock import set_command
 from readinglist.model import paper_facts, plural
@@ -349,7 +350,7 @@ def cmd_fetch(library: Library, args: argparse.Namespace) -> int:
             step = f" ({number + 1}/{len(days)})" if len(days) > 1 else ""
             progress.show(f"fetching {day.isoformat()}{step}")
             try:
-                fetched_day = dailypapers.fetch_day(day)
+                fetched_day = fetch_day(day)
             except FetchError as error:
                 progress.clear()
                 _error(str(error))

@@ -1,4 +1,4 @@
-"""Hugging Face Daily Papers from the API: fetching a day, parsing its JSON, naming days.
+"""Hugging Face Daily Papers from the API: parsing a day's JSON into a digest, naming days.
 
 ``GET {endpoint}/api/daily_papers?date=YYYY-MM-DD&p=PAGE&limit=N`` answers a JSON list of
 items (``{title, summary, numComments, paper: {id, title, summary, authors, …}}``). One
@@ -8,47 +8,28 @@ each paper's API metadata alongside. Paper identity stays ``paper_id(title_key(t
 so a fetched paper merges with the same paper from a text digest (the library also merges
 by arXiv id). A day is one digest however often it is fetched (:func:`day_id`).
 
-The HTTP client is the stdlib's ``urllib``, not ``huggingface_hub``: in the installed
-``huggingface_hub`` (2.4) ``HfApi.list_daily_papers`` has no timeout (its shared client is
-built with ``timeout=None``: a stalled server hangs the command), no retry (a 429 raises at
-once) and returns ``PaperInfo`` objects, which hide a wrongly shaped response (a numeric
-title is accepted; a JSON object fails with a bare ``TypeError``). Importing it also costs
-0.35-0.5 s and 13 packages. Nothing here imports anything heavier than ``urllib`` and only
-:func:`fetch_day` touches the network.
+Fetching over HTTP is :mod:`readinglist.fetch`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from readinglist import __version__
 from readinglist.digest import MAX_LINE_CHARS, MAX_TITLE_CHARS, Entry, ParsedDigest, find_links
 from readinglist.errors import FetchError
-from readinglist.model import META_FIELDS, paper_id, plural, title_key
+from readinglist.model import META_FIELDS, paper_id, title_key
 from readinglist.safetext import printable_line
 
-DEFAULT_ENDPOINT = "https://huggingface.co"
-API_PATH = "/api/daily_papers"
 #: A response (or saved response file) larger than this is not a day of papers.
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-#: Longest ``Retry-After`` we wait for; a longer one ends the fetch with its advice.
-MAX_RETRY_AFTER = 60.0
-#: Statuses that mean "try again shortly": rate limited, or a gateway/server hiccup.
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-#: A whole request (headers and body) must finish within this many times ``timeout``.
-TOTAL_TIMEOUT_FACTOR = 6
-#: Pages fetched for one day at most (a server ignoring ``p`` is caught sooner).
-MAX_PAGES = 100
 #: ``--since`` spans at most this many days, to keep one command polite to the API.
 MAX_DAYS = 366
 #: ``ParsedDigest.layout`` of a fetched day.
@@ -60,7 +41,6 @@ _WEEK_RE = re.compile(r"^(\d{4})-[Ww](\d{1,2})$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY_IN_NAME_RE = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
 _ARXIV_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-/]{0,63}$")
-_CHUNK = 64 * 1024
 
 
 # --------------------------------------------------------------------------- data
@@ -169,8 +149,8 @@ def parse_response(data: bytes, source: str, day: str | None = None) -> FetchedD
     warning. ``day`` defaults to a ``YYYY-MM-DD`` in the source's file name, else the day
     most items were submitted on.
     """
-    items = _load(data, source)
-    papers, warnings = _parse_items(items, source, first=1)
+    items = load_items(data, source)
+    papers, warnings = parse_items(items, source, first=1)
     if day is None:
         day = _infer_day(source, items)
     return FetchedDay(day, source, tuple(_unique(papers)), tuple(warnings))
@@ -195,7 +175,7 @@ def read_response(path: Path, day: str | None = None) -> FetchedDay:
     return parse_response(data, source, day)
 
 
-def _load(data: bytes, source: str) -> list[Any]:
+def load_items(data: bytes, source: str) -> list[Any]:
     if len(data) > MAX_RESPONSE_BYTES:
         raise FetchError(source, f"{len(data):,} bytes is too large for a day of daily papers")
     if data.startswith(b"\xef\xbb\xbf"):
@@ -214,7 +194,7 @@ def _load(data: bytes, source: str) -> list[Any]:
     return items
 
 
-def _parse_items(items: list[Any], source: str, first: int) -> tuple[list[FetchedPaper], list[str]]:
+def parse_items(items: list[Any], source: str, first: int) -> tuple[list[FetchedPaper], list[str]]:
     """Papers from a list of items numbered from ``first`` (1-based across pages)."""
     papers: list[FetchedPaper] = []
     warnings: list[str] = []
@@ -247,7 +227,7 @@ def _parse_item(item: Any, where: _Where, warnings: list[str]) -> FetchedPaper |
         raise where.error(f"'paper' is {_kind(paper)}, not an object")
 
     raw_title = _first(item, paper, "title", where)
-    title = _clean(raw_title) if raw_title is not None else ""
+    title = clean_text(raw_title) if raw_title is not None else ""
     if not title:
         warnings.append(where.warning("has no title; skipped"))
         return None
@@ -255,7 +235,7 @@ def _parse_item(item: Any, where: _Where, warnings: list[str]) -> FetchedPaper |
         warnings.append(where.warning(f"title is {len(title):,} characters long; skipped"))
         return None
     raw_abstract = _first(paper, item, "summary", where)
-    abstract = _clean(raw_abstract) if raw_abstract is not None else ""
+    abstract = clean_text(raw_abstract) if raw_abstract is not None else ""
     if len(abstract) > MAX_LINE_CHARS:
         warnings.append(
             where.warning(f"{_quote(title)}: abstract is {len(abstract):,} characters; skipped")
@@ -305,7 +285,7 @@ def _string(obj: dict[str, Any], key: str, where: _Where) -> str | None:
         return None
     if not isinstance(value, str):
         raise where.error(f"'{key}' is {_kind(value)}, not text")
-    return _clean(value) or None
+    return clean_text(value) or None
 
 
 def _int(obj: dict[str, Any], key: str, where: _Where) -> int | None:
@@ -354,7 +334,7 @@ def _keywords(value: Any, where: _Where) -> tuple[str, ...]:
     for word in value:
         if not isinstance(word, str):
             raise where.error(f"a keyword is {_kind(word)}, not text")
-        if cleaned := _clean(word):
+        if cleaned := clean_text(word):
             words.setdefault(cleaned)
     return tuple(words)
 
@@ -370,7 +350,7 @@ def _published(obj: dict[str, Any], where: _Where, title: str, warnings: list[st
         return None
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
     """One safe line: unsafe characters neutralised, whitespace collapsed like digest text.
 
     A carriage return is a line end (as in a digest), so it becomes a space, not ``␍``.
@@ -500,220 +480,6 @@ def to_digest(day: FetchedDay) -> DayDigest:
     )
     name = day.date or Path(day.source).stem or day.source
     return DayDigest(name, parsed, {paper.id: paper for paper in day.papers})
-
-
-# --------------------------------------------------------------------------- fetching
-
-Sleep = Callable[[float], None]
-
-
-def fetch_day(
-    day: date,
-    *,
-    endpoint: str | None = None,
-    token: str | None = None,
-    timeout: float = 10,
-    retries: int = 3,
-    limit: int = 100,
-    sleep: Sleep = time.sleep,
-) -> FetchedDay:
-    """Fetch one day's papers, page by page, until a page comes back short.
-
-    ``endpoint`` defaults to ``HF_ENDPOINT`` (else huggingface.co) and ``token`` to
-    ``HF_TOKEN``. ``timeout`` bounds connecting and each read (a whole request gets
-    ``TOTAL_TIMEOUT_FACTOR`` times that); 429/502/503/504 are retried ``retries`` times,
-    waiting as ``Retry-After`` asks (up to ``MAX_RETRY_AFTER``) or 1, 2, 4… seconds. Any
-    failure is one :class:`FetchError` naming the day; an empty day is an empty result.
-    """
-    import urllib.parse  # only a fetch pays for the HTTP stack
-
-    if limit < 1:
-        raise ValueError(f"limit must be at least 1, not {limit}")
-    iso = day.isoformat()
-    source = f"daily papers of {iso}"
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
-        raise Unreachable(source, "HF_HUB_OFFLINE is set; unset it to fetch from the network")
-    base = (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).strip().rstrip("/")
-    try:
-        host = urllib.parse.urlsplit(base).netloc
-    except ValueError:
-        host = ""
-    if not re.match(r"^https?://", base, re.IGNORECASE) or not host:
-        raise Unreachable(
-            source,
-            f"endpoint {printable_line(base)!r} is not an http(s) address; check HF_ENDPOINT",
-        )
-    token = token if token is not None else os.environ.get("HF_TOKEN", "").strip() or None
-    client = _Client(host, timeout, retries, sleep, source, token)
-
-    papers: dict[str, FetchedPaper] = {}
-    warnings: list[str] = []
-    for page in range(MAX_PAGES):
-        query = urllib.parse.urlencode({"date": iso, "p": page, "limit": limit})
-        items = _load(client.get(f"{base}{API_PATH}?{query}"), source)
-        parsed, notes = _parse_items(items, source, first=page * limit + 1)
-        warnings.extend(notes)
-        new = [paper for paper in parsed if paper.id not in papers]
-        papers.update((paper.id, paper) for paper in new)
-        if len(items) < limit or (parsed and not new):
-            break  # a short page ends the day; a page of repeats means ``p`` was ignored
-    else:
-        warnings.append(f"{source}: stopped after {MAX_PAGES} pages of {limit}")
-    return FetchedDay(iso, source, tuple(papers.values()), tuple(warnings))
-
-
-@dataclass(slots=True)
-class _Client:
-    """GET with timeouts, a size cap and polite retries; every failure a FetchError."""
-
-    host: str
-    timeout: float
-    retries: int
-    sleep: Sleep
-    source: str
-    token: str | None
-
-    def get(self, url: str) -> bytes:
-        import http.client
-        import urllib.error
-
-        attempt = 0
-        while True:
-            try:
-                return self._once(url)
-            except urllib.error.HTTPError as error:
-                status = error.code
-                detail = _server_message(error)
-                retry_after = error.headers.get("Retry-After") if error.headers else None
-                error.close()
-            except urllib.error.URLError as error:
-                raise Unreachable(self.source, self._network(error.reason)) from None
-            except ValueError as error:  # http.client.InvalidURL, a bad IDNA host name
-                raise Unreachable(
-                    self.source, f"{printable_line(str(error))}; check HF_ENDPOINT"
-                ) from None
-            except (OSError, http.client.HTTPException) as error:
-                raise Unreachable(self.source, self._network(error)) from None
-            if status not in RETRY_STATUSES or attempt >= self.retries:
-                server_side = status in (401, 403, 404, 429) or status >= 500
-                error_type = Unreachable if server_side else FetchError
-                raise error_type(self.source, self._http(status, detail, attempt + 1))
-            wait = _retry_wait(retry_after, attempt)
-            if wait > MAX_RETRY_AFTER:
-                raise Unreachable(
-                    self.source,
-                    f"HTTP {status} from {self.host}: asked to wait {wait:.0f} s; try again later",
-                )
-            self.sleep(wait)
-            attempt += 1
-
-    def _once(self, url: str) -> bytes:
-        import urllib.request
-
-        request = urllib.request.Request(
-            url,
-            headers={"User-Agent": f"readinglist/{__version__}", "Accept": "application/json"},
-        )
-        if self.token:
-            # Unredirected: a redirect to another host must not carry the token along.
-            request.add_unredirected_header("Authorization", f"Bearer {self.token}")
-        deadline = time.monotonic() + self.timeout * TOTAL_TIMEOUT_FACTOR
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            length = response.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > MAX_RESPONSE_BYTES:
-                raise FetchError(self.source, f"response of {int(length):,} bytes is too large")
-            chunks: list[bytes] = []
-            size = 0
-            while chunk := response.read(_CHUNK):
-                size += len(chunk)
-                if size > MAX_RESPONSE_BYTES:
-                    raise FetchError(
-                        self.source, f"response larger than {MAX_RESPONSE_BYTES:,} bytes"
-                    )
-                if time.monotonic() > deadline:
-                    raise Unreachable(
-                        self.source,
-                        f"{self.host} took over {self.timeout * TOTAL_TIMEOUT_FACTOR:g} s "
-                        "to answer; try again later",
-                    )
-                chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _http(self, status: int, detail: str, attempts: int) -> str:
-        import http.client
-
-        reason = http.client.responses.get(status, "")
-        what = f"HTTP {status} {reason}".strip() + f" from {self.host}"
-        if detail:
-            what += f" ({detail})"
-        if attempts > 1:
-            what += f" after {plural(attempts, 'attempt')}"
-        if status in (401, 403):
-            return f"{what}; check HF_TOKEN"
-        if status == 404:
-            return f"{what}; check HF_ENDPOINT"
-        if status == 429 or status >= 500:
-            return f"{what}; try again later"
-        return what
-
-    def _network(self, reason: object) -> str:
-        import http.client
-        import socket
-        import ssl
-
-        if isinstance(reason, socket.gaierror):
-            return f"cannot resolve {self.host}; check your connection or HF_ENDPOINT"
-        if isinstance(reason, TimeoutError):
-            return f"no answer from {self.host} within {self.timeout:g} s; try again later"
-        if isinstance(reason, ConnectionRefusedError):
-            return f"{self.host} refused the connection; check HF_ENDPOINT"
-        if isinstance(reason, ssl.SSLCertVerificationError):
-            return (
-                f"cannot verify the certificate of {self.host} ({reason.verify_message}); "
-                "check the system's certificates or SSL_CERT_FILE"
-            )
-        if isinstance(reason, ConnectionError):
-            return f"{self.host} closed the connection without an answer; try again later"
-        if isinstance(reason, http.client.IncompleteRead):
-            return f"{self.host} closed the connection mid-answer; try again later"
-        text = printable_line(str(getattr(reason, "strerror", None) or reason))
-        return f"cannot fetch from {self.host} ({text}); check your connection"
-
-
-def _server_message(error: Any) -> str:
-    """The server's own short explanation (``{"error": …}``), if it gave one."""
-    import http.client
-
-    try:
-        body = error.read(4096)
-    except (OSError, http.client.HTTPException):
-        return ""
-    try:
-        message = orjson.loads(body).get("error")
-    except (orjson.JSONDecodeError, AttributeError):
-        return ""
-    return _clean(message)[:200] if isinstance(message, str) else ""
-
-
-def _retry_wait(header: str | None, attempt: int) -> float:
-    """Seconds to wait: ``Retry-After`` (seconds or an HTTP date), else 1, 2, 4… s."""
-    from email.utils import parsedate_to_datetime
-
-    if header:
-        header = header.strip()
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            pass
-        try:
-            when = parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return max(0.0, (when - datetime.now(UTC)).total_seconds())
-    return min(MAX_RETRY_AFTER, float(2**attempt))
 
 
 # --------------------------------------------------------------------------- days

@@ -15,18 +15,26 @@ from __future__ import annotations
 
 import re
 
-#: Characters that must never reach a terminal as themselves. Newline and tab are text.
-UNSAFE_RE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 (but \t \n), DEL, C1
-    "\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
+#: Characters that must never reach a terminal as themselves (newline and tab are text):
+#: C0 controls, DEL and C1 controls, then bidi controls and invisible characters.
+_CONTROLS = ((0x00, 0x08), (0x0B, 0x1F), (0x7F, 0x9F))
+_INVISIBLE = (
+    (0x061C, 0x061C),
+    (0x200B, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
 )
+_RANGES = _CONTROLS + _INVISIBLE
+UNSAFE_RE = re.compile("[" + "".join(f"\\u{a:04x}-\\u{b:04x}" for a, b in _RANGES) + "]")
 #: The same, plus newline and tab: for one-line places (a list row, a title, a tag).
 UNSAFE_LINE_RE = re.compile(UNSAFE_RE.pattern[:-1] + "\t\n]")
 REPLACEMENT = "\ufffd"
 
 
-def _picture(char: str) -> str:
-    code = ord(char)
+def _picture(code: int) -> str:
     if code < 0x20:
         return chr(0x2400 + code)  # ␀ … ␟ (␛ for ESC)
     if code == 0x7F:
@@ -34,12 +42,7 @@ def _picture(char: str) -> str:
     return REPLACEMENT
 
 
-_TABLE = {code: _picture(chr(code)) for code in (*range(0x20), *range(0x7F, 0xA0))}
-for _code in range(0xA0, 0x10000):
-    if UNSAFE_RE.match(chr(_code)):
-        _TABLE[_code] = REPLACEMENT
-_TABLE.pop(ord("\n"))
-_TABLE.pop(ord("\t"))
+_TABLE = {code: _picture(code) for a, b in _RANGES for code in range(a, b + 1)}
 _LINE_TABLE = _TABLE | {ord("\n"): " ", ord("\t"): " "}
 
 
@@ -58,7 +61,9 @@ def count_unsafe(text: str) -> int:
     return len(UNSAFE_RE.findall(text))
 
 
-_JSON_UNSAFE_RE = re.compile(UNSAFE_RE.pattern.replace("\x00-\x08\x0b-\x1f", ""))
+_JSON_UNSAFE_RE = re.compile(
+    "[" + "".join(f"\\u{a:04x}-\\u{b:04x}" for a, b in _RANGES[2:]) + "]"
+)  # orjson escapes C0 itself
 
 
 def json_text(text: str) -> str:

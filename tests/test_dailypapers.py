@@ -17,7 +17,6 @@ from readinglist.dailypapers import (
     FetchedDay,
     days_for,
     days_since,
-    fetch_day,
     parse_day,
     parse_month,
     parse_response,
@@ -27,6 +26,7 @@ from readinglist.dailypapers import (
 )
 from readinglist.digest import read_digest
 from readinglist.errors import DigestError, FetchError
+from readinglist.fetch import fetch_day
 from readinglist.model import paper_id, title_key
 from tests.hfserver import DailyPapersServer, Reply, paper_item, rate_limited, status
 

@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from readinglist import dailypapers
 from readinglist.config import DEFAULT_KEYS, load_config
 from readinglist.errors import FetchError, ReadinglistError
+from readinglist.fetch import fetch_day
 from readinglist.library import Library
 from readinglist.reports import ImportReport
 from readinglist.safetext import printable, printable_line
@@ -250,7 +251,7 @@ class ReadingListApp(App[int]):
             for number, day in enumerate(days):
                 self.post_message(FetchProgress(number, len(days), day.isoformat()))
                 try:
-                    fetched_day = dailypapers.fetch_day(day)
+                    fetched_day = fetch_day(day)
                 except dailypapers.Unreachable:
                     raise
                 except FetchError as error:
