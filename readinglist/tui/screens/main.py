@@ -8,35 +8,34 @@ screen when something arrived.
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
-from collections.abc import Callable
+from collections import Counter
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from textual import events, on, work
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer, Header, Input, ProgressBar, Static
 
 from readinglist.errors import QueryError, ReadinglistError
 from readinglist.export import to_markdown, write_export
-from readinglist.library import Holder, Library
+from readinglist.library import Library
 from readinglist.model import paper_links, paper_page, plural, today
 from readinglist.query import parse_query
 from readinglist.reports import Change, ImportReport
 from readinglist.samples import sample_paths
 from readinglist.tui.keys import APP_BINDINGS, key_help
-from readinglist.tui.messages import FetchFinished, LockWait, WriteDone
+from readinglist.tui.messages import FetchFinished
 from readinglist.tui.screens.help import HelpScreen
 from readinglist.tui.screens.links import LinkScreen
 from readinglist.tui.screens.note import NoteScreen
 from readinglist.tui.screens.snooze import SnoozeScreen
 from readinglist.tui.screens.tags import TagScreen
+from readinglist.tui.screens.writes import WritingScreen
 from readinglist.tui.text import literal, literal_line
 from readinglist.tui.widgets.detail import DetailPane
 from readinglist.tui.widgets.paper_list import PaperList
@@ -44,9 +43,6 @@ from readinglist.tui.widgets.paper_list import PaperList
 if TYPE_CHECKING:
     from readinglist.tui.app import ReadingListApp
 
-_Pending = tuple[
-    Callable[[], "Change | None"], str | None, Callable[["Change | None"], None] | None, str | None
-]
 #: Seconds the cursor must rest on a paper before the detail pane follows it.
 DETAIL_DELAY = 0.04
 
@@ -63,7 +59,7 @@ Or press [b]l[/b] to load the five bundled sample digests now.
 """
 
 
-class MainScreen(Screen[None]):
+class MainScreen(WritingScreen):
     BINDINGS: ClassVar[list[BindingType]] = [*APP_BINDINGS]
 
     def __init__(self) -> None:
@@ -73,8 +69,6 @@ class MainScreen(Screen[None]):
         self.filter_error: str | None = None
         self._note_drafts: dict[str, str] = {}
         self._detail_timer: Timer | None = None
-        #: Changes waiting for another writer, in order (the arguments of ``_apply``).
-        self._pending: deque[_Pending] = deque()
         #: "inbox" (papers new when it was opened) or "all" (the whole library).
         self.mode = "all"
         self._inbox: set[str] = set()
@@ -118,14 +112,14 @@ class MainScreen(Screen[None]):
         papers.library = self.library
         papers.loading = False
         papers.focus()
-        self.query_one("#progress", ProgressBar).display = False
+        self.hide_progress()
         self._open_inbox()
         self.mode = "inbox" if self._inbox else "all"  # open on the inbox when it has papers
         self.refresh_view(reopen=True, top=True)
         self.refresh_bindings()  # the footer shows what is now possible
 
     def library_failed(self, error: str) -> None:
-        self.query_one("#progress", ProgressBar).display = False
+        self.hide_progress()
         self.query_one("#failure", Static).update(
             Content.assemble(
                 ("The library could not be opened.", "bold red"),
@@ -138,7 +132,7 @@ class MainScreen(Screen[None]):
         self.query_one("#status", Static).update("library not opened")
 
     def search_ready(self) -> None:
-        self.query_one("#progress", ProgressBar).display = False
+        self.hide_progress()
         filter_input = self.query_one("#filter", Input)
         filter_input.disabled = False
         filter_input.placeholder = (
@@ -155,11 +149,14 @@ class MainScreen(Screen[None]):
         self.query_one("#status", Static).update(literal_line(message))
         self.refresh_bindings()
 
+    def hide_progress(self) -> None:
+        self.query_one("#progress", ProgressBar).display = False
+
     def progress(self, done: int, total: int) -> None:
         self.query_one("#progress", ProgressBar).update(total=total, progress=done)
 
     def import_finished(self, report: ImportReport | None, error: str | None) -> None:
-        self.query_one("#progress", ProgressBar).display = False
+        self.hide_progress()
         if error or report is None:
             self.notify(error or "import failed", title="Import failed", severity="error")
         else:
@@ -173,7 +170,7 @@ class MainScreen(Screen[None]):
 
     def fetch_finished(self, result: FetchFinished) -> None:
         """Say what a fetch brought; a failure is one line, and nothing changed."""
-        self.query_one("#progress", ProgressBar).display = False
+        self.hide_progress()
         report = result.report
         if report is None:
             self.notify(result.error or "fetch failed", title="Fetch failed", severity="error")
@@ -334,63 +331,6 @@ class MainScreen(Screen[None]):
         if papers.selected:
             return [pid for pid in papers.ids if pid in papers.selected] or sorted(papers.selected)
         return [papers.highlighted] if papers.highlighted else []
-
-    def _apply(
-        self,
-        change: Callable[[], Change | None],
-        keep: str | None = None,
-        then: Callable[[Change | None], None] | None = None,
-        failed: str | None = None,
-    ) -> None:
-        """Run one library change, then ``then`` with what it saved (None if nothing).
-
-        On failure the error is shown (with ``failed`` added) and ``then`` is not called.
-
-        Done at once when nobody else is writing (a couple of ms). When another process
-        holds the lock, changes queue up in order and run in a worker, so the UI never
-        freezes behind a stalled writer; the status line says whom they wait for.
-        """
-        library = self.library
-        assert library is not None
-        if not self._pending:
-            with library.store.lock.attempt() as free:
-                if free:
-                    self._finish(*_attempt(change), keep, then, failed)
-                    return
-        self._pending.append((change, keep, then, failed))
-        if len(self._pending) == 1:
-            self._write_in_background(change)
-
-    @work(thread=True, group="writes", exit_on_error=False)
-    def _write_in_background(self, change: Callable[[], Change | None]) -> None:
-        self.post_message(WriteDone(*_attempt(change)))
-
-    def on_write_done(self, message: WriteDone) -> None:
-        _, keep, then, failed = self._pending.popleft()
-        if self._pending:
-            self._write_in_background(self._pending[0][0])
-        else:
-            self.query_one("#progress", ProgressBar).display = False
-        self._finish(message.change, message.error, keep, then, failed)
-
-    def on_lock_wait(self, message: LockWait) -> None:
-        who = message.holder.describe() if message.holder else "another process"
-        self.busy(f"Waiting for readinglist, {who}, to finish writing…")
-
-    def _finish(
-        self,
-        change: Change | None,
-        error: str | None,
-        keep: str | None,
-        then: Callable[[Change | None], None] | None,
-        failed: str | None,
-    ) -> None:
-        if error is not None:
-            hint = f"\n{failed}" if failed else ""
-            self.notify(error + hint, title="Not saved", severity="error", timeout=10)
-        self.refresh_view(keep)
-        if then is not None and error is None:
-            then(change)
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
@@ -595,10 +535,6 @@ class MainScreen(Screen[None]):
         if change:
             self.notify(change.label, timeout=2)
 
-    def _lock_wait(self, holder: Holder | None) -> None:
-        """Called in whichever thread waits for the lock: say so through a message."""
-        self.post_message(LockWait(holder))
-
     def action_undo(self) -> None:
         assert self.library is not None
         self._apply(self.library.undo, then=partial(self._undone, "Nothing to undo."))
@@ -669,11 +605,3 @@ class MainScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(key_help(self.rl.config.keys)))
-
-
-def _attempt(change: Callable[[], Change | None]) -> tuple[Change | None, str | None]:
-    """Run ``change``; what it saved, or the one-line reason it saved nothing."""
-    try:
-        return change(), None
-    except ReadinglistError as error:
-        return None, str(error)
