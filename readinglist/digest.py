@@ -128,16 +128,21 @@ def read_digest(path: Path) -> ParsedDigest:
     and checked again, so a file swapped for a FIFO in between cannot hang us either. OS
     errors become one-line :class:`DigestError`.
     """
+    return parse_digest(read_bytes(path), str(path))
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a digest file (text or a saved API response), read as
+    :func:`read_digest` describes: a regular file only, never blocking, at most the cap."""
     source = str(path)
     try:
         _check_regular(os.stat(path), source)
         with open(path, "rb", opener=_open_nonblocking) as stream:
             info = os.fstat(stream.fileno())
             _check_regular(info, source)
-            data = _read_capped(stream, source, info.st_size + 1)
+            return _read_capped(stream, source, info.st_size + 1)
     except OSError as error:
         raise DigestError(source, _os_problem(error)) from None
-    return parse_digest(data, source)
 
 
 def read_stdin(stream: BinaryIO, source: str = "<stdin>") -> bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import os
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
@@ -27,11 +26,8 @@ from readinglist.dailypapers import (
 )
 from readinglist.digest import (
     ParsedDigest,
-    _check_regular,
-    _open_nonblocking,
-    _os_problem,
-    _read_capped,
     parse_digest,
+    read_bytes,
 )
 from readinglist.drafts import DRAFTS_DIR, Drafts
 from readinglist.errors import (
@@ -91,20 +87,6 @@ def bulk_allocation() -> Iterator[None]:
             gc.enable()
 
 
-def read_source(path: Path) -> bytes:
-    """A digest file's bytes, read as ``digest.read_digest`` reads them (a regular file only,
-    non-blocking, at most the size cap; OS errors as one-line :class:`DigestError`)."""
-    source = str(path)
-    try:
-        _check_regular(os.stat(path), source)
-        with open(path, "rb", opener=_open_nonblocking) as stream:
-            info = os.fstat(stream.fileno())
-            _check_regular(info, source)
-            return _read_capped(stream, source, info.st_size + 1)
-    except OSError as error:
-        raise DigestError(source, _os_problem(error)) from None
-
-
 def parse_source(source: Source) -> tuple[str, ParsedDigest, dict[str, FetchedPaper] | None]:
     """(digest name, parsed digest, API metadata by paper id or None) of one source.
 
@@ -116,7 +98,7 @@ def parse_source(source: Source) -> tuple[str, ParsedDigest, dict[str, FetchedPa
         name, data = source
         stem = Path(name).stem or name
     else:
-        name, data, stem = str(source), read_source(source), source.stem
+        name, data, stem = str(source), read_bytes(source), source.stem
     if is_response(data, name):
         day = to_digest(parse_response(data, name))
         return day.name, day.digest, day.papers

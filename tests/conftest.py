@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from readinglist.library import Library
 from readinglist.samples import sample_paths
+from tests.hfserver import DailyPapersServer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "digests"
 
@@ -16,6 +18,21 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "digests"
 def private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Crash logs of the app under test go to the test's folder, not the real home."""
     monkeypatch.setenv("READINGLIST_STATE_DIR", str(tmp_path / "state"))
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches the internet: one that forgets the local server (``hf``) fails fast."""
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+
+@pytest.fixture
+def hf(monkeypatch: pytest.MonkeyPatch) -> Iterator[DailyPapersServer]:
+    with DailyPapersServer() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+        yield server
 
 
 @pytest.fixture(scope="session")

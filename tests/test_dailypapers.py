@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -32,21 +31,6 @@ from tests.hfserver import DailyPapersServer, Reply, paper_item, rate_limited, s
 
 DAY = date(2024, 3, 13)
 ISO = "2024-03-13"
-
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A test that forgets the local server fails fast instead of reaching huggingface.co."""
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-
-
-@pytest.fixture
-def hf(monkeypatch: pytest.MonkeyPatch) -> Iterator[DailyPapersServer]:
-    with DailyPapersServer() as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
-        yield server
 
 
 def items(count: int, day: str = ISO) -> list[dict[str, object]]:

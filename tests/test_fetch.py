@@ -4,7 +4,6 @@ the API (tests/hfserver.py on 127.0.0.1): never the internet."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,21 +32,6 @@ ISO = "2024-03-13"
 NEXT = "2024-03-14"
 TRP = "TRP: Trained Rank Pruning for Efficient Deep Neural Networks"
 TRAINED = "Trained Rank Pruning for Efficient Deep Neural Networks"
-
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A test that forgets the local server fails fast instead of reaching huggingface.co."""
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-
-
-@pytest.fixture
-def hf(monkeypatch: pytest.MonkeyPatch) -> Iterator[DailyPapersServer]:
-    with DailyPapersServer() as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
-        yield server
 
 
 @pytest.fixture
