@@ -45,7 +45,7 @@ async def test_first_row_is_the_most_recurring_paper(app: ReadingListApp) -> Non
         first = app.library.papers[papers.ids[0]]
         assert (first.title, first.seen) == (TOP, 4)
         assert len(papers.ids) == 751
-        assert app.main.mode == "inbox"  # it opens on the inbox: every paper is new
+        assert app.main.inbox.mode == "inbox"  # it opens on the inbox: every paper is new
         assert status(app).startswith("Inbox 0/751 · 751 papers")
 
 

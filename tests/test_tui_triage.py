@@ -68,14 +68,14 @@ async def test_inbox_and_all_views_and_inbox_zero(tmp_path: Path, digest_paths: 
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         papers = app.query_one(PaperList)
-        assert app.main.mode == "inbox" and papers.ids == ids[-2:]
+        assert app.main.inbox.mode == "inbox" and papers.ids == ids[-2:]
         assert "Inbox 0/2" in status(app)
         await pilot.press("s", "r")
         assert "Inbox zero: 1 later, 1 read" in status(app)
         assert any("Inbox zero" in n.message for n in app._notifications)
         assert papers.ids == ids[-2:]  # decided papers stay listed until the inbox reopens
         await pilot.press("a")
-        assert app.main.mode == "all" and len(papers.ids) == len(ids)
+        assert app.main.inbox.mode == "all" and len(papers.ids) == len(ids)
         await pilot.press("i")
         assert papers.ids == []
     assert disk(app).counts(ids)["skipped"] == len(ids) - 2
@@ -93,21 +93,21 @@ async def test_a_resurfaced_paper_is_back_in_the_open_inbox(
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         papers = app.query_one(PaperList)
-        assert app.main.mode == "all"  # nothing new: the inbox is empty, so all is shown
+        assert app.main.inbox.mode == "all"  # nothing new: the inbox is empty, so all is shown
         assert Library(app.data_dir).import_files(digest_paths[4:]).ok
         app._poll()
         for _ in range(200):
-            if app.searchable and app.main.mode == "inbox":
+            if app.searchable and app.main.inbox.mode == "inbox":
                 break
             await pilot.pause(0.02)
-        assert app.main.mode == "inbox"
+        assert app.main.inbox.mode == "inbox"
         back = [pid for pid in papers.ids if disk(app).state(pid).resurfaced]
         assert back and all(disk(app).state(pid).status == "new" for pid in back)
         row = papers.render_line(papers.ids.index(back[0]) - papers.scroll_offset.y).text
         assert "↻" in row
         # Asked for the whole library, the reader stays there when more papers arrive.
         await pilot.press("a")
-        assert app.main.mode == "all"
+        assert app.main.inbox.mode == "all"
         digest = tmp_path / "more.txt"
         digest.write_text("Apr 2\n\nA Paper Nobody Has Seen\n\nIt is new.\n")
         assert Library(app.data_dir).import_files([digest]).ok
@@ -116,7 +116,7 @@ async def test_a_resurfaced_paper_is_back_in_the_open_inbox(
             if app.searchable and len(papers.ids) == 752:
                 break
             await pilot.pause(0.02)
-        assert app.main.mode == "all" and len(papers.ids) == 752
+        assert app.main.inbox.mode == "all" and len(papers.ids) == 752
 
 
 async def test_space_pages_the_paper_then_moves_on(library: Library, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from readinglist.model import paper_links, paper_page, plural, today
 from readinglist.query import parse_query
 from readinglist.reports import Change, ImportReport
 from readinglist.samples import sample_paths
+from readinglist.tui.inbox import Inbox
 from readinglist.tui.keys import APP_BINDINGS, key_help
 from readinglist.tui.messages import FetchFinished
 from readinglist.tui.screens.help import HelpScreen
@@ -69,14 +70,8 @@ class MainScreen(WritingScreen):
         self.filter_error: str | None = None
         self._note_drafts: dict[str, str] = {}
         self._detail_timer: Timer | None = None
-        #: "inbox" (papers new when it was opened) or "all" (the whole library).
-        self.mode = "all"
-        self._inbox: set[str] = set()
-        #: Papers of the view that were new when it was opened: the progress counter's base.
-        self._baseline: set[str] = set()
-        #: The reader asked for the whole library (a): new papers arriving do not switch views.
-        self._chose_all = False
-        self._zero_told = False
+        #: Which view is shown (the inbox or all) and the progress through it.
+        self.inbox = Inbox()
 
     @property
     def rl(self) -> ReadingListApp:
@@ -113,8 +108,7 @@ class MainScreen(WritingScreen):
         papers.loading = False
         papers.focus()
         self.hide_progress()
-        self._open_inbox()
-        self.mode = "inbox" if self._inbox else "all"  # open on the inbox when it has papers
+        self.inbox.start(self.library)
         self.refresh_view(reopen=True, top=True)
         self.refresh_bindings()  # the footer shows what is now possible
 
@@ -192,25 +186,11 @@ class MainScreen(WritingScreen):
 
     def papers_arrived(self) -> None:
         """Digests were imported (here or elsewhere): their new papers join the inbox."""
-        self._open_inbox(keep=True)
-        if self.mode == "all" and self._inbox and not self._chose_all:
-            self.mode = "inbox"  # the app showed all only because the inbox was empty
+        assert self.library is not None
+        self.inbox.arrived(self.library)
         self.refresh_view(reopen=True)
 
     # ------------------------------------------------------------------ view
-
-    def _open_inbox(self, keep: bool = False) -> None:
-        """The inbox is the papers new now; ``keep`` adds to it (decided ones stay listed)."""
-        assert self.library is not None
-        new = {pid for pid, n in zip(*self._statuses(self.library.ordered()), strict=True) if n}
-        self._inbox = self._inbox | new if keep else new
-        self._zero_told = False
-
-    def _statuses(self, ids: list[str]) -> tuple[list[str], list[bool]]:
-        """``ids`` and, for each, whether it is new today."""
-        assert self.library is not None
-        state, day = self.library.state, today()
-        return ids, [state(pid).current(day) == "new" for pid in ids]
 
     def refresh_view(
         self, keep: str | None = None, *, reopen: bool = False, top: bool = False
@@ -234,19 +214,11 @@ class MainScreen(WritingScreen):
             self.filter_error = None
         except QueryError as error:
             ids, self.filter_error = papers.ids, str(error)
-        if self.mode == "inbox":
-            inbox = self._inbox
-            ids = [pid for pid in ids if pid in inbox]
+        ids = self.inbox.shown(ids)
         if self.hide_read:
             ids = library.unread_only(ids)
         if reopen:
-            # The inbox's base is what was new when it opened (decided since or not); any
-            # other view's is what is new now.
-            self._baseline = (
-                set(ids)
-                if self.mode == "inbox"
-                else {pid for pid, new in zip(*self._statuses(ids), strict=True) if new}
-            )
+            self.inbox.rebase(library, ids)
         if papers.selected:
             papers.selected &= library.papers.keys()
         papers.show(ids, keep)
@@ -268,24 +240,18 @@ class MainScreen(WritingScreen):
         if library is None:
             return
         papers = self.query_one(PaperList)
-        counts = library.counts(self._baseline)
-        decided = len(self._baseline) - counts["new"]
+        done = self.inbox.progress(library)
         parts: list[Content] = []
-        if self.mode == "inbox":
-            if self._baseline and not counts["new"]:
-                summary = ", ".join(
-                    f"{counts[s]} {s}" for s in ("later", "read", "skipped", "snoozed") if counts[s]
-                )
-                parts.append(Content.styled(f"Inbox zero: {summary}", "bold $success"))
-                if not self._zero_told:
-                    self._zero_told = True
-                    self.notify(f"Inbox zero: {summary}. Press a for the whole library.")
-            else:
-                parts.append(Content.styled(f"Inbox {decided}/{len(self._baseline)}", "bold"))
+        if done.zero:
+            parts.append(Content.styled(f"Inbox zero: {done.summary}", "bold $success"))
+            if not self.inbox.zero_told:
+                self.inbox.zero_told = True
+                self.notify(f"Inbox zero: {done.summary}. Press a for the whole library.")
+        elif done.mode == "inbox":
+            parts.append(Content.styled(f"Inbox {done.decided}/{done.base}", "bold"))
         else:
-            counted = f" · {decided}/{len(self._baseline)} decided" if self._baseline else ""
-            nothing_new = " · inbox zero" if not self._inbox else ""
-            parts.append(Content(f"All{counted}{nothing_new}"))
+            counted = f" · {done.decided}/{done.base} decided" if done.base else ""
+            parts.append(Content(f"All{counted}{' · inbox zero' if done.inbox_empty else ''}"))
         parts.append(Content(f"{plural(len(library.papers), 'paper')}"))
         if self.filter_error:
             parts.append(literal_line(self.filter_error, "red"))
@@ -413,10 +379,10 @@ class MainScreen(WritingScreen):
         self.action_decide("later", (tag,))
 
     def action_show_inbox(self) -> None:
-        self.mode, self._chose_all = "inbox", False
-        self._open_inbox()
+        assert self.library is not None
+        self.inbox.choose("inbox", self.library)
         self.refresh_view(reopen=True, top=True)
-        if not self._inbox:
+        if not self.inbox.papers:
             self.notify("The inbox is empty: every paper is decided. a shows them all.")
 
     def show_view(self, query: str) -> None:
@@ -425,7 +391,8 @@ class MainScreen(WritingScreen):
         self.query_one(PaperList).focus()
 
     def action_show_all(self) -> None:
-        self.mode, self._chose_all = "all", True
+        assert self.library is not None
+        self.inbox.choose("all", self.library)
         self.refresh_view(reopen=True)
 
     def action_pager(self) -> None:

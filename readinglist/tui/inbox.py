@@ -1,0 +1,102 @@
+"""What the inbox is and how far the reader got through a view: state, no widgets.
+
+The inbox is the papers that were new when it was opened; papers decided since stay listed
+(so a decision never makes rows jump) until it is opened again. Every view counts its
+progress against a *base*: in the inbox, what it held when opened; in any other view, what
+of it was new when it was opened. The main screen owns one :class:`Inbox` and draws it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+from readinglist.library import Library
+from readinglist.model import today
+
+Mode = Literal["inbox", "all"]
+#: The decisions an inbox-zero summary counts, in the order it names them.
+DECIDED = ("later", "read", "skipped", "snoozed")
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far the reader got through the current view."""
+
+    mode: Mode
+    decided: int
+    base: int
+    counts: Counter[str]
+    #: The inbox is empty (every paper decided).
+    inbox_empty: bool
+
+    @property
+    def zero(self) -> bool:
+        """The inbox view had papers and every one of them is decided now."""
+        return self.mode == "inbox" and self.base > 0 and self.decided == self.base
+
+    @property
+    def summary(self) -> str:
+        """``5 later, 3 read, 90 skipped``: what the decisions were."""
+        return ", ".join(f"{self.counts[s]} {s}" for s in DECIDED if self.counts[s])
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.mode: Mode = "all"
+        self.papers: set[str] = set()
+        self.base: set[str] = set()
+        #: The reader asked for the whole library (a): arriving papers do not switch views.
+        self.chose_all = False
+        #: Inbox zero was announced for this inbox (announced once).
+        self.zero_told = False
+
+    def open(self, library: Library, *, keep: bool = False) -> None:
+        """The inbox is the papers new now; ``keep`` adds to it instead."""
+        new = {pid for pid, is_new in zip(*_new(library, library.ordered()), strict=True) if is_new}
+        self.papers = self.papers | new if keep else new
+        self.zero_told = False
+
+    def start(self, library: Library) -> None:
+        """On opening the library: the inbox when it has papers, else the whole library."""
+        self.open(library)
+        self.mode = "inbox" if self.papers else "all"
+
+    def choose(self, mode: Mode, library: Library) -> None:
+        """The reader's choice of view (``i`` reopens the inbox)."""
+        self.mode, self.chose_all = mode, mode == "all"
+        if mode == "inbox":
+            self.open(library)
+
+    def arrived(self, library: Library) -> None:
+        """Digests were imported: their new papers join the inbox, which is shown unless
+        the reader chose the whole library."""
+        self.open(library, keep=True)
+        if self.mode == "all" and self.papers and not self.chose_all:
+            self.mode = "inbox"
+
+    def shown(self, ids: list[str]) -> list[str]:
+        """The view's papers, among ``ids`` (a query's result, in its order)."""
+        if self.mode == "all":
+            return ids
+        inbox = self.papers
+        return [pid for pid in ids if pid in inbox]
+
+    def rebase(self, library: Library, ids: list[str]) -> None:
+        """The view changed (inbox, all, filter): count progress afresh over ``ids``."""
+        if self.mode == "inbox":
+            self.base = set(ids)
+        else:
+            self.base = {pid for pid, is_new in zip(*_new(library, ids), strict=True) if is_new}
+
+    def progress(self, library: Library) -> Progress:
+        counts = library.counts(self.base)
+        decided = len(self.base) - counts["new"]
+        return Progress(self.mode, decided, len(self.base), counts, not self.papers)
+
+
+def _new(library: Library, ids: list[str]) -> tuple[list[str], list[bool]]:
+    """``ids`` and, for each, whether it is new today."""
+    state, day = library.state, today()
+    return ids, [state(pid).current(day) == "new" for pid in ids]
