@@ -25,7 +25,7 @@ import orjson
 
 from readinglist.digest import MAX_LINE_CHARS, MAX_TITLE_CHARS, Entry, ParsedDigest, find_links
 from readinglist.errors import FetchError
-from readinglist.model import META_FIELDS, paper_id, title_key
+from readinglist.model import META_FIELDS, day_label, paper_id, title_key
 from readinglist.safetext import printable_line
 
 #: A response (or saved response file) larger than this is not a day of papers.
@@ -35,7 +35,6 @@ MAX_DAYS = 366
 #: ``ParsedDigest.layout`` of a fetched day.
 LAYOUT = "api"
 
-_MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DAY_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _WEEK_RE = re.compile(r"^(\d{4})-[Ww](\d{1,2})$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -417,8 +416,7 @@ def _quote(text: str, limit: int = 60) -> str:
 
 def date_label(day: str) -> str:
     """``Mar 13``: how the Daily Papers page (and so a text digest) names a day."""
-    parsed = parse_day(day)
-    return f"{_MONTH_ABBR[parsed.month - 1]} {parsed.day}"
+    return day_label(parse_day(day))
 
 
 def is_response(data: bytes, source: str) -> bool:

@@ -41,6 +41,19 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+#: Month abbreviations as the Daily Papers page writes dates (``Mar 13``).
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+#: ``datetime.date`` under a name that ``Digest.date`` (its date label) does not shadow.
+Day = date
+
+
+def day_label(day: Day) -> str:
+    """``Mar 13``: how a day is written wherever digests show theirs."""
+    return f"{MONTH_NAMES[day.month - 1]} {day.day}"
+
+
 @dataclass(slots=True)
 class Digest:
     id: str
@@ -49,6 +62,14 @@ class Digest:
     seq: int
     imported_at: str
     papers: int
+
+    def imported_day(self) -> Day:
+        """The local day the digest was imported (``imported_at`` is a UTC timestamp);
+        what a digest without a date of its own (the compact layout) is known by."""
+        try:
+            return datetime.fromisoformat(self.imported_at).astimezone().date()
+        except ValueError:
+            return Day.min
 
     @property
     def label(self) -> str:

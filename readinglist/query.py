@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from rapidfuzz.distance import OSA
 
 from readinglist.errors import QueryError
-from readinglist.model import STATUSES, Paper, normalise_tag
+from readinglist.model import MONTH_NAMES, STATUSES, Paper, normalise_tag
 
 #: Hosts whose links count as code for ``has:code`` (``gitlab.*`` is matched separately).
 CODE_HOSTS = frozenset({"github.com", "gitlab.com", "bitbucket.org", "codeberg.org"})
@@ -58,7 +58,7 @@ _TOKEN_RE = re.compile(r'(-?)(?:([^\W\d_]+):)?(?:"([^"]*)"?|([^\s"]+))?')
 TYPO_MIN, TWO_TYPOS_MIN = 4, 8
 _WORD_RE = re.compile(r"[^\W_]+")
 _MARKS_RE = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTHS = tuple(month.casefold() for month in MONTH_NAMES)
 _LOOSE_DATE_RE = re.compile(r"([a-z]{3})[a-z]*\.?(?:\s+(\d{1,2}))?(?:,?\s*(\d{4}))?")
 _ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})(?:-(\d{2}))?")
 _HOST_RE = re.compile(r"https?://([^/?#:\s]+)", re.IGNORECASE)

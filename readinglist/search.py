@@ -433,14 +433,21 @@ def _surname_words(name: str) -> list[str]:
 
 def _digest_finder(value: str) -> Callable[[Digest], bool]:
     """What ``digest:VALUE`` means for one digest: its name starts with it, or its date is
-    the day or month VALUE names, however loosely written."""
+    the day or month VALUE names, however loosely written. A digest without a date of its
+    own (the compact layout) is known by its import day, as the app shows it."""
     wanted = loose_date(value)
 
     def matches(digest: Digest) -> bool:
         if digest.name.casefold().startswith(value):
             return True
-        found = loose_date(digest.date) if digest.date else None
-        return wanted is not None and found is not None and date_matches(wanted, found)
+        if wanted is None:
+            return False
+        if digest.date:
+            found = loose_date(digest.date)
+        else:
+            day = digest.imported_day()
+            found = (day.year, day.month, day.day) if day > day.min else None
+        return found is not None and date_matches(wanted, found)
 
     return matches
 

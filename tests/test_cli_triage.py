@@ -10,6 +10,7 @@ import pytest
 
 from readinglist.cli import main
 from readinglist.library import Library
+from readinglist.model import day_label
 
 
 def run(capsys: pytest.CaptureFixture[str], library: Library, *argv: str) -> tuple[int, str]:
@@ -92,6 +93,12 @@ def test_digest_latest_and_loose_dates(
     assert exact and twelfth and exact | twelfth == loose
     assert {p["id"] for p in listed(capsys, library, "digest:2024-03-13")} == exact
     assert listed(capsys, library, "digest:apr") == []
+    # A compact digest has no date: it is known by its import day, as the app labels it.
+    (compact,) = [d for d in library.digests.values() if d.name.startswith("002_")]
+    day = compact.imported_day()
+    in_it = {pid for pid, p in library.papers.items() if compact.id in p.digests}
+    for query in (f"digest:{day.isoformat()}", f'digest:"{day_label(day)}"'):
+        assert in_it <= {p["id"] for p in listed(capsys, library, query)}
 
 
 def test_views_tags_and_renaming(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from functools import lru_cache
 from itertools import groupby
 
@@ -20,7 +20,7 @@ from textual.style import Style
 from textual.widgets import Markdown, Static
 
 from readinglist.library import Library
-from readinglist.model import Digest, paper_facts, paper_links, plural
+from readinglist.model import Digest, day_label, paper_facts, paper_links, plural
 from readinglist.query import fold, loose_date, word_matches, words_of
 from readinglist.safetext import printable
 from readinglist.tui.text import literal, literal_line
@@ -31,20 +31,6 @@ HIGHLIGHT = "reverse"
 AUTHORS_SHOWN = 12
 #: Shown when there is no paper to show.
 NOTHING = "No paper here. Clear the filter with Escape."
-_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def day_label(day: date) -> str:
-    """``Mar 13``: how a day is written where digests show theirs."""
-    return f"{_MONTH_NAMES[day.month - 1]} {day.day}"
-
-
-def imported_day(digest: Digest) -> date:
-    """The local day a digest was imported (``imported_at`` is a UTC timestamp)."""
-    try:
-        return datetime.fromisoformat(digest.imported_at).astimezone().date()
-    except ValueError:
-        return date.min
 
 
 def sighting(digest: Digest) -> tuple[date, str]:
@@ -54,7 +40,7 @@ def sighting(digest: Digest) -> tuple[date, str]:
     as the last one in which that day is not after the import. A digest without a date (the
     compact layout) is shown by the day it was imported, never by its file name.
     """
-    imported = imported_day(digest)
+    imported = digest.imported_day()
     parsed = loose_date(digest.date) if digest.date else None
     if digest.date is None or parsed is None or imported == date.min:
         return imported, digest.date or (day_label(imported) if imported > date.min else "?")
