@@ -127,8 +127,7 @@ def cmd_fetch(library: Library, args: argparse.Namespace) -> int:
         elif args.since or args.week or args.month:
             days = dailypapers.days_for(since=args.since, week=args.week, month=args.month)
         else:
-            fetched = library.fetched_days()
-            days = dailypapers.days_after(fetched[-1] if fetched else None)
+            days = library.days_to_fetch()
     except ValueError as error:
         args.usage_error(str(error))  # exits with status 2
     progress = _Progress()

@@ -20,6 +20,7 @@ from readinglist.dailypapers import (
     DayDigest,
     FetchedPaper,
     day_id,
+    days_after,
     is_response,
     parse_response,
     to_digest,
@@ -180,8 +181,7 @@ class Library:
         """Ids matching ``text`` (see :mod:`readinglist.query`), best first."""
         if not text.strip():
             return list(self.ordered())  # a copy: the cached order must not be changed
-        found: list[str] = self.search_engine().search(text)
-        return found
+        return self.search_engine().search(text)
 
     def search_engine(self) -> SearchEngine:
         """The search index: restored from ``index.cache`` or built, then kept up to date."""
@@ -230,15 +230,16 @@ class Library:
 
     def to_json(self, pid: str) -> dict[str, Any]:
         paper, state = self.papers[pid], self.state(pid)
+        status = state.current()
         return {
             "id": pid,
             "title": paper.title,
             "abstract": paper.abstract,
             "seen": paper.seen,
             "digests": [{"name": d.name, "date": d.date} for d in self.digest_list(pid)],
-            "status": state.current(),
-            "resurfaced": bool(state.resurfaced) and state.current() == "new",
-            **({"snoozed_until": state.snoozed_until} if state.current() == "snoozed" else {}),
+            "status": status,
+            "resurfaced": bool(state.resurfaced) and status == "new",
+            **({"snoozed_until": state.snoozed_until} if status == "snoozed" else {}),
             "read": state.read,
             "read_at": state.read_at,
             "decided_at": state.decided_at,
@@ -477,6 +478,12 @@ class Library:
         saved response, oldest first: the digests whose id is their day's."""
         return sorted(d.name for d in self.digests.values() if d.id == day_id(d.name))
 
+    def days_to_fetch(self) -> list[date]:
+        """What a plain ``fetch`` (or the app's ``f``) covers: the last day fetched, which
+        may have grown since, through today; the first time, today."""
+        fetched = self.fetched_days()
+        return days_after(fetched[-1] if fetched else None)
+
     def _store_import(self, added: list[Digest], touched: dict[str, None]) -> None:
         """Write an import's papers and digests with a constant number of table passes.
 
@@ -526,9 +533,7 @@ class Library:
         stamp = now()
 
         def decide(state: PaperState) -> PaperState:
-            state = state.decided(status, stamp, until)
-            new_tags = tuple(dict.fromkeys((*state.tags, *plus)))
-            return dataclasses.replace(state, tags=new_tags) if plus else state
+            return _retagged(state.decided(status, stamp, until), plus)
 
         return self._update(label, ids, decide)
 
@@ -548,9 +553,7 @@ class Library:
         minus = {t for t in map(normalise_tag, remove) if t}
 
         def retag(state: PaperState) -> PaperState:
-            tags = [t for t in state.tags if t not in minus]
-            tags += [t for t in plus if t not in tags]
-            return dataclasses.replace(state, tags=tuple(tags))
+            return _retagged(state, plus, minus)
 
         words = [f"+{t}" for t in plus] + [f"-{t}" for t in sorted(minus)]
         return self._update(f"tag {plural(len(ids), 'paper')} {' '.join(words)}", ids, retag)
@@ -739,3 +742,12 @@ def _known(paper: Paper) -> Iterable[tuple[str, Any]]:
         ("upvotes", paper.upvotes),
         ("published", paper.published),
     )
+
+
+def _retagged(state: PaperState, plus: Sequence[str], minus: Collection[str] = ()) -> PaperState:
+    """``state`` without the tags ``minus`` and with ``plus`` added after its own, in order."""
+    if not plus and not minus:
+        return state
+    tags = [t for t in state.tags if t not in minus]
+    tags += [t for t in dict.fromkeys(plus) if t not in tags]  # a tag given twice: once
+    return dataclasses.replace(state, tags=tuple(tags))

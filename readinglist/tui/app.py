@@ -245,8 +245,7 @@ class ReadingListApp(App[int]):
         again; a day whose answer is unusable is left out and named, like the CLI does."""
         problems: list[str] = []
         try:
-            fetched = library.fetched_days()
-            days = dailypapers.days_after(fetched[-1] if fetched else None)
+            days = library.days_to_fetch()
             found: list[dailypapers.DayDigest] = []
             for number, day in enumerate(days):
                 self.post_message(FetchProgress(number, len(days), day.isoformat()))

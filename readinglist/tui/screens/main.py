@@ -154,7 +154,7 @@ class MainScreen(WritingScreen):
         if error or report is None:
             self.notify(error or "import failed", title="Import failed", severity="error")
         else:
-            self.notify(f"Imported {report.new} papers from the sample digests.", timeout=4)
+            self.notify(f"Imported {plural(report.new, 'paper')} from the samples.", timeout=4)
         self.papers_arrived()
 
     def fetch_progress(self, done: int, total: int, day: str) -> None:
