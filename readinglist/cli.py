@@ -220,7 +220,7 @@ def cmd_list(library: Library, args: argparse.Namespace) -> int:
         query = f"{views[args.view]} {query}"
     ids = library.query(query)[: args.limit]
     if args.json:
-        sys.stdout.write(_json([library.to_json(pid) for pid in ids]) + "\n")
+        sys.stdout.write(_json(library.papers_json(ids)) + "\n")
     elif args.ids:
         sys.stdout.write("".join(f"{pid}\n" for pid in ids))
     else:
@@ -244,7 +244,7 @@ def _json(value: object) -> str:
 def cmd_show(library: Library, args: argparse.Namespace) -> int:
     pid = library.resolve(args.id)
     if args.json:
-        print(_json(library.to_json(pid)))
+        print(_json(library.papers_json([pid])[0]))
         return 0
     paper, state = library.papers[pid], library.state(pid)
     digests = ", ".join(d.label for d in library.digest_list(pid))
@@ -258,7 +258,7 @@ def cmd_show(library: Library, args: argparse.Namespace) -> int:
     ]
     print("\n".join(map(printable_line, lines)))
     print()
-    print(printable(paper.abstract))
+    print(printable(library.abstract(pid)))
     if state.note:
         print("\nNote:\n" + printable(state.note))
     return 0

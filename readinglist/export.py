@@ -70,7 +70,7 @@ def export(library: Library, ids: Sequence[str], fmt: str = "markdown") -> str:
     """The papers ``ids`` as Markdown, JSON (whose unsafe characters are ``\\u`` escapes)
     or BibTeX."""
     if fmt == "json":
-        data = [library.to_json(pid) for pid in ids]
+        data = library.papers_json(ids)
         return json_text(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()) + "\n"
     if fmt == "bibtex":
         return to_bibtex([bib_record(library, pid) for pid in ids])

@@ -1,21 +1,28 @@
-"""The one facade over a library: import, query, mark, tag, note, undo.
+"""The write path of a library: import, mark, tag, note, undo; and its current read model.
 
-The CLI and the TUI both talk to :class:`Library` only. Every change is computed inside a
-storage transaction *after* re-reading whatever another process saved, so a change is
-always applied to the newest state and saved before the method returns.
+The CLI and the TUI both change a library through :class:`Library` only. Every change is
+computed inside a storage transaction *after* re-reading whatever another process saved, so
+a change is always applied to the newest state and saved before the method returns.
+
+What the library holds is read through its :class:`~readinglist.catalog.Catalog` (never
+changed once built: an import builds the next one) and its reading state (a dict replaced,
+never changed in place, on every change), so a thread reading either never sees one half
+changed. One thread owns a ``Library``: the app's writing worker, or the CLI.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
+from readinglist import catalog as catalogs
+from readinglist import contents, layout
+from readinglist.catalog import Builder, Catalog, ImportRecord
 from readinglist.dailypapers import (
     DayDigest,
     FetchedPaper,
@@ -25,11 +32,7 @@ from readinglist.dailypapers import (
     parse_response,
     to_digest,
 )
-from readinglist.digest import (
-    ParsedDigest,
-    parse_digest,
-    read_bytes,
-)
+from readinglist.digest import ParsedDigest, parse_digest, read_bytes
 from readinglist.drafts import DRAFTS_DIR, Drafts
 from readinglist.errors import (
     DigestError,
@@ -47,7 +50,6 @@ from readinglist.model import (
     Digest,
     Paper,
     PaperState,
-    merged_meta,
     normalise_tag,
     now,
     paper_id,
@@ -56,10 +58,8 @@ from readinglist.model import (
     today,
 )
 from readinglist.reports import Change, FileReport, ImportReport, Stats
-from readinglist.storage import Store, document, ids
-
-if TYPE_CHECKING:  # search imports library at run time; only types go the other way
-    from readinglist.search import SearchEngine
+from readinglist.search import SearchEngine
+from readinglist.storage import CATALOG_FILE, Signature, Store, document, file_signature, ids
 
 #: Shortest id prefix accepted on the command line.
 MIN_PREFIX = 4
@@ -68,24 +68,6 @@ MIN_PREFIX = 4
 #: a name and its bytes (stdin), or a day fetched from the Daily Papers API.
 Source = Path | tuple[str, bytes] | DayDigest
 Progress = Callable[[int, int, str], None]
-
-
-@contextlib.contextmanager
-def bulk_allocation() -> Iterator[None]:
-    """Pause the cyclic GC while building 100k papers' worth of objects, then freeze them.
-
-    Without it the collector runs full passes over the growing heap during a load (a third
-    of its time) and later, at random, over everything loaded (~0.9 s freezes at 100k).
-    The data holds no reference cycles, so nothing frozen is ever garbage.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 def parse_source(source: Source) -> tuple[str, ParsedDigest, dict[str, FetchedPaper] | None]:
@@ -106,6 +88,30 @@ def parse_source(source: Source) -> tuple[str, ParsedDigest, dict[str, FetchedPa
     return stem, parse_digest(data, name), None
 
 
+def encode_digest(
+    digest: ParsedDigest, fetched: dict[str, FetchedPaper] | None
+) -> tuple[str, bytes, contents.Content]:
+    """The digest file of one parsed digest: (name, bytes, content)."""
+    docs: list[dict[str, Any]] = []
+    for entry in digest.entries:
+        doc: dict[str, Any] = {
+            "title": entry.title,
+            "abstract": entry.abstract,
+            "links": list(entry.links),
+        }
+        info = fetched.get(paper_id(title_key(entry.title))) if fetched else None
+        if info is not None:
+            doc.update(info.meta())
+        docs.append(doc)
+    name, payload = contents.encode(
+        digest.content_id, digest.date, digest.layout, fetched is not None, docs
+    )
+    content = contents.Content(
+        name, digest.content_id, digest.date, digest.layout, fetched is not None, tuple(docs)
+    )
+    return name, payload, content
+
+
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """Files as given; directories become their ``*.txt`` files, sorted."""
     expanded: list[Path] = []
@@ -117,38 +123,59 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return expanded
 
 
+@dataclasses.dataclass(slots=True)
+class _CatalogFile:
+    """What we know ``catalog.bin`` holds: the catalog's imports, where its bytes end, and
+    the file's identity then (another process may have rewritten it since)."""
+
+    imports: int
+    end: int
+    deltas: int
+    delta_bytes: int
+    base_bytes: int
+    signature: Signature
+
+
 class Library:
-    """An open library. Cheap to query; every mutating method is durable on return."""
+    """An open library. Every mutating method is durable on return."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.drafts = Drafts(data_dir / DRAFTS_DIR)
-        with bulk_allocation():
-            self.store = Store(data_dir)
+        layout.upgrade(data_dir)
+        self.store = Store(data_dir)
         self.history = History(self.store.state_db)
-        self.papers: dict[str, Paper] = {}
-        self.digests: dict[str, Digest] = {}
+        self.catalog: Catalog = catalogs.empty(data_dir)
+        self._file: _CatalogFile | None = None
         self._states: dict[str, PaperState] = {}
         self._read: set[str] = set()
-        self._recurring: int | None = None
-        self._order: list[str] | None = None
         self._search: SearchEngine | None = None
-        #: arXiv id → paper id, built on the first import that needs it.
-        self._arxiv: dict[str, str] | None = None
         #: Bumped on every change, so views can tell when to re-query.
         self.version = 0
-        with bulk_allocation():
-            self._rebuild({"papers", "state"})
+        self._rebuild({"imports", "state"})
         self.store.clean_temp_files()
 
     # ----------------------------------------------------------------- reading
 
+    @property
+    def papers(self) -> Catalog:
+        """The papers (a mapping of id → :class:`Paper`): the current catalog."""
+        return self.catalog
+
+    @property
+    def digests(self) -> dict[str, Digest]:
+        return {d.id: d for d in self.catalog.digests}
+
+    def abstract(self, pid: str) -> str:
+        return self.catalog.abstract(pid)
+
     def state(self, pid: str) -> PaperState:
         return self._states.get(pid, EMPTY_STATE)
 
-    def stateful(self) -> Iterable[tuple[str, PaperState]]:
-        """Papers with any reading state (read, tags, note); every other one is EMPTY_STATE."""
-        return self._states.items()
+    def stateful(self) -> Mapping[str, PaperState]:
+        """Papers with any reading state (read, tags, note); every other one is EMPTY_STATE.
+        Replaced, never changed, by each change: a snapshot to read from any thread."""
+        return self._states
 
     def unread_only(self, ids: Iterable[str]) -> list[str]:
         read = self._read
@@ -156,52 +183,42 @@ class Library:
 
     def count_read(self, ids: Collection[str]) -> int:
         """How many of ``ids`` (distinct paper ids, as queries return) are read."""
-        if len(ids) >= len(self.papers):
+        if len(ids) >= len(self.catalog):
             return len(self._read)  # every paper: no need to look at 100k ids
         return len(self._read.intersection(ids))
 
     @property
     def recurring(self) -> int:
         """Papers seen in two or more digests."""
-        if self._recurring is None:
-            self._recurring = sum(1 for p in self.papers.values() if p.seen >= 2)
-        return self._recurring
+        return self.catalog.recurring
 
     def ordered(self) -> list[str]:
         """All ids in the default order: seen desc, newest digest first, then title."""
-        if self._order is None:
-            ranked = sorted(
-                self.papers.values(),
-                key=lambda p: (-len(p.digests), -p.latest, p.title.casefold()),
-            )
-            self._order = [p.id for p in ranked]
-        return self._order
+        return self.catalog.ordered_ids
 
     def query(self, text: str = "") -> list[str]:
         """Ids matching ``text`` (see :mod:`readinglist.query`), best first."""
         if not text.strip():
             return list(self.ordered())  # a copy: the cached order must not be changed
-        return self.search_engine().search(text)
+        return self.search_engine().search(text, self._states, self.version)
 
     def search_engine(self) -> SearchEngine:
-        """The search index: restored from ``index.cache`` or built, then kept up to date."""
-        if self._search is None:
-            from readinglist.search import SearchEngine
-
-            self._search = SearchEngine.open(self)
-            assert self._search is not None  # open() builds when nothing is saved
-        return self._search
+        """The search index of the current catalog (built from it in a few ms)."""
+        engine = self._search
+        if engine is None or engine.catalog is not self.catalog:
+            engine = self._search = SearchEngine(self.catalog)
+        return engine
 
     def resolve(self, ref: str) -> str:
         """A paper id from an id or a unique prefix of one."""
         ref = ref.strip().lower()
-        if ref in self.papers:
+        if ref in self.catalog:
             return ref
         if len(ref) < MIN_PREFIX:
             raise UnknownPaper(
                 f"{ref!r}: no paper has this id (prefixes need {MIN_PREFIX}+ characters)"
             )
-        matches = [pid for pid in self.papers if pid.startswith(ref)]
+        matches = [pid for pid in self.catalog.ids if pid.startswith(ref)]
         if len(matches) == 1:
             return matches[0]
         if not matches:
@@ -212,7 +229,7 @@ class Library:
 
     def digest_list(self, pid: str) -> list[Digest]:
         """The digests a paper appeared in, newest import first."""
-        return sorted((self.digests[d] for d in self.papers[pid].digests), key=lambda d: -d.seq)
+        return self.catalog.digest_list(pid)
 
     def all_tags(self) -> list[str]:
         return sorted(self.tag_counts())
@@ -228,13 +245,19 @@ class Library:
         states = self._states
         return Counter(states[pid].current(day) if pid in states else "new" for pid in ids)
 
-    def to_json(self, pid: str) -> dict[str, Any]:
-        paper, state = self.papers[pid], self.state(pid)
+    def papers_json(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Papers as ``list --json``, ``show --json`` and ``export --format json`` print
+        them, their abstracts read with one pass per digest file."""
+        abstracts = self.catalog.abstracts(ids)
+        return [self.to_json(pid, abstracts[pid]) for pid in ids]
+
+    def to_json(self, pid: str, abstract: str) -> dict[str, Any]:
+        paper, state = self.catalog.paper(pid), self.state(pid)
         status = state.current()
         return {
             "id": pid,
             "title": paper.title,
-            "abstract": paper.abstract,
+            "abstract": abstract,
             "seen": paper.seen,
             "digests": [{"name": d.name, "date": d.date} for d in self.digest_list(pid)],
             "status": status,
@@ -256,43 +279,45 @@ class Library:
 
     def stats(self) -> Stats:
         read = self.read_total
-        counts = self.counts(self.papers)
-        per_digest: dict[str, list[int]] = {d: [0, 0] for d in self.digests}
-        for pid, paper in self.papers.items():
-            is_read = self.state(pid).read
-            for d in paper.digests:
-                per_digest[d][0] += 1
-                per_digest[d][1] += is_read
+        catalog = self.catalog
+        counts = self.counts(catalog.ids)
+        per_digest: list[list[int]] = [[0, 0] for _ in catalog.digests]
+        is_read = self._read
+        for pid, seen in zip(catalog.ids, catalog.sightings, strict=True):
+            was_read = pid in is_read
+            for number in seen:
+                per_digest[number][0] += 1
+                per_digest[number][1] += was_read
         digests = tuple(
             {
                 "name": d.name,
                 "date": d.date,
-                "papers": per_digest[d.id][0],
-                "read": per_digest[d.id][1],
+                "papers": per_digest[n][0],
+                "read": per_digest[n][1],
             }
-            for d in sorted(self.digests.values(), key=lambda d: d.seq)
+            for n, d in sorted(enumerate(catalog.digests), key=lambda item: item[1].seq)
         )
+        states = self._states
         return Stats(
-            papers=len(self.papers),
-            unread=len(self.papers) - read,
+            papers=len(catalog),
+            unread=len(catalog) - read,
             read=read,
-            noted=sum(1 for pid in self.papers if self.state(pid).note),
-            tagged=sum(1 for pid in self.papers if self.state(pid).tags),
+            noted=sum(1 for pid, s in states.items() if s.note and pid in catalog),
+            tagged=sum(1 for pid, s in states.items() if s.tags and pid in catalog),
             recurring=self.recurring,
             digests=digests,
             statuses={status: counts[status] for status in STATUSES},
         )
 
     def stale(self) -> set[str]:
-        """Which files ("papers", "state") another process saved since we read them."""
+        """Which files ("imports", "state") another process saved since we read them."""
         return self.store.stale()
 
     def refresh(self) -> bool:
         """Pick up what another process saved; True when anything changed.
 
-        Skipped (False) while any writer holds the lock: a change being made by another
-        thread of this process must never have its files reloaded under it, and what
-        another process is writing is better read once it is saved. The caller polls again.
+        Skipped (False) while any writer holds the lock: what another process is writing is
+        better read once it is saved. The caller polls again.
         """
         with self.store.lock.attempt() as free:
             stale = self.stale() if free else set()
@@ -303,17 +328,18 @@ class Library:
 
     # ----------------------------------------------------------------- importing
 
-    @bulk_allocation()
     def import_files(
         self, sources: Sequence[Source], progress: Progress | None = None
     ) -> ImportReport:
         """Import digests; each file is taken whole or rejected whole.
 
-        Parsing happens first, outside the lock; then all good files are applied in one
-        transaction, so the big papers file is written once per call.
+        Parsing and writing the digest files happen first, outside the lock (a digest file
+        nothing lists yet is harmless: its name says what it holds); then all good files
+        are applied in one transaction: one small imports.json write, one catalog append.
         """
         reports: list[FileReport | None] = []
-        parsed: list[tuple[int, str, ParsedDigest, dict[str, FetchedPaper] | None]] = []
+        parsed: list[tuple[int, str, ParsedDigest, contents.Content]] = []
+        written: list[str] = []
         total = len(sources)
         for number, source in enumerate(sources):
             if isinstance(source, DayDigest):
@@ -327,156 +353,81 @@ class Library:
             except DigestError as error:
                 reports.append(FileReport(name, "rejected", error=str(error)))
                 continue
+            file_name, payload, content = encode_digest(digest, fetched)
+            contents.write(self.data_dir, file_name, payload, sync=False)
+            written.append(file_name)
             reports.append(None)
-            parsed.append((len(reports) - 1, stem, digest, fetched))
+            parsed.append((len(reports) - 1, stem, digest, content))
         if parsed:
-            if self._search is None:
-                from readinglist.search import SearchEngine
-
-                # Cheap from a saved index, which the import then extends and re-saves.
-                self._search = SearchEngine.open(self, build=False)
-            with self._transaction():
-                added: list[Digest] = []
-                touched: dict[str, None] = {}
-                back: dict[str, dict[str, Any]] = {}
-                for slot, stem, digest, fetched in parsed:
-                    reports[slot] = self._apply_digest(stem, digest, added, touched, back, fetched)
-                self._store_import(added, touched)
-                if back:
-                    self._put_states(back)
-            self._changed(papers=True)
-            if self._search is not None:
-                self._search.save()
+            contents.sync_folder(self.data_dir, written)
+            with self.store.lock:
+                with self._transaction():
+                    builder = Builder(self.data_dir, self.catalog)
+                    back: dict[str, dict[str, Any]] = {}
+                    records: list[ImportRecord] = []
+                    for slot, stem, digest, content in parsed:
+                        reports[slot] = self._apply(builder, stem, digest, content, records, back)
+                    if records:
+                        table = self.store.imports_db.table("imports")
+                        table.insert_multiple(document(r.to_doc(), r.hash) for r in records)
+                    if back:
+                        self._put_states(back)
+                if records:
+                    self._adopt(builder.freeze(), builder.ops)
         if progress:
             progress(total, total, "")
         return ImportReport(tuple(r for r in reports if r is not None))
 
-    def _apply_digest(
+    def _apply(
         self,
+        builder: Builder,
         stem: str,
         digest: ParsedDigest,
-        added: list[Digest],
-        touched: dict[str, None],
+        content: contents.Content,
+        records: list[ImportRecord],
         back: dict[str, dict[str, Any]],
-        fetched: dict[str, FetchedPaper] | None = None,
     ) -> FileReport:
-        """Apply one digest in memory, noting what ``_store_import`` must write.
+        """Apply one digest to ``builder``, noting its import record and the papers it
+        brings back to the inbox (``back``: their new states).
 
-        A skipped paper that recurs is back in the inbox (``back``: its new state), marked
-        resurfaced by this digest: recurrence is the strongest signal a reader has. Papers
-        kept for later or read keep their status; they show the new sighting.
-
-        A fetched day (``fetched``: its papers' API metadata) is one digest however often
-        it is fetched: fetched again, it gains the papers listed since, as sightings, and
-        its known papers only get fresher figures (see ``model.merged_meta``).
+        A skipped paper that recurs is back in the inbox, marked resurfaced by this digest:
+        recurrence is the strongest signal a reader has. Papers kept for later or read keep
+        their status; they show the new sighting.
         """
-        did = digest.content_id
-        record = self.digests.get(did)
-        if record is not None and fetched is None:
-            return FileReport(
-                digest.source, "unchanged", warnings=digest.warnings, layout=digest.layout
-            )
-        seq = record.seq if record else max((d.seq for d in self.digests.values()), default=0) + 1
-        new: dict[str, Paper] = {}
-        again: dict[str, None] = {}
-        enriched: dict[str, None] = {}  # known papers whose metadata or links changed
-        for entry in digest.entries:
-            pid = paper_id(title_key(entry.title))
-            info = fetched.get(pid) if fetched else None
-            if info is not None:
-                pid = self._identify(pid, info, new)
-            if pid in new or pid in again:
-                continue  # listed twice in one digest: still one sighting
-            paper = self.papers.get(pid)
-            if paper is None:
-                meta = info.meta() if info else None
-                new[pid] = Paper(
-                    pid, entry.title, entry.abstract, entry.links, [did], seq, meta or None
-                )
-                self._index_arxiv(new[pid])
-                continue
-            if info is not None and self._enrich(paper, info):
-                enriched[pid] = None
-            if did not in paper.digests:
-                again[pid] = None
-        sightings = len(new) + len(again)
-        if record is None and sightings:
-            record = Digest(did, stem, digest.date, seq, now(), sightings)
-        elif record is not None and sightings:
-            record = dataclasses.replace(record, papers=record.papers + sightings)
-        if record is not None and sightings:
-            added.append(record)
-            self.digests[did] = record
-        touched.update(dict.fromkeys(new))
-        touched.update(again)
-        touched.update(enriched)
-        self.papers.update(new)
-        for pid in again:
-            paper = self.papers[pid]
-            paper.digests.append(did)
-            paper.latest = max(paper.latest, seq)
+        unchanged = FileReport(
+            digest.source, "unchanged", warnings=digest.warnings, layout=digest.layout
+        )
+        known = {r.hash for r in builder.imports} | {r.hash for r in records}
+        if content.hash in known or (not content.fetched and builder.knows_digest(content.digest)):
+            return unchanged
+        seq = max((r.seq for r in (*builder.imports, *records)), default=0) + 1
+        record = ImportRecord(content.hash, content.digest, stem, digest.date, seq, now())
+        applied = builder.apply(record, content)
+        if not applied.changed:
+            return unchanged
+        records.append(record)
+        did = content.digest
+        for pid in applied.again:
             state = self.state(pid)
             if state.status == "skipped" and pid not in back:  # counted by the first digest
                 stamp = now()
                 back[pid] = dataclasses.replace(
                     state, status="new", resurfaced=did, decided_at=stamp, updated=stamp
                 ).to_doc()
-        if self._search is not None:
-            self._search.add(did, new, list(again), list(enriched))
-        if fetched is not None and record is not None and not sightings:
-            status: Literal["imported", "unchanged"] = "unchanged"  # fetched again, no change
-        else:
-            status = "imported"
         return FileReport(
             digest.source,
-            status,
-            new=len(new),
-            again=len(again),
-            resurfaced=sum(back.get(pid, {}).get("resurfaced") == did for pid in again),
+            "imported",
+            new=len(applied.new),
+            again=len(applied.again),
+            resurfaced=sum(back.get(pid, {}).get("resurfaced") == did for pid in applied.again),
             warnings=digest.warnings,
             layout=digest.layout,
         )
 
-    def _identify(self, pid: str, info: FetchedPaper, new: dict[str, Paper]) -> str:
-        """Which paper a fetched one is: the one with its arXiv id, else the one with its
-        title (``pid``), unless that one has another arXiv id: then a paper of its own."""
-        if info.arxiv_id is None:
-            return pid
-        found = self._arxiv_index().get(info.arxiv_id)
-        if found is not None:
-            return found
-        same_title = self.papers.get(pid) or new.get(pid)
-        if same_title is not None and same_title.arxiv_id not in (None, info.arxiv_id):
-            return paper_id(f"{title_key(info.title)}\narXiv {info.arxiv_id}")
-        return pid
-
-    def _enrich(self, paper: Paper, info: FetchedPaper) -> bool:
-        """Merge a fetch's metadata into a known paper; whether anything changed.
-
-        Its title, abstract and id stay; the repository and project page join its links.
-        """
-        meta = merged_meta(paper.meta, info.meta())
-        pages = (meta.get("github_repo"), meta.get("project_page"))
-        links = tuple(dict.fromkeys([*paper.links, *(url for url in pages if url)]))
-        if meta == (paper.meta or {}) and links == paper.links:
-            return False
-        paper.meta, paper.links = meta or None, links
-        self._index_arxiv(paper)
-        return True
-
-    def _arxiv_index(self) -> dict[str, str]:
-        if self._arxiv is None:
-            self._arxiv = {p.arxiv_id: pid for pid, p in self.papers.items() if p.arxiv_id}
-        return self._arxiv
-
-    def _index_arxiv(self, paper: Paper) -> None:
-        if paper.arxiv_id:
-            self._arxiv_index().setdefault(paper.arxiv_id, paper.id)
-
     def fetched_days(self) -> list[str]:
         """The days (``YYYY-MM-DD``) fetched from the Daily Papers API, or imported from a
         saved response, oldest first: the digests whose id is their day's."""
-        return sorted(d.name for d in self.digests.values() if d.id == day_id(d.name))
+        return sorted(d.name for d in self.catalog.digests if d.id == day_id(d.name))
 
     def days_to_fetch(self) -> list[date]:
         """What a plain ``fetch`` (or the app's ``f``) covers: the last day fetched, which
@@ -484,25 +435,89 @@ class Library:
         fetched = self.fetched_days()
         return days_after(fetched[-1] if fetched else None)
 
-    def _store_import(self, added: list[Digest], touched: dict[str, None]) -> None:
-        """Write an import's papers and digests with a constant number of table passes.
+    # ----------------------------------------------------------------- the catalog
 
-        TinyDB copies a whole table on every operation, so writing per digest would make
-        importing a year of digests quadratic (20 s at 100k papers instead of a few).
+    def _adopt(self, catalog: Catalog, ops: list[catalogs.Op]) -> None:
+        """Make ``catalog`` (the current one plus ``ops``) current and save it, by appending
+        its delta to catalog.bin or, once deltas outgrow the base, as a new base.
+
+        Best effort under the lock the caller holds: catalog.bin is derived, and whatever
+        it lacks is rebuilt from the digest files on the next open.
         """
-        if not added and not touched:
+        path = self.data_dir / CATALOG_FILE
+        known = self._file
+        try:
+            if (
+                known is not None
+                and known.imports == len(self.catalog.imports)
+                and known.signature == file_signature(path)
+                and known.deltas < catalogs.MAX_DELTAS
+                and known.delta_bytes < known.base_bytes // 4
+            ):
+                end = catalogs.append(path, ops, known.end)
+                size = end - known.end
+                self._file = _CatalogFile(
+                    len(catalog.imports),
+                    end,
+                    known.deltas + 1,
+                    known.delta_bytes + size,
+                    known.base_bytes,
+                    file_signature(path),
+                )
+            else:
+                size = catalogs.save(path, catalog)
+                self._file = _CatalogFile(
+                    len(catalog.imports), size, 0, 0, size, file_signature(path)
+                )
+        except StorageError:
+            self._file = None
+        self.catalog = catalog
+        self._changed()
+
+    def _open_catalog(self) -> None:
+        """The catalog of what imports.json lists: catalog.bin, extended by the imports it
+        lacks (replayed from their digest files), or rebuilt from them all."""
+        records = tuple(
+            sorted(
+                (
+                    ImportRecord.from_doc(name, doc)
+                    for name, doc in self.store.imports_storage.read().get("imports", {}).items()
+                ),
+                key=lambda r: r.seq,
+            )
+        )
+        if records == self.catalog.imports:
             return
-        data = self.store.papers_storage.read()
-        papers = self.store.papers_db.table("papers")
-        stored = data.get("papers", {})
-        papers.remove(doc_ids=ids(pid for pid in touched if pid in stored))
-        papers.insert_multiple(document(self.papers[pid].to_doc(), pid) for pid in touched)
-        digests = self.store.papers_db.table("digests")
-        records = {d.id: d for d in added}  # a fetched day extended twice: written once
-        extended = [did for did in records if did in data.get("digests", {})]
-        if extended:
-            digests.remove(doc_ids=ids(extended))
-        digests.insert_multiple(document(d.to_doc(), d.id) for d in records.values())
+        path = self.data_dir / CATALOG_FILE
+        signature = file_signature(path)
+        saved = catalogs.load(path, self.data_dir)
+        base: Catalog | None = None
+        self._file = None
+        if saved is not None and saved.catalog.imports == records[: len(saved.catalog.imports)]:
+            base = saved.catalog
+            self._file = _CatalogFile(
+                len(base.imports),
+                saved.end,
+                saved.deltas,
+                saved.delta_bytes,
+                saved.base_bytes,
+                signature,
+            )
+        missing = records[len(base.imports) if base else 0 :]
+        if not missing:
+            assert base is not None
+            self.catalog = base
+            return
+        builder = Builder(self.data_dir, base)
+        for record in missing:
+            builder.apply(record, contents.read(self.data_dir, record.hash), keep=True)
+        if base is not None:
+            self.catalog = base  # what the saved file holds, which the delta extends
+        with self.store.lock.attempt() as free:
+            if free:
+                self._adopt(builder.freeze(), builder.ops)
+                return
+        self.catalog = builder.freeze()
 
     # ----------------------------------------------------------------- changing
 
@@ -612,7 +627,7 @@ class Library:
         with self._transaction():
             # Checked after the re-read, so a paper another process just imported is known.
             for pid in ids:
-                if pid not in self.papers:
+                if pid not in self.catalog:
                     raise UnknownPaper(f"{pid!r}: no paper has this id")
             stamp = now()
             after: dict[str, Any] = {}
@@ -650,7 +665,7 @@ class Library:
                 states.pop(pid, None)
             else:
                 states[pid] = PaperState.from_doc(doc)
-            if doc and doc.get("status") == "read" and pid in self.papers:
+            if doc and doc.get("status") == "read" and pid in self.catalog:
                 read.add(pid)
             else:
                 read.discard(pid)
@@ -685,8 +700,8 @@ class Library:
         model half rebuilt.
         """
         with contextlib.suppress(StorageError):
-            self.store.reload({"papers", "state"})
-            self._rebuild({"papers", "state"})
+            self.store.reload({"imports", "state"})
+            self._rebuild({"imports", "state"})
 
     def _rebuild(self, kinds: set[str]) -> None:
         """Derive the in-memory model from the stored documents.
@@ -695,43 +710,25 @@ class Library:
         of its file, like invalid JSON, rather than surfacing as a traceback.
         """
         try:
-            self._derive(kinds)
+            if "imports" in kinds:
+                self._open_catalog()
+            if "state" in kinds:
+                data = self.store.state_storage.read()
+                self._states = {
+                    pid: PaperState.from_doc(doc) for pid, doc in data.get("state", {}).items()
+                }
         except (KeyError, TypeError, ValueError, AttributeError) as error:
-            storage = self.store.papers_storage if "papers" in kinds else self.store.state_storage
+            storage = self.store.imports_storage if "imports" in kinds else self.store.state_storage
             raise LibraryCorrupt(
                 storage.path, f"a document is malformed ({type(error).__name__}: {error})"
             ) from None
-
-    def _derive(self, kinds: set[str]) -> None:
-        if "papers" in kinds:
-            data = self.store.papers_storage.read()
-            self.digests = {
-                did: Digest.from_doc(did, doc) for did, doc in data.get("digests", {}).items()
-            }
-            seqs = {did: d.seq for did, d in self.digests.items()}
-            papers = {}
-            for pid, doc in data.get("papers", {}).items():
-                paper = Paper.from_doc(pid, doc)
-                paper.latest = max(map(seqs.__getitem__, paper.digests), default=0)
-                papers[pid] = paper
-            self.papers = papers
-            self._arxiv = None
-        if "state" in kinds:
-            data = self.store.state_storage.read()
-            self._states = {
-                pid: PaperState.from_doc(doc) for pid, doc in data.get("state", {}).items()
-            }
         # Only papers we have count (state may outlive a paper restored from a backup).
-        self._read = {p for p, s in self._states.items() if s.read and p in self.papers}
-        self._changed(papers="papers" in kinds)
+        catalog = self.catalog
+        self._read = {p for p, s in self._states.items() if s.read and p in catalog}
+        self._changed()
 
-    def _changed(self, papers: bool = False) -> None:
+    def _changed(self) -> None:
         self.version += 1
-        if papers:
-            self._order = None
-            self._recurring = None
-            if self._search is not None and self._search.papers is not self.papers:
-                self._search = None  # reloaded from disk: rebuild (imports update it in place)
 
 
 def _known(paper: Paper) -> Iterable[tuple[str, Any]]:

@@ -6,7 +6,9 @@ nothing is lost and a second open finds nothing to do. An older readinglist refu
 upgraded file with its "newer schema" message.
 
 state.json 1 and 2 → 3 (triage): ``read: true|false`` becomes ``status: read|new``; the read
-date, tags, notes and the undo history (both of its shapes) are kept.
+date, tags, notes and the undo history (both of its shapes) are kept. 3 → 4 changes nothing
+in the file: it marks the library's move to digest files (``readinglist.layout``), which an
+older readinglist must refuse rather than see as an empty library.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ class Digest:
 
 
 #: What a paper from the Daily Papers API may know besides its text, as stored next to it in
-#: papers.json (each optional; a paper from a text digest has none of them).
+#: its digest file (each optional; a paper from a text digest has none of them).
 META_FIELDS = (
     "arxiv_id",
     "authors",
@@ -111,23 +111,21 @@ META_FIELDS = (
 )
 #: Figures that keep changing while a paper is on the page; the newest fetch wins.
 REFRESHABLE = frozenset({"upvotes", "github_stars", "num_comments"})
-#: Fields every stored paper has (``Paper.to_doc``); a document with more carries metadata.
-_TEXT_FIELDS = 4
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Paper:
-    """A paper's content: written on import only, never by a user action."""
+    """What the catalog knows of a paper (its abstract stays in its digest file: see
+    ``Catalog.abstract``). Made on demand from the catalog's columns; never changed."""
 
     id: str
     title: str
-    abstract: str
     links: tuple[str, ...]
-    digests: list[str]
+    #: The digests it was seen in, in the order it was seen.
+    digests: tuple[str, ...]
     #: Highest import sequence among ``digests``; the tie-breaker of the default order.
     latest: int = 0
-    #: Known :data:`META_FIELDS` (JSON values), or None: one slot, so the 100k papers of
-    #: text digests pay 8 bytes each for it.
+    #: Known :data:`META_FIELDS` (JSON values), or None (a paper from text digests).
     meta: dict[str, Any] | None = None
 
     @property
@@ -154,26 +152,6 @@ class Paper:
     @property
     def ai_keywords(self) -> tuple[str, ...]:
         return tuple(self.meta.get("ai_keywords", ())) if self.meta else ()
-
-    def to_doc(self) -> dict[str, Any]:
-        doc = {
-            "title": self.title,
-            "abstract": self.abstract,
-            "links": list(self.links),
-            "digests": self.digests,
-        }
-        if self.meta:
-            doc.update(self.meta)
-        return doc
-
-    @classmethod
-    def from_doc(cls, pid: str, doc: dict[str, Any]) -> Paper:
-        meta = None
-        if len(doc) > _TEXT_FIELDS or "links" not in doc:  # cheaper than looking for each
-            meta = {k: doc[k] for k in META_FIELDS if doc.get(k) not in (None, [])} or None
-        # Positional: this runs for each of 100k papers at every start.
-        links = tuple(doc.get("links", ()))
-        return cls(pid, doc["title"], doc["abstract"], links, list(doc["digests"]), 0, meta)
 
 
 def paper_page(paper: Paper) -> str:

@@ -28,13 +28,13 @@ from __future__ import annotations
 import operator
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
 
 from readinglist.errors import QueryError
-from readinglist.model import MONTH_NAMES, STATUSES, Paper, normalise_tag
+from readinglist.model import MONTH_NAMES, STATUSES, normalise_tag
 
 #: Hosts whose links count as code for ``has:code`` (``gitlab.*`` is matched separately).
 CODE_HOSTS = frozenset({"github.com", "gitlab.com", "bitbucket.org", "codeberg.org"})
@@ -228,9 +228,9 @@ def date_matches(wanted: LooseDate, found: LooseDate) -> bool:
     )
 
 
-def has_code(paper: Paper) -> bool:
-    """Whether any of the abstract's links points at a code host."""
-    for link in paper.links:
+def has_code(links: Iterable[str]) -> bool:
+    """Whether any of a paper's links points at a code host."""
+    for link in links:
         match = _HOST_RE.match(link)
         host = match[1].casefold().removeprefix("www.") if match else ""
         if host in CODE_HOSTS or host.startswith("gitlab."):

@@ -1,10 +1,14 @@
 """Durable TinyDB storage: atomic writes, a lock between processes, corruption checks.
 
-The library is two TinyDB files so that a mark-read never rewrites the abstracts:
+A library folder holds, each file with one purpose:
 
-* ``papers.json``: bulky content written on import only (papers, digests);
-* ``state.json``: the reader's small, often written state (read, tags, notes, history).
+* ``digests/*.json``: each imported digest's content, created once, never rewritten
+  (:mod:`readinglist.contents`);
+* ``imports.json``: which digest files were imported, when, in which order (small);
+* ``state.json``: the reader's small, often written state (status, tags, notes, history);
+* ``catalog.bin``: derived from the digest files, for fast opening (:mod:`readinglist.catalog`).
 
+The two small files are TinyDB databases stored here.
 Each file is written whole to a temp file, fsynced, and renamed over the old one (after
 hard-linking the old one to ``.bak``), then the directory is fsynced: a crash leaves the
 old or the new file, never a torn one. Data stays in memory between writes.
@@ -34,16 +38,22 @@ from readinglist import migrate, validate
 from readinglist.errors import LibraryCorrupt, StorageError
 from readinglist.lock import Lock
 
-#: The schema version each kind of file is saved with. state.json is at 2 since undo steps
-#: may hold field changes (``changes``) instead of whole documents; a readinglist that knows
-#: only 1 refuses it (:class:`NewerSchema`) instead of misreading it. Older versions load.
-SCHEMA_VERSION: dict[str, int] = {"papers": 1, "state": 3}
+#: The schema version each kind of file is saved with; a readinglist that knows an older one
+#: refuses a newer file (:class:`NewerSchema`) instead of misreading it. Older versions load.
+#: state.json 2: undo steps hold field changes; 3: a status instead of read/unread; 4: the
+#: library's papers live in digest files (``contents``) and ``imports.json``, not in
+#: ``papers.json`` (its version stays 1: only the layout upgrade reads it now).
+SCHEMA_VERSION: dict[str, int] = {"papers": 1, "state": 4, "imports": 1, "digest": 1}
 PAPERS_FILE = "papers.json"
 STATE_FILE = "state.json"
+IMPORTS_FILE = "imports.json"
 LOCK_FILE = "lock"
-#: The library's files and the kind of data each holds.
-LIBRARY_FILES = ((PAPERS_FILE, "papers"), (STATE_FILE, "state"))
-#: The saved title index (see ``Library.search_engine``): a cache, never user data.
+#: The library's small, rewritten files and the kind of data each holds.
+LIBRARY_FILES = ((IMPORTS_FILE, "imports"), (STATE_FILE, "state"))
+#: The derived catalog (see :mod:`readinglist.catalog`): rebuilt from the digest files
+#: whenever it is missing or damaged, never user data.
+CATALOG_FILE = "catalog.bin"
+#: The title index of the layout before digest files; removed by the upgrade.
 INDEX_FILE = "index.cache"
 
 #: errno values of file systems without hard links; the backup is copied there instead.
@@ -94,7 +104,8 @@ class LibraryDB(TinyDB):
     table_class = StrIdTable
 
 
-def _signature(path: Path) -> Signature:
+def file_signature(path: Path) -> Signature:
+    """(inode, mtime, size) of ``path``: changes whenever the file is replaced or grows."""
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -113,18 +124,17 @@ def temp_files(path: Path) -> list[Path]:
 
 
 def leftover_temp_files(data_dir: Path) -> list[Path]:
-    """Temp files of unfinished saves of either library file or of the index cache."""
-    names = [name for name, _ in LIBRARY_FILES] + [INDEX_FILE]
+    """Temp files of unfinished saves of either library file or of the catalog."""
+    names = [name for name, _ in LIBRARY_FILES] + [CATALOG_FILE]
     return [tmp for name in names for tmp in temp_files(data_dir / name)]
 
 
 def remove_temp_files(data_dir: Path, lock: Lock) -> list[Path] | None:
     """Remove leftovers of dead writers if the lock is free now; None (nothing done) if not.
 
-    Library files are only saved under the lock, so while we hold it their temp files are
-    leftovers; while another writer holds it they may be its own, and nobody should wait
-    for it just to tidy up. The index cache is saved without the lock, so its temp file is
-    only a leftover once the process named in it (``.index.cache.PID.tmp``) is gone.
+    Library files (and the catalog) are only saved under the lock, so while we hold it
+    their temp files are leftovers; while another writer holds it they may be its own, and
+    nobody should wait for it just to tidy up.
     """
     if not leftover_temp_files(data_dir):
         return []
@@ -133,32 +143,18 @@ def remove_temp_files(data_dir: Path, lock: Lock) -> list[Path] | None:
         if not free:
             return None
         for tmp in leftover_temp_files(data_dir):
-            if tmp.name.startswith(f".{INDEX_FILE}.") and _process_alive(tmp.name.split(".")[-2]):
-                continue
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
                 removed.append(tmp)
     return removed
 
 
-def _process_alive(pid: str) -> bool:
-    """Whether the process with this pid (as written in a temp file's name) still runs."""
-    if not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, OverflowError):
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
-
-
-def atomic_write(path: Path, payload: bytes, *, backup: bool = True) -> None:
+def atomic_write(path: Path, payload: bytes, *, backup: bool = True, sync: bool = True) -> None:
     """Replace ``path`` with ``payload`` so that a crash leaves the old or the new file.
 
     On failure no temp file is left behind, and the message says whether the new
     content is in place: only a failed directory fsync after the rename means "saved".
+    ``sync=False`` leaves the fsyncs to the caller (many files synced once at the end).
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     bak_tmp = path.with_name(f".{backup_path(path).name}.{os.getpid()}.tmp")
@@ -169,7 +165,8 @@ def atomic_write(path: Path, payload: bytes, *, backup: bool = True) -> None:
             view = memoryview(payload)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         if backup and path.exists():
@@ -184,7 +181,8 @@ def atomic_write(path: Path, payload: bytes, *, backup: bool = True) -> None:
             os.replace(bak_tmp, backup_path(path))
         os.replace(tmp, path)
         replaced = True
-        fsync_dir(path.parent)
+        if sync:
+            fsync_dir(path.parent)
     except OSError as error:
         for leftover in (tmp, bak_tmp):
             with contextlib.suppress(OSError):
@@ -238,7 +236,7 @@ def check_data_dir(data_dir: Path) -> bool:
         raise StorageError(f"{data_dir}: is a file, expected the library folder")
     try:
         os.listdir(data_dir)  # needs read permission (doctor lists leftovers)
-        (data_dir / PAPERS_FILE).stat()  # needs search permission (every file in it)
+        (data_dir / STATE_FILE).stat()  # needs search permission (every file in it)
     except FileNotFoundError:
         pass
     except OSError as error:
@@ -275,6 +273,22 @@ def load_versioned(path: Path, kind: str) -> tuple[Data, int]:
         raise StorageError(f"{path}: is a directory, expected a library file") from None
     except OSError as error:
         raise StorageError(f"{path}: cannot read ({error.strerror or error})") from None
+    data = check_schema(path, raw, kind)
+    version: int = data["meta"]["schema"]["version"]
+    if version < SCHEMA_VERSION[kind]:
+        try:
+            data = migrate.upgrade(data, kind, version)
+        except migrate.MigrationError as error:
+            raise LibraryCorrupt(path, str(error)) from None
+    problem = validate.problem(data, kind)
+    if problem:
+        raise LibraryCorrupt(path, problem)
+    return data, version
+
+
+def check_schema(path: Path, raw: bytes, kind: str) -> Data:
+    """``raw`` (the bytes of ``path``) as a JSON library file of ``kind`` at a schema version
+    this release reads; :class:`LibraryCorrupt` (or :class:`NewerSchema`) otherwise."""
     if not raw.strip():
         raise LibraryCorrupt(path, f"file is empty ({len(raw)} bytes), probably truncated")
     try:
@@ -295,16 +309,7 @@ def load_versioned(path: Path, kind: str) -> tuple[Data, int]:
         raise NewerSchema(path, schema["version"], SCHEMA_VERSION[kind])
     if schema["version"] < 1:
         raise LibraryCorrupt(path, f"unknown schema version {schema['version']}")
-    version = schema["version"]
-    if version < SCHEMA_VERSION[kind]:
-        try:
-            data = migrate.upgrade(data, kind, version)
-        except migrate.MigrationError as error:
-            raise LibraryCorrupt(path, str(error)) from None
-    problem = validate.problem(data, kind)
-    if problem:
-        raise LibraryCorrupt(path, problem)
-    return data, version
+    return cast("Data", data)
 
 
 class AtomicJSONStorage(Storage):
@@ -337,7 +342,7 @@ class AtomicJSONStorage(Storage):
             self.flush()
 
     def reload(self) -> None:
-        signature = _signature(self.path)
+        signature = file_signature(self.path)
         self._data, version = load_versioned(self.path, self.kind)
         #: The older schema the file has on disk (upgraded in memory), else None.
         self.upgraded_from = version if version < SCHEMA_VERSION[self.kind] else None
@@ -350,7 +355,7 @@ class AtomicJSONStorage(Storage):
 
     def changed_on_disk(self) -> bool:
         """True when another process replaced the file since we read or wrote it."""
-        return self._data is None or _signature(self.path) != self._signature
+        return self._data is None or file_signature(self.path) != self._signature
 
     def flush(self) -> None:
         self.dirty = False
@@ -365,7 +370,7 @@ class AtomicJSONStorage(Storage):
         except StorageError:
             self._data = None  # what we hold was never saved: re-read the disk next time
             raise
-        self._signature = _signature(self.path)
+        self._signature = file_signature(self.path)
 
     def _keep_original(self) -> None:
         """Before the first save of an upgraded file, copy the original aside for good (the
@@ -392,20 +397,20 @@ class AtomicJSONStorage(Storage):
 
 
 class Store:
-    """The two TinyDB files of one library and the lock that guards writing them."""
+    """The two small TinyDB files of one library and the lock that guards writing them."""
 
     def __init__(self, data_dir: Path) -> None:
         check_data_dir(data_dir)
         self.data_dir = data_dir
-        self.papers_db = LibraryDB(
-            str(data_dir / PAPERS_FILE), storage=AtomicJSONStorage, kind="papers"
+        self.imports_db = LibraryDB(
+            str(data_dir / IMPORTS_FILE), storage=AtomicJSONStorage, kind="imports"
         )
         self.state_db = LibraryDB(
             str(data_dir / STATE_FILE), storage=AtomicJSONStorage, kind="state"
         )
         self.lock = Lock(data_dir / LOCK_FILE)
         # Validate both files now: a damaged library must stop us before anything else.
-        self.papers_storage.read()
+        self.imports_storage.read()
         self.state_storage.read()
         self.save_upgrades()
 
@@ -425,25 +430,25 @@ class Store:
                         storage.flush()
 
     @property
-    def papers_storage(self) -> AtomicJSONStorage:
-        return self.papers_db.storage  # type: ignore[return-value]
+    def imports_storage(self) -> AtomicJSONStorage:
+        return self.imports_db.storage  # type: ignore[return-value]
 
     @property
     def state_storage(self) -> AtomicJSONStorage:
         return self.state_db.storage  # type: ignore[return-value]
 
     def storages(self) -> tuple[AtomicJSONStorage, AtomicJSONStorage]:
-        return (self.papers_storage, self.state_storage)
+        return (self.imports_storage, self.state_storage)
 
     def stale(self) -> set[str]:
-        """Kinds of data ("papers", "state") another process replaced since we read them."""
+        """Kinds of data ("imports", "state") another process replaced since we read them."""
         return {s.kind for s in self.storages() if s.changed_on_disk()}
 
     def reload(self, kinds: set[str]) -> None:
         for storage in self.storages():
             if storage.kind in kinds:
                 storage.reload()
-        for db in (self.papers_db, self.state_db):
+        for db in (self.imports_db, self.state_db):
             db.clear_cache()
 
     @contextlib.contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from itertools import chain
 
@@ -29,11 +29,34 @@ _SPACES = bytes(b if b >= 0x80 or b == 0x0A or chr(b).isalnum() else 0x20 for b 
 # ---------------------------------------------------------------------------- indexes
 
 
+class IntLists(Mapping[str, Sequence[int]]):
+    """Word → slots, read-only, over the catalog's ``array("i")`` bytes per word (marshal
+    loads 28k byte strings 10x faster than 28k lists of 1M ints in all)."""
+
+    def __init__(self, raw: Mapping[str, bytes]) -> None:
+        self._raw = raw
+
+    def __getitem__(self, word: str) -> Sequence[int]:
+        return memoryview(self._raw[word]).cast("i")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._raw
+
+
 class WordIndex:
     """Word → slots, with a cached lookup of the exact, prefix and typo matches of a word."""
 
-    def __init__(self) -> None:
-        self.postings: defaultdict[str, list[int]] = defaultdict(list)
+    def __init__(self, postings: Mapping[str, Sequence[int]] | None = None) -> None:
+        #: Read-only when given (the catalog's); else built here with :meth:`add`.
+        self.postings: Mapping[str, Sequence[int]] = (
+            defaultdict(list) if postings is None else postings
+        )
         self._vocabulary: tuple[list[str], dict[int, list[str]]] | None = None
         # A plain dict, not functools.lru_cache on a bound method: that is a reference
         # cycle (index → cache → method → index) which kept every replaced index alive
@@ -42,6 +65,7 @@ class WordIndex:
 
     def add(self, entries: Iterable[tuple[int, Iterable[str]]]) -> None:
         postings = self.postings
+        assert isinstance(postings, defaultdict), "a read-only index"
         for slot, words in entries:
             for word in set(words):
                 postings[word].append(slot)

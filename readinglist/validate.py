@@ -100,6 +100,30 @@ DIGEST_FIELDS = (
     Field("imported_at", _TEXT, "text"),
     Field("papers", frozenset({int}), "a whole number"),
 )
+#: A paper in a digest file (``readinglist.contents``): its text, an id only when upgraded.
+CONTENT_FIELDS = (
+    Field("title", _TEXT, "text"),
+    Field("abstract", _TEXT, "text"),
+    Field("links", _LIST, "a list of text", default=[], items=str),
+    Field("id", _TEXT_OR_NULL, "a paper id", default=None, rare=True),
+    *PAPER_FIELDS[4:],
+)
+#: What a digest file says of its digest.
+CONTENT_INFO_FIELDS = (
+    Field("id", _TEXT, "a digest id"),
+    Field("date", _TEXT_OR_NULL, "text or null"),
+    Field("layout", _TEXT, "text"),
+    Field("fetched", frozenset({bool}), "true or false"),
+)
+#: One import (``catalog.ImportRecord``), keyed by its digest file's name.
+IMPORT_FIELDS = (
+    Field("digest", _TEXT, "a digest id"),
+    Field("name", _TEXT, "text"),
+    Field("date", _TEXT_OR_NULL, "text or null"),
+    Field("seq", frozenset({int}), "a whole number"),
+    Field("imported_at", _TEXT, "text"),
+)
+_DIGEST_FILE_RE = re.compile("[0-9a-f]{32}")
 #: A paper's reading state (``PaperState.from_doc``, which has a default for each field).
 STATE_FIELDS = (
     Field("status", _TEXT, "new, later, read, skipped or snoozed", default="new"),
@@ -115,7 +139,12 @@ _STATE_BY_NAME = {field.name: field for field in STATE_FIELDS}
 #: What ``_changes_ok`` finds for a field that is not a state field: no type matches.
 _NO_SPEC: tuple[frozenset[type], None] = (frozenset(), None)
 #: Tables whose documents :func:`problem` checks field by field, per kind of file.
-_CHECKED_TABLES = {"papers": {"papers", "digests"}, "state": {"state", "history"}}
+_CHECKED_TABLES = {
+    "papers": {"papers", "digests"},
+    "state": {"state", "history"},
+    "imports": {"imports"},
+    "digest": {"digest", "papers"},
+}
 #: An undo step, either shape: whole documents (``before``/``after``) or ``changes``.
 HISTORY_FIELDS = (
     Field("label", _TEXT, "text"),
@@ -137,6 +166,15 @@ def problem(data: Mapping[str, Any], kind: str) -> str | None:
         if name not in checked and not _all_dicts(table.values()):  # others: TinyDB's minimum
             doc_id, doc = next((i, d) for i, d in table.items() if type(d) is not dict)
             return f"{_key(name)}/{_key(doc_id)}: {_doc_problem(doc, ())}"
+    if kind == "imports":
+        return _imports_problem(data.get("imports", {}))
+    if kind == "digest":
+        info = data.get("digest", {})
+        if set(info) != {"info"}:
+            return "table 'digest' must hold one document, 'info'"
+        return _table_problem(
+            "digest", info, CONTENT_INFO_FIELDS, paper_ids=False
+        ) or _table_problem("papers", data.get("papers", {}), CONTENT_FIELDS, paper_ids=False)
     if kind == "papers":
         papers, digests = data.get("papers", {}), data.get("digests", {})
         return (
@@ -227,6 +265,19 @@ def _references_problem(papers: dict[str, dict[str, Any]], digests: dict[str, An
                     f"papers/{pid}: field 'digests[{index}]' is {show(did)}, "
                     "which the digests table does not hold"
                 )
+    return None
+
+
+def _imports_problem(imports: dict[str, dict[str, Any]]) -> str | None:
+    for name in imports:
+        if not _DIGEST_FILE_RE.fullmatch(name):
+            return f"imports/{_key(name)}: not a digest file's name (32 lowercase hex characters)"
+    found = _table_problem("imports", imports, IMPORT_FIELDS, paper_ids=False)
+    if found:
+        return found
+    seqs = [doc["seq"] for doc in imports.values()]
+    if len(set(seqs)) != len(seqs):
+        return "imports: two imports have the same 'seq'"
     return None
 
 

@@ -183,7 +183,7 @@ class DetailPane(VerticalScroll, can_focus=False):
         self._update("links", (pid, links), self._links(links))
         note = f"**Note**\n\n{printable(state.note)}" if state.note else ""
         self._update("note", note, note)
-        abstract = literal(paper.abstract)
+        abstract = literal(library.abstract(pid))
         self._update("abstract", (pid, words), highlighted(abstract, words) if words else abstract)
 
     def _meta(self, library: Library, pid: str) -> Content:

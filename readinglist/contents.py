@@ -1,0 +1,140 @@
+"""Digest files: each imported digest's parsed content, written once and never changed.
+
+One TinyDB file per import under ``digests/``, named by a hash of its bytes, which are a
+function of the digest's content alone (not of its file name, the day it was imported or
+the library it went into): the same digest imported on two machines is the same file, so
+a folder synced between them never holds two versions of one. What a reader does with the
+papers lives elsewhere (``state.json``); which imports happened when, in ``imports.json``.
+
+Layout (TinyDB's, so any TinyDB reads it)::
+
+    {"meta":   {"schema": {"version": 1, "kind": "digest"}},
+     "digest": {"info": {"id": …, "date": "Mar 13" | null, "layout": …, "fetched": bool}},
+     "papers": {"1": {"title": …, "abstract": …, "links": […], <API metadata>…}, "2": …}}
+
+Papers are keyed by their position in the digest. A paper's id is derived when the catalog
+is built (``catalog.Builder.apply``), by the same rules as ever; a document only carries an
+``id`` when it was migrated from a library that had already decided it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from readinglist import validate
+from readinglist.errors import LibraryCorrupt, StorageError
+from readinglist.storage import atomic_write, check_schema, fsync_dir
+
+#: The folder of digest files inside a library.
+DIGESTS_DIR = "digests"
+#: Schema of a digest file (``meta/schema``).
+CONTENT_VERSION = 1
+#: Hex characters of a digest file's name (128 bits of blake2b).
+HASH_CHARS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """One digest file, read and checked."""
+
+    hash: str
+    #: The digest this content belongs to (a text digest's content id, a fetched day's id).
+    digest: str
+    date: str | None
+    layout: str
+    #: Whether it came from the Daily Papers API (papers carry metadata, a day is extended
+    #: by each fetch) rather than a text digest (imported once).
+    fetched: bool
+    #: Paper documents in digest order.
+    papers: tuple[dict[str, Any], ...]
+
+
+def encode(
+    digest: str, date: str | None, layout: str, fetched: bool, papers: list[dict[str, Any]]
+) -> tuple[str, bytes]:
+    """(name hash, bytes) of the digest file holding this content."""
+    data = {
+        "meta": {"schema": {"version": CONTENT_VERSION, "kind": "digest"}},
+        "digest": {"info": {"id": digest, "date": date, "layout": layout, "fetched": fetched}},
+        "papers": {str(n): doc for n, doc in enumerate(papers, start=1)},
+    }
+    payload = orjson.dumps(data)
+    return content_hash(payload), payload
+
+
+def content_hash(payload: bytes) -> str:
+    return hashlib.blake2b(payload, digest_size=HASH_CHARS // 2).hexdigest()
+
+
+def path_of(data_dir: Path, name: str) -> Path:
+    return data_dir / DIGESTS_DIR / f"{name}.json"
+
+
+def write(data_dir: Path, name: str, payload: bytes, *, sync: bool = True) -> None:
+    """Create the digest file ``name`` unless it exists (its name says what it holds).
+
+    With ``sync=False`` the caller syncs the folder (:func:`sync_folder`) once for many.
+    """
+    path = path_of(data_dir, name)
+    with contextlib.suppress(OSError):
+        if content_hash(path.read_bytes()) == name:
+            return  # imported before, here or on a machine this folder is synced with
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StorageError(f"{path.parent}: cannot create ({error.strerror or error})") from None
+    atomic_write(path, payload, backup=False, sync=sync)
+
+
+def sync_folder(data_dir: Path, names: list[str]) -> None:
+    """Make files written with ``sync=False`` durable: each file, then the folder once."""
+    folder = data_dir / DIGESTS_DIR
+    try:
+        for name in names:
+            fd = os.open(path_of(data_dir, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        if names:
+            fsync_dir(folder)
+    except OSError as error:
+        raise StorageError(
+            f"{folder}: could not sync to disk ({error.strerror or error})"
+        ) from None
+
+
+def read(data_dir: Path, name: str) -> Content:
+    """The digest file ``name``, checked: its hash, its schema and every document."""
+    path = path_of(data_dir, name)
+    try:
+        payload = path.read_bytes()
+    except FileNotFoundError:
+        raise LibraryCorrupt(
+            path,
+            "is missing, but imports.json lists it (restore it from a backup or a synced copy)",
+        ) from None
+    except OSError as error:
+        raise StorageError(f"{path}: cannot read ({error.strerror or error})") from None
+    if content_hash(payload) != name:
+        raise LibraryCorrupt(path, "its content does not match its name (the file was changed)")
+    data = check_schema(path, payload, "digest")
+    problem = validate.problem(data, "digest")
+    if problem:
+        raise LibraryCorrupt(path, problem)
+    info = data["digest"]["info"]
+    return Content(
+        name,
+        info["id"],
+        info["date"],
+        info["layout"],
+        info["fetched"],
+        tuple(data.get("papers", {}).values()),
+    )
