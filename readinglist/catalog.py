@@ -380,9 +380,9 @@ class Builder:
             if meta is not None:
                 merged = merged_meta(self.meta[slot], meta)
                 pages = (merged.get("github_repo"), merged.get("project_page"))
-                links = tuple(dict.fromkeys([*self.links[slot], *(u for u in pages if u)]))
-                if merged != (self.meta[slot] or {}) or links != self.links[slot]:
-                    pending.append(("enrich", slot, merged, list(links)))
+                joined = tuple(dict.fromkeys([*self.links[slot], *(u for u in pages if u)]))
+                if merged != (self.meta[slot] or {}) or joined != self.links[slot]:
+                    pending.append(("enrich", slot, merged, list(joined)))
                     enriched[pid] = None
             if number not in self.sightings[slot]:
                 pending.append(("sight", slot, number))
@@ -529,7 +529,7 @@ class Saved:
     base_bytes: int
 
 
-def _segment(payload: object) -> bytes:
+def _segment(payload: tuple[Any, ...]) -> bytes:
     body = marshal.dumps(payload)
     return _SEGMENT.pack(len(body), _checksum(body)) + body
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,8 +25,6 @@ from readinglist.catalog import Builder, Catalog, ImportRecord
 from readinglist.dailypapers import (
     DayDigest,
     FetchedPaper,
-    day_id,
-    days_after,
     is_response,
     parse_response,
     to_digest,
@@ -45,10 +42,7 @@ from readinglist.history import History, diff
 from readinglist.lock import Holder as Holder  # re-exported: the app names lock holders
 from readinglist.lock import WaitCallback
 from readinglist.model import (
-    EMPTY_STATE,
     STATUSES,
-    Digest,
-    Paper,
     PaperState,
     normalise_tag,
     now,
@@ -57,12 +51,11 @@ from readinglist.model import (
     title_key,
     today,
 )
-from readinglist.reports import Change, FileReport, ImportReport, Stats
+from readinglist.reading import MIN_PREFIX as MIN_PREFIX
+from readinglist.reading import Reading, ReadModel
+from readinglist.reports import Change, FileReport, ImportReport
 from readinglist.search import SearchEngine
 from readinglist.storage import CATALOG_FILE, Signature, Store, document, file_signature, ids
-
-#: Shortest id prefix accepted on the command line.
-MIN_PREFIX = 4
 
 #: A digest to import: a file (a text digest or a saved API response, told apart by content),
 #: a name and its bytes (stdin), or a day fetched from the Daily Papers API.
@@ -136,8 +129,9 @@ class _CatalogFile:
     signature: Signature
 
 
-class Library:
-    """An open library. Every mutating method is durable on return."""
+class Library(Reading):
+    """An open library. Every mutating method is durable on return; it reads (see
+    :class:`Reading`) its newest state. :meth:`view` is a snapshot of it for another thread."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
@@ -157,50 +151,10 @@ class Library:
 
     # ----------------------------------------------------------------- reading
 
-    @property
-    def papers(self) -> Catalog:
-        """The papers (a mapping of id → :class:`Paper`): the current catalog."""
-        return self.catalog
-
-    @property
-    def digests(self) -> dict[str, Digest]:
-        return {d.id: d for d in self.catalog.digests}
-
-    def abstract(self, pid: str) -> str:
-        return self.catalog.abstract(pid)
-
-    def state(self, pid: str) -> PaperState:
-        return self._states.get(pid, EMPTY_STATE)
-
-    def stateful(self) -> Mapping[str, PaperState]:
-        """Papers with any reading state (read, tags, note); every other one is EMPTY_STATE.
-        Replaced, never changed, by each change: a snapshot to read from any thread."""
-        return self._states
-
-    def unread_only(self, ids: Iterable[str]) -> list[str]:
-        read = self._read
-        return [pid for pid in ids if pid not in read]
-
-    def count_read(self, ids: Collection[str]) -> int:
-        """How many of ``ids`` (distinct paper ids, as queries return) are read."""
-        if len(ids) >= len(self.catalog):
-            return len(self._read)  # every paper: no need to look at 100k ids
-        return len(self._read.intersection(ids))
-
-    @property
-    def recurring(self) -> int:
-        """Papers seen in two or more digests."""
-        return self.catalog.recurring
-
-    def ordered(self) -> list[str]:
-        """All ids in the default order: seen desc, newest digest first, then title."""
-        return self.catalog.ordered_ids
-
-    def query(self, text: str = "") -> list[str]:
-        """Ids matching ``text`` (see :mod:`readinglist.query`), best first."""
-        if not text.strip():
-            return list(self.ordered())  # a copy: the cached order must not be changed
-        return self.search_engine().search(text, self._states, self.version)
+    def view(self) -> ReadModel:
+        """What the library holds now, as a snapshot that later changes leave alone."""
+        return ReadModel(self.catalog, self._states, frozenset(self._read), self.version,
+                         self.search_engine())  # fmt: skip
 
     def search_engine(self) -> SearchEngine:
         """The search index of the current catalog (built from it in a few ms)."""
@@ -208,106 +162,6 @@ class Library:
         if engine is None or engine.catalog is not self.catalog:
             engine = self._search = SearchEngine(self.catalog)
         return engine
-
-    def resolve(self, ref: str) -> str:
-        """A paper id from an id or a unique prefix of one."""
-        ref = ref.strip().lower()
-        if ref in self.catalog:
-            return ref
-        if len(ref) < MIN_PREFIX:
-            raise UnknownPaper(
-                f"{ref!r}: no paper has this id (prefixes need {MIN_PREFIX}+ characters)"
-            )
-        matches = [pid for pid in self.catalog.ids if pid.startswith(ref)]
-        if len(matches) == 1:
-            return matches[0]
-        if not matches:
-            raise UnknownPaper(f"{ref!r}: no paper has this id (see `readinglist list`)")
-        raise UnknownPaper(
-            f"{ref!r}: ambiguous id prefix, matches {', '.join(sorted(matches)[:5])}"
-        )
-
-    def digest_list(self, pid: str) -> list[Digest]:
-        """The digests a paper appeared in, newest import first."""
-        return self.catalog.digest_list(pid)
-
-    def all_tags(self) -> list[str]:
-        return sorted(self.tag_counts())
-
-    def tag_counts(self) -> dict[str, int]:
-        """Tags in use and how many papers carry each, most used first."""
-        counts = Counter(tag for state in self._states.values() for tag in state.tags)
-        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-
-    def counts(self, ids: Iterable[str]) -> Counter[str]:
-        """How many of ``ids`` have each status today."""
-        day = today()
-        states = self._states
-        return Counter(states[pid].current(day) if pid in states else "new" for pid in ids)
-
-    def papers_json(self, ids: Sequence[str]) -> list[dict[str, Any]]:
-        """Papers as ``list --json``, ``show --json`` and ``export --format json`` print
-        them, their abstracts read with one pass per digest file."""
-        abstracts = self.catalog.abstracts(ids)
-        return [self.to_json(pid, abstracts[pid]) for pid in ids]
-
-    def to_json(self, pid: str, abstract: str) -> dict[str, Any]:
-        paper, state = self.catalog.paper(pid), self.state(pid)
-        status = state.current()
-        return {
-            "id": pid,
-            "title": paper.title,
-            "abstract": abstract,
-            "seen": paper.seen,
-            "digests": [{"name": d.name, "date": d.date} for d in self.digest_list(pid)],
-            "status": status,
-            "resurfaced": bool(state.resurfaced) and status == "new",
-            **({"snoozed_until": state.snoozed_until} if status == "snoozed" else {}),
-            "read": state.read,
-            "read_at": state.read_at,
-            "decided_at": state.decided_at,
-            "tags": list(state.tags),
-            "note": state.note,
-            "links": list(paper.links),
-            "updated": state.updated,
-            **{key: value for key, value in _known(paper) if value not in (None, [])},
-        }
-
-    @property
-    def read_total(self) -> int:
-        return len(self._read)
-
-    def stats(self) -> Stats:
-        read = self.read_total
-        catalog = self.catalog
-        counts = self.counts(catalog.ids)
-        per_digest: list[list[int]] = [[0, 0] for _ in catalog.digests]
-        is_read = self._read
-        for pid, seen in zip(catalog.ids, catalog.sightings, strict=True):
-            was_read = pid in is_read
-            for number in seen:
-                per_digest[number][0] += 1
-                per_digest[number][1] += was_read
-        digests = tuple(
-            {
-                "name": d.name,
-                "date": d.date,
-                "papers": per_digest[n][0],
-                "read": per_digest[n][1],
-            }
-            for n, d in sorted(enumerate(catalog.digests), key=lambda item: item[1].seq)
-        )
-        states = self._states
-        return Stats(
-            papers=len(catalog),
-            unread=len(catalog) - read,
-            read=read,
-            noted=sum(1 for pid, s in states.items() if s.note and pid in catalog),
-            tagged=sum(1 for pid, s in states.items() if s.tags and pid in catalog),
-            recurring=self.recurring,
-            digests=digests,
-            statuses={status: counts[status] for status in STATUSES},
-        )
 
     def stale(self) -> set[str]:
         """Which files ("imports", "state") another process saved since we read them."""
@@ -407,6 +261,9 @@ class Library:
             return unchanged
         records.append(record)
         did = content.digest
+        if content.fetched and not (applied.new or applied.again):
+            # Fetched again: only fresher figures (still recorded, the catalog changed).
+            return unchanged
         for pid in applied.again:
             state = self.state(pid)
             if state.status == "skipped" and pid not in back:  # counted by the first digest
@@ -423,17 +280,6 @@ class Library:
             warnings=digest.warnings,
             layout=digest.layout,
         )
-
-    def fetched_days(self) -> list[str]:
-        """The days (``YYYY-MM-DD``) fetched from the Daily Papers API, or imported from a
-        saved response, oldest first: the digests whose id is their day's."""
-        return sorted(d.name for d in self.catalog.digests if d.id == day_id(d.name))
-
-    def days_to_fetch(self) -> list[date]:
-        """What a plain ``fetch`` (or the app's ``f``) covers: the last day fetched, which
-        may have grown since, through today; the first time, today."""
-        fetched = self.fetched_days()
-        return days_after(fetched[-1] if fetched else None)
 
     # ----------------------------------------------------------------- the catalog
 
@@ -729,16 +575,6 @@ class Library:
 
     def _changed(self) -> None:
         self.version += 1
-
-
-def _known(paper: Paper) -> Iterable[tuple[str, Any]]:
-    """The metadata ``to_json`` adds (only what is known)."""
-    return (
-        ("arxiv_id", paper.arxiv_id),
-        ("authors", list(paper.authors)),
-        ("upvotes", paper.upvotes),
-        ("published", paper.published),
-    )
 
 
 def _retagged(state: PaperState, plus: Sequence[str], minus: Collection[str] = ()) -> PaperState:

@@ -1,0 +1,218 @@
+"""Reading a library: one set of read methods over a catalog and a reading state.
+
+:class:`Reading` is shared by :class:`~readinglist.library.Library` (the write path, which
+reads its newest state) and :class:`ReadModel`, an immutable snapshot of one catalog and
+one reading state: what the app's workers hand to the UI thread, which reads only from the
+snapshot it adopted, however the library changes meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from readinglist.catalog import Catalog
+from readinglist.dailypapers import day_id, days_after
+from readinglist.errors import UnknownPaper
+from readinglist.model import EMPTY_STATE, STATUSES, Digest, Paper, PaperState, today
+from readinglist.reports import Stats
+from readinglist.search import SearchEngine
+
+#: Shortest id prefix accepted on the command line.
+MIN_PREFIX = 4
+
+
+class Reading:
+    """Read methods over ``catalog`` (papers) and ``_states`` (reading state, only papers
+    that have any), ``_read`` (ids read) and ``version`` (bumped by every change)."""
+
+    catalog: Catalog
+    _states: Mapping[str, PaperState]
+    _read: set[str] | frozenset[str]
+    version: int
+
+    def search_engine(self) -> SearchEngine:
+        raise NotImplementedError
+
+    @property
+    def papers(self) -> Catalog:
+        """The papers (a mapping of id → :class:`Paper`): the current catalog."""
+        return self.catalog
+
+    @property
+    def digests(self) -> dict[str, Digest]:
+        return {d.id: d for d in self.catalog.digests}
+
+    def abstract(self, pid: str) -> str:
+        return self.catalog.abstract(pid)
+
+    def state(self, pid: str) -> PaperState:
+        return self._states.get(pid, EMPTY_STATE)
+
+    def stateful(self) -> Mapping[str, PaperState]:
+        """Papers with any reading state (read, tags, note); every other one is EMPTY_STATE.
+        Replaced, never changed, by each change: a snapshot to read from any thread."""
+        return self._states
+
+    def unread_only(self, ids: Iterable[str]) -> list[str]:
+        read = self._read
+        return [pid for pid in ids if pid not in read]
+
+    def count_read(self, ids: Collection[str]) -> int:
+        """How many of ``ids`` (distinct paper ids, as queries return) are read."""
+        if len(ids) >= len(self.catalog):
+            return len(self._read)  # every paper: no need to look at 100k ids
+        return len(self._read.intersection(ids))
+
+    @property
+    def recurring(self) -> int:
+        """Papers seen in two or more digests."""
+        return self.catalog.recurring
+
+    def ordered(self) -> list[str]:
+        """All ids in the default order: seen desc, newest digest first, then title."""
+        return self.catalog.ordered_ids
+
+    def query(self, text: str = "") -> list[str]:
+        """Ids matching ``text`` (see :mod:`readinglist.query`), best first."""
+        if not text.strip():
+            return list(self.ordered())  # a copy: the cached order must not be changed
+        return self.search_engine().search(text, self._states, self.version)
+
+    def resolve(self, ref: str) -> str:
+        """A paper id from an id or a unique prefix of one."""
+        ref = ref.strip().lower()
+        if ref in self.catalog:
+            return ref
+        if len(ref) < MIN_PREFIX:
+            raise UnknownPaper(
+                f"{ref!r}: no paper has this id (prefixes need {MIN_PREFIX}+ characters)"
+            )
+        matches = [pid for pid in self.catalog.ids if pid.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise UnknownPaper(f"{ref!r}: no paper has this id (see `readinglist list`)")
+        raise UnknownPaper(
+            f"{ref!r}: ambiguous id prefix, matches {', '.join(sorted(matches)[:5])}"
+        )
+
+    def digest_list(self, pid: str) -> list[Digest]:
+        """The digests a paper appeared in, newest import first."""
+        return self.catalog.digest_list(pid)
+
+    def all_tags(self) -> list[str]:
+        return sorted(self.tag_counts())
+
+    def tag_counts(self) -> dict[str, int]:
+        """Tags in use and how many papers carry each, most used first."""
+        counts = Counter(tag for state in self._states.values() for tag in state.tags)
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    def counts(self, ids: Iterable[str]) -> Counter[str]:
+        """How many of ``ids`` have each status today."""
+        day = today()
+        states = self._states
+        return Counter(states[pid].current(day) if pid in states else "new" for pid in ids)
+
+    def papers_json(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Papers as ``list --json``, ``show --json`` and ``export --format json`` print
+        them, their abstracts read with one pass per digest file."""
+        abstracts = self.catalog.abstracts(ids)
+        return [self.to_json(pid, abstracts[pid]) for pid in ids]
+
+    def to_json(self, pid: str, abstract: str) -> dict[str, Any]:
+        paper, state = self.catalog.paper(pid), self.state(pid)
+        status = state.current()
+        return {
+            "id": pid,
+            "title": paper.title,
+            "abstract": abstract,
+            "seen": paper.seen,
+            "digests": [{"name": d.name, "date": d.date} for d in self.digest_list(pid)],
+            "status": status,
+            "resurfaced": bool(state.resurfaced) and status == "new",
+            **({"snoozed_until": state.snoozed_until} if status == "snoozed" else {}),
+            "read": state.read,
+            "read_at": state.read_at,
+            "decided_at": state.decided_at,
+            "tags": list(state.tags),
+            "note": state.note,
+            "links": list(paper.links),
+            "updated": state.updated,
+            **{key: value for key, value in _known(paper) if value not in (None, [])},
+        }
+
+    @property
+    def read_total(self) -> int:
+        return len(self._read)
+
+    def stats(self) -> Stats:
+        read = self.read_total
+        catalog = self.catalog
+        counts = self.counts(catalog.ids)
+        per_digest: list[list[int]] = [[0, 0] for _ in catalog.digests]
+        is_read = self._read
+        for pid, seen in zip(catalog.ids, catalog.sightings, strict=True):
+            was_read = pid in is_read
+            for number in seen:
+                per_digest[number][0] += 1
+                per_digest[number][1] += was_read
+        digests = tuple(
+            {
+                "name": d.name,
+                "date": d.date,
+                "papers": per_digest[n][0],
+                "read": per_digest[n][1],
+            }
+            for n, d in sorted(enumerate(catalog.digests), key=lambda item: item[1].seq)
+        )
+        states = self._states
+        return Stats(
+            papers=len(catalog),
+            unread=len(catalog) - read,
+            read=read,
+            noted=sum(1 for pid, s in states.items() if s.note and pid in catalog),
+            tagged=sum(1 for pid, s in states.items() if s.tags and pid in catalog),
+            recurring=self.recurring,
+            digests=digests,
+            statuses={status: counts[status] for status in STATUSES},
+        )
+
+    def fetched_days(self) -> list[str]:
+        """The days (``YYYY-MM-DD``) fetched from the Daily Papers API, or imported from a
+        saved response, oldest first: the digests whose id is their day's."""
+        return sorted(d.name for d in self.catalog.digests if d.id == day_id(d.name))
+
+    def days_to_fetch(self) -> list[date]:
+        """What a plain ``fetch`` (or the app's ``f``) covers: the last day fetched, which
+        may have grown since, through today; the first time, today."""
+        fetched = self.fetched_days()
+        return days_after(fetched[-1] if fetched else None)
+
+
+def _known(paper: Paper) -> Iterable[tuple[str, Any]]:
+    """The metadata ``to_json`` adds (only what is known)."""
+    return (
+        ("arxiv_id", paper.arxiv_id),
+        ("authors", list(paper.authors)),
+        ("upvotes", paper.upvotes),
+        ("published", paper.published),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class ReadModel(Reading):
+    """One catalog and one reading state, never changed: safe to read from any thread."""
+
+    catalog: Catalog
+    _states: Mapping[str, PaperState]
+    _read: frozenset[str]
+    version: int
+    engine: SearchEngine
+
+    def search_engine(self) -> SearchEngine:
+        return self.engine
