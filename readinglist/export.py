@@ -25,8 +25,8 @@ import orjson
 
 from readinglist.bibtex import BibRecord, to_bibtex
 from readinglist.errors import ReadinglistError, StorageError
-from readinglist.library import Library
 from readinglist.model import ARXIV_ABS_URL, now, plural
+from readinglist.reading import Reading
 from readinglist.safetext import json_text, printable, printable_line
 from readinglist.storage import atomic_write
 
@@ -66,7 +66,7 @@ _MAY_BREAK_RE = re.compile(r"[<#`~]|^[ \t>*+\-=.)0-9]*[=-][ \t]*$", re.MULTILINE
 _HTML_ROUNDS = 3
 
 
-def export(library: Library, ids: Sequence[str], fmt: str = "markdown") -> str:
+def export(library: Reading, ids: Sequence[str], fmt: str = "markdown") -> str:
     """The papers ``ids`` as Markdown, JSON (whose unsafe characters are ``\\u`` escapes)
     or BibTeX."""
     if fmt == "json":
@@ -77,7 +77,7 @@ def export(library: Library, ids: Sequence[str], fmt: str = "markdown") -> str:
     return to_markdown(library, ids)
 
 
-def bib_record(library: Library, pid: str) -> BibRecord:
+def bib_record(library: Reading, pid: str) -> BibRecord:
     """What a BibTeX entry says of a paper. One without an arXiv id says where it was seen
     (``note``), as nothing else identifies it; its ``url`` is a Hugging Face search."""
     paper = library.papers[pid]
@@ -98,7 +98,7 @@ def _arxiv_year(arxiv_id: str | None) -> int | None:
     return (1900 if yy >= 91 else 2000) + yy  # arXiv began in 1991
 
 
-def to_markdown(library: Library, ids: Sequence[str]) -> str:
+def to_markdown(library: Reading, ids: Sequence[str]) -> str:
     """One ``# Reading notes`` document with a ``## title`` section per paper, in order."""
     parts = [
         "# Reading notes",
@@ -111,7 +111,7 @@ def to_markdown(library: Library, ids: Sequence[str]) -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
-def _paper_section(library: Library, pid: str) -> list[str]:
+def _paper_section(library: Reading, pid: str) -> list[str]:
     paper, state = library.papers[pid], library.state(pid)
     digests = ", ".join(escape(d.label) for d in library.digest_list(pid))
     seen = plural(paper.seen, "digest")

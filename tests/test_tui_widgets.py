@@ -77,7 +77,7 @@ class ListHarness(App[None]):
 
     def on_mount(self) -> None:
         papers = self.query_one(PaperList)
-        papers.library = self.library
+        papers.view = self.library
         papers.show(self.library.ordered())
 
 
@@ -109,7 +109,7 @@ async def shown(
 
 
 async def test_note_is_above_the_abstract_and_visible_without_scrolling(library: Library) -> None:
-    pid = max(library.papers, key=lambda p: len(library.papers[p].abstract))
+    pid = max(library.papers, key=lambda p: len(library.abstract(p)))
     library.tag([pid], add=["ssm", "init"])
     library.set_note(pid, NOTE)
     async with Harness(library).run_test(size=SIZE) as pilot:
@@ -121,7 +121,7 @@ async def test_note_is_above_the_abstract_and_visible_without_scrolling(library:
         assert note.region.bottom <= detail.region.bottom
         screen = "\n".join(screen_lines(pilot.app))
         assert "Key idea: diagonal S4D init" in screen and "• compare with DSS" in screen
-        assert screen.index("Key idea") < screen.index(library.papers[pid].abstract[:20])
+        assert screen.index("Key idea") < screen.index(library.abstract(pid)[:20])
         meta = plain(detail.query_one("#detail-meta", Static))
         assert "Status: new · id " + pid in meta and "Tags: #ssm #init" in meta
 
@@ -196,7 +196,7 @@ async def test_filter_words_are_highlighted_in_title_and_abstract(library: Libra
         assert marked == ["Bayes", "Tuck"]
         abstract = detail.query_one("#detail-abstract", Static).visual
         spans = [(s.start, s.end) for s in abstract.spans if s.style == HIGHLIGHT]
-        text = library.papers[pid].abstract
+        text = library.abstract(pid)
         expected = [m.span() for m in re.finditer(r"(?<![^\W_])(?:bayes|tuck)", text, re.I)]
         assert spans == expected and len(spans) >= 3
         assert abstract.plain == text  # marking never changes the text
@@ -225,7 +225,7 @@ def test_highlight_folds_case_and_diacritics_and_keeps_positions() -> None:
 
 
 async def test_scroll_page_is_false_at_the_end(library: Library) -> None:
-    ids = sorted(library.papers, key=lambda p: len(library.papers[p].abstract))
+    ids = sorted(library.papers, key=lambda p: len(library.abstract(p)))
     async with Harness(library).run_test(size=SIZE) as pilot:
         detail = await shown(pilot, library, ids[-1])
         pages = 0

@@ -26,6 +26,7 @@ from readinglist.config import DEFAULT_KEYS, load_config
 from readinglist.errors import FetchError, ReadinglistError
 from readinglist.fetch import fetch_day
 from readinglist.library import Library
+from readinglist.reading import ReadModel
 from readinglist.reports import ImportReport
 from readinglist.safetext import printable, printable_line
 from readinglist.samples import sample_paths
@@ -67,6 +68,9 @@ class ReadingListApp(App[int]):
         self.config, self._config_problem = load_config(config_dir)
         self.export_dir = export_dir or Path.cwd()
         self.library: Library | None = None
+        #: The read model the screens draw: adopted on the UI thread from workers' messages
+        #: and after each change, never changed in place (see ``adopt``).
+        self.view: ReadModel | None = None
         #: The search index is built: filtering works.
         self.searchable = False
         #: Re-reading what another process imported: changes wait.
@@ -166,22 +170,28 @@ class ReadingListApp(App[int]):
     def _open_library(self) -> None:
         try:
             library = Library(self.data_dir)
-            library.ordered()  # sorted here, not on the UI thread
+            view = library.view()  # the catalog's order and index, ready here, not on the UI
         except ReadinglistError as error:
             self.post_message(LibraryFailed(str(error)))
             return
-        self.post_message(LibraryLoaded(library))
-        library.search_engine()
-        self.post_message(SearchReady())
+        self.post_message(LibraryLoaded(library, view))
+        self.post_message(SearchReady(view))
+
+    def adopt(self, view: ReadModel) -> None:
+        """Draw from ``view`` from now on, unless a newer one was adopted already."""
+        if self.view is None or view.version >= self.view.version:
+            self.view = view
 
     def on_library_loaded(self, message: LibraryLoaded) -> None:
         self.library = message.library
+        self.adopt(message.view)
         self.main.library_loaded()
 
     def on_library_failed(self, message: LibraryFailed) -> None:
         self.main.library_failed(message.error)
 
-    def on_search_ready(self, _: SearchReady) -> None:
+    def on_search_ready(self, message: SearchReady) -> None:
+        self.adopt(message.view)
         self.searchable = True
         reloaded, self.reloading = self.reloading, False
         self.main.search_ready()
@@ -194,7 +204,7 @@ class ReadingListApp(App[int]):
             return
         try:
             stale = self.library.stale()
-            if "papers" in stale:
+            if "imports" in stale:
                 # Another process imported digests: re-reading and re-indexing 100k papers
                 # takes a second or two, so it happens in a worker, as at start.
                 self.reloading = True
@@ -202,6 +212,7 @@ class ReadingListApp(App[int]):
                 self.main.busy("Reloading: digests were imported…")
                 self._reload_library()
             elif stale and self.library.refresh():
+                self.adopt(self.library.view())
                 self.main.refresh_view()
         except ReadinglistError as error:
             self.notify(str(error), title="Library problem", severity="error", timeout=10)
@@ -211,11 +222,11 @@ class ReadingListApp(App[int]):
         assert self.library is not None
         try:
             self.library.refresh()
-            self.library.search_engine()
+            view = self.library.view()
         except ReadinglistError as error:
             self.post_message(LibraryFailed(str(error)))
             return
-        self.post_message(SearchReady())
+        self.post_message(SearchReady(view))
 
     @work(thread=True, exclusive=True, group="library", exit_on_error=False)
     def import_samples(self) -> None:
@@ -228,8 +239,7 @@ class ReadingListApp(App[int]):
         except ReadinglistError as error:
             self.post_message(ImportFinished(None, str(error)))
             return
-        self.library.search_engine()
-        self.post_message(ImportFinished(report))
+        self.post_message(ImportFinished(report, view=self.library.view()))
 
     def fetch_papers(self) -> None:
         """Fetch the days since the last fetch, in the background; once only at a time."""
@@ -260,20 +270,23 @@ class ReadingListApp(App[int]):
                     found.append(dailypapers.to_digest(fetched_day))
             self.post_message(FetchProgress(len(days), len(days), ""))
             report = library.import_files(found) if found else ImportReport(())
-            if found:
-                library.search_engine()
+            view = library.view()
         except ReadinglistError as error:  # a FetchError names the day
             self.post_message(FetchFinished(None, error=str(error)))
             return
         finally:
             self.fetching = False
         empty = len(days) - len(found) - len(problems)
-        self.post_message(FetchFinished(report, len(days), empty, problems=tuple(problems)))
+        self.post_message(
+            FetchFinished(report, len(days), empty, problems=tuple(problems), view=view)
+        )
 
     def on_fetch_progress(self, message: FetchProgress) -> None:
         self.main.fetch_progress(message.done, message.total, message.day)
 
     def on_fetch_finished(self, message: FetchFinished) -> None:
+        if message.view is not None:
+            self.adopt(message.view)
         self.main.fetch_finished(message)
 
     def _import_progress(self, done: int, total: int, _: str) -> None:
@@ -283,6 +296,8 @@ class ReadingListApp(App[int]):
         self.main.progress(message.done, message.total)
 
     def on_import_finished(self, message: ImportFinished) -> None:
+        if message.view is not None:
+            self.adopt(message.view)
         self.main.import_finished(message.report, message.error)
 
     # ------------------------------------------------------------------ palette, settings

@@ -12,8 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
-from readinglist.library import Library
 from readinglist.model import today
+from readinglist.reading import Reading
 
 Mode = Literal["inbox", "all"]
 #: The decisions an inbox-zero summary counts, in the order it names them.
@@ -52,24 +52,24 @@ class Inbox:
         #: Inbox zero was announced for this inbox (announced once).
         self.zero_told = False
 
-    def open(self, library: Library, *, keep: bool = False) -> None:
+    def open(self, library: Reading, *, keep: bool = False) -> None:
         """The inbox is the papers new now; ``keep`` adds to it instead."""
         new = {pid for pid, is_new in zip(*_new(library, library.ordered()), strict=True) if is_new}
         self.papers = self.papers | new if keep else new
         self.zero_told = False
 
-    def start(self, library: Library) -> None:
+    def start(self, library: Reading) -> None:
         """On opening the library: the inbox when it has papers, else the whole library."""
         self.open(library)
         self.mode = "inbox" if self.papers else "all"
 
-    def choose(self, mode: Mode, library: Library) -> None:
+    def choose(self, mode: Mode, library: Reading) -> None:
         """The reader's choice of view (``i`` reopens the inbox)."""
         self.mode, self.chose_all = mode, mode == "all"
         if mode == "inbox":
             self.open(library)
 
-    def arrived(self, library: Library) -> None:
+    def arrived(self, library: Reading) -> None:
         """Digests were imported: their new papers join the inbox, which is shown unless
         the reader chose the whole library."""
         self.open(library, keep=True)
@@ -83,20 +83,20 @@ class Inbox:
         inbox = self.papers
         return [pid for pid in ids if pid in inbox]
 
-    def rebase(self, library: Library, ids: list[str]) -> None:
+    def rebase(self, library: Reading, ids: list[str]) -> None:
         """The view changed (inbox, all, filter): count progress afresh over ``ids``."""
         if self.mode == "inbox":
             self.base = set(ids)
         else:
             self.base = {pid for pid, is_new in zip(*_new(library, ids), strict=True) if is_new}
 
-    def progress(self, library: Library) -> Progress:
+    def progress(self, library: Reading) -> Progress:
         counts = library.counts(self.base)
         decided = len(self.base) - counts["new"]
         return Progress(self.mode, decided, len(self.base), counts, not self.papers)
 
 
-def _new(library: Library, ids: list[str]) -> tuple[list[str], list[bool]]:
+def _new(library: Reading, ids: list[str]) -> tuple[list[str], list[bool]]:
     """``ids`` and, for each, whether it is new today."""
     state, day = library.state, today()
     return ids, [state(pid).current(day) == "new" for pid in ids]

@@ -5,12 +5,16 @@ from __future__ import annotations
 from textual.message import Message
 
 from readinglist.library import Holder, Library
+from readinglist.reading import ReadModel
 from readinglist.reports import Change, ImportReport
 
 
 class LibraryLoaded(Message):
-    def __init__(self, library: Library) -> None:
+    """The library is open: its write path and what it holds (a read model)."""
+
+    def __init__(self, library: Library, view: ReadModel) -> None:
         self.library = library
+        self.view = view
         super().__init__()
 
 
@@ -21,7 +25,11 @@ class LibraryFailed(Message):
 
 
 class SearchReady(Message):
-    """The search index is built: the whole library is searchable."""
+    """The library was (re)read and its search index built: ``view`` is all of it."""
+
+    def __init__(self, view: ReadModel) -> None:
+        self.view = view
+        super().__init__()
 
 
 class ImportProgress(Message):
@@ -32,9 +40,12 @@ class ImportProgress(Message):
 
 
 class ImportFinished(Message):
-    def __init__(self, report: ImportReport | None, error: str | None = None) -> None:
+    def __init__(
+        self, report: ImportReport | None, error: str | None = None, view: ReadModel | None = None
+    ) -> None:
         self.report = report
         self.error = error
+        self.view = view
         super().__init__()
 
 
@@ -59,7 +70,9 @@ class FetchFinished(Message):
         empty: int = 0,
         error: str | None = None,
         problems: tuple[str, ...] = (),
+        view: ReadModel | None = None,
     ) -> None:
+        self.view = view
         self.report = report
         self.days = days
         self.empty = empty
@@ -77,9 +90,11 @@ class LockWait(Message):
 
 
 class WriteDone(Message):
-    """A change made in the background (another writer held the lock) finished."""
+    """A change made in the background (another writer held the lock) finished; ``view``:
+    the library right after it, taken in the worker."""
 
-    def __init__(self, change: Change | None, error: str | None) -> None:
+    def __init__(self, change: Change | None, error: str | None, view: ReadModel) -> None:
         self.change = change
         self.error = error
+        self.view = view
         super().__init__()

@@ -26,6 +26,7 @@ from readinglist.export import to_markdown, write_export
 from readinglist.library import Library
 from readinglist.model import paper_links, paper_page, plural, today
 from readinglist.query import parse_query
+from readinglist.reading import ReadModel
 from readinglist.reports import Change, ImportReport
 from readinglist.samples import sample_paths
 from readinglist.tui.inbox import Inbox
@@ -79,7 +80,14 @@ class MainScreen(WritingScreen):
 
     @property
     def library(self) -> Library | None:
+        """The write path: every change goes through it (see ``WritingScreen._apply``)."""
         return self.rl.library
+
+    @property
+    def view(self) -> ReadModel | None:
+        """What the screen shows: the snapshot the app adopted last (never changes under
+        it, whatever a worker imports meanwhile)."""
+        return self.rl.view
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -101,14 +109,14 @@ class MainScreen(WritingScreen):
     # ------------------------------------------------------------------ told by the app
 
     def library_loaded(self) -> None:
-        assert self.library is not None
+        assert self.library is not None and self.view is not None
         self.library.on_lock_wait = self._lock_wait
         papers = self.query_one(PaperList)
-        papers.library = self.library
+        papers.view = self.view
         papers.loading = False
         papers.focus()
         self.hide_progress()
-        self.inbox.start(self.library)
+        self.inbox.start(self.view)
         self.refresh_view(reopen=True, top=True)
         self.refresh_bindings()  # the footer shows what is now possible
 
@@ -186,8 +194,8 @@ class MainScreen(WritingScreen):
 
     def papers_arrived(self) -> None:
         """Digests were imported (here or elsewhere): their new papers join the inbox."""
-        assert self.library is not None
-        self.inbox.arrived(self.library)
+        assert self.view is not None
+        self.inbox.arrived(self.view)
         self.refresh_view(reopen=True)
 
     # ------------------------------------------------------------------ view
@@ -201,10 +209,11 @@ class MainScreen(WritingScreen):
         afresh; ``top``: the highlight goes to the best match, the first row.
         """
         self.rl.last_input = time.monotonic()
-        library = self.library
+        library = self.view
         if library is None:
             return
         papers = self.query_one(PaperList)
+        papers.view = library
         keep = None if top else keep or papers.highlighted
         try:
             if self.filter_text and not self.rl.searchable:
@@ -233,10 +242,10 @@ class MainScreen(WritingScreen):
 
     def _show_detail(self, pid: str | None) -> None:
         words = () if self.filter_error else parse_query(self.filter_text).words
-        self.query_one(DetailPane).show(self.library, pid, words)
+        self.query_one(DetailPane).show(self.view, pid, words)
 
     def _update_status(self) -> None:
-        library = self.library
+        library = self.view
         if library is None:
             return
         papers = self.query_one(PaperList)
@@ -286,10 +295,10 @@ class MainScreen(WritingScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in {"help", "app.quit"}:
             return True
-        if self.library is None or self.rl.reloading:
+        if self.library is None or self.view is None or self.rl.reloading:
             return False
         if action == "load_samples":
-            return not self.library.papers
+            return not self.view.papers
         return True
 
     def _targets(self) -> list[str]:
@@ -316,10 +325,10 @@ class MainScreen(WritingScreen):
         Pressing a decision's key on papers that all have it already takes it back: they
         are new again, and the cursor stays.
         """
-        library, targets = self.library, self._targets()
-        if library is None or not targets:
+        library, view, targets = self.library, self.view, self._targets()
+        if library is None or view is None or not targets:
             return
-        again = not tags and all(library.state(p).current() == status for p in targets)
+        again = not tags and all(view.state(p).current() == status for p in targets)
         if again:
             change = partial(library.decide, targets, "new")
         elif status == "snoozed":
@@ -333,7 +342,7 @@ class MainScreen(WritingScreen):
             return
         # No notification: at one key per paper they would pile up over the list; the
         # row's mark and the progress counter say what happened, and u takes it back.
-        papers, library = self.query_one(PaperList), self.library
+        papers, library = self.query_one(PaperList), self.view
         assert library is not None
         if papers.selected:
             papers.selected = set()
@@ -379,8 +388,8 @@ class MainScreen(WritingScreen):
         self.action_decide("later", (tag,))
 
     def action_show_inbox(self) -> None:
-        assert self.library is not None
-        self.inbox.choose("inbox", self.library)
+        assert self.view is not None
+        self.inbox.choose("inbox", self.view)
         self.refresh_view(reopen=True, top=True)
         if not self.inbox.papers:
             self.notify("The inbox is empty: every paper is decided. a shows them all.")
@@ -391,8 +400,8 @@ class MainScreen(WritingScreen):
         self.query_one(PaperList).focus()
 
     def action_show_all(self) -> None:
-        assert self.library is not None
-        self.inbox.choose("all", self.library)
+        assert self.view is not None
+        self.inbox.choose("all", self.view)
         self.refresh_view(reopen=True)
 
     def action_pager(self) -> None:
@@ -425,14 +434,14 @@ class MainScreen(WritingScreen):
             self._update_status()
 
     def action_edit_note(self) -> None:
-        library, pid = self.library, self.query_one(PaperList).highlighted
-        if library is None or pid is None:
+        library, view, pid = self.library, self.view, self.query_one(PaperList).highlighted
+        if library is None or view is None or pid is None:
             return
-        note = library.state(pid).note
+        note = view.state(pid).note
         text = self._note_drafts.pop(pid, None) or library.drafts.get(pid) or note
         if text != note:
             self.notify("Recovered text from an edit that was not saved.", timeout=5)
-        screen = NoteScreen(library.papers[pid].title, text, partial(self._autosave_note, pid))
+        screen = NoteScreen(view.papers[pid].title, text, partial(self._autosave_note, pid))
         self.app.push_screen(screen, partial(self._save_note, pid))
 
     def _autosave_note(self, pid: str, text: str) -> None:
@@ -464,19 +473,19 @@ class MainScreen(WritingScreen):
     def action_add_tag(self) -> None:
         """The tag prompt; the papers' AI keywords (from the API) are offered, not applied."""
         if targets := self._targets():
-            assert self.library is not None
-            papers = self.library.papers
+            assert self.view is not None
+            papers = self.view.papers
             keywords = tuple(dict.fromkeys(k for pid in targets for k in papers[pid].ai_keywords))
             prompt = f"Add tags to {plural(len(targets), 'paper')}"
             self.app.push_screen(
-                TagScreen(prompt, self.library.tag_counts(), keywords),
+                TagScreen(prompt, self.view.tag_counts(), keywords),
                 partial(self._tag, targets, True),
             )
 
     def action_remove_tag(self) -> None:
         if targets := self._targets():
-            assert self.library is not None
-            present = Counter(t for pid in targets for t in self.library.state(pid).tags)
+            assert self.view is not None
+            present = Counter(t for pid in targets for t in self.view.state(pid).tags)
             if not present:
                 self.notify("No tags to remove here.", timeout=3)
                 return
@@ -522,16 +531,16 @@ class MainScreen(WritingScreen):
         self.notify("Read papers hidden." if self.hide_read else "Read papers shown.", timeout=2)
 
     def action_open_paper(self) -> None:
-        library, pid = self.library, self.query_one(PaperList).highlighted
-        if library and pid:
-            self.app.open_url(paper_page(library.papers[pid]))
+        view, pid = self.view, self.query_one(PaperList).highlighted
+        if view and pid:
+            self.app.open_url(paper_page(view.papers[pid]))
 
     def action_open_link(self) -> None:
         """Choose one of the paper's links (numbered as in the detail pane) to open."""
-        library, pid = self.library, self.query_one(PaperList).highlighted
-        if library is None or pid is None:
+        view, pid = self.view, self.query_one(PaperList).highlighted
+        if view is None or pid is None:
             return
-        paper = library.papers[pid]
+        paper = view.papers[pid]
         links = [*paper_links(paper), ("Hugging Face", paper_page(paper))]
 
         def open_chosen(url: str | None) -> None:
@@ -541,15 +550,15 @@ class MainScreen(WritingScreen):
         self.app.push_screen(LinkScreen(paper.title, links), open_chosen)
 
     def action_export(self) -> None:
-        library = self.library
-        assert library is not None
-        ids = [pid for pid in self.query_one(PaperList).ids if library.state(pid).note]
+        library, view = self.library, self.view
+        assert library is not None and view is not None
+        ids = [pid for pid in self.query_one(PaperList).ids if view.state(pid).note]
         if not ids:
             self.notify("No paper in this view has a note: nothing to export.", severity="warning")
             return
         path = self.rl.export_dir / f"readinglist-notes-{datetime.now():%Y%m%d-%H%M%S}.md"
         try:
-            write_export(path, to_markdown(library, ids), library.data_dir)
+            write_export(path, to_markdown(view, ids), library.data_dir)
         except ReadinglistError as error:
             self.notify(str(error), title="Export failed", severity="error")
             return

@@ -17,6 +17,7 @@ from textual.screen import Screen
 
 from readinglist.errors import ReadinglistError
 from readinglist.library import Holder, Library
+from readinglist.reading import ReadModel
 from readinglist.reports import Change
 from readinglist.tui.messages import LockWait, WriteDone
 
@@ -70,23 +71,24 @@ class WritingScreen(Screen[None]):
         if not self._pending:
             with library.store.lock.attempt() as free:
                 if free:
-                    self._finish(*_attempt(change), keep, then, failed)
+                    self._finish(*_attempt(change, library), keep, then, failed)
                     return
         self._pending.append((change, keep, then, failed))
         if len(self._pending) == 1:
-            self._write_in_background(change)
+            self._write_in_background(change, library)
 
     @work(thread=True, group="writes", exit_on_error=False)
-    def _write_in_background(self, change: Callable[[], Change | None]) -> None:
-        self.post_message(WriteDone(*_attempt(change)))
+    def _write_in_background(self, change: Callable[[], Change | None], library: Library) -> None:
+        self.post_message(WriteDone(*_attempt(change, library)))
 
     def on_write_done(self, message: WriteDone) -> None:
         _, keep, then, failed = self._pending.popleft()
         if self._pending:
-            self._write_in_background(self._pending[0][0])
+            assert self.library is not None
+            self._write_in_background(self._pending[0][0], self.library)
         else:
             self.hide_progress()
-        self._finish(message.change, message.error, keep, then, failed)
+        self._finish(message.change, message.error, message.view, keep, then, failed)
 
     def on_lock_wait(self, message: LockWait) -> None:
         who = message.holder.describe() if message.holder else "another process"
@@ -96,6 +98,7 @@ class WritingScreen(Screen[None]):
         self,
         change: Change | None,
         error: str | None,
+        view: ReadModel,
         keep: str | None,
         then: Callable[[Change | None], None] | None,
         failed: str | None,
@@ -103,6 +106,7 @@ class WritingScreen(Screen[None]):
         if error is not None:
             hint = f"\n{failed}" if failed else ""
             self.notify(error + hint, title="Not saved", severity="error", timeout=10)
+        self.app.adopt(view)  # type: ignore[attr-defined]
         self.refresh_view(keep)
         if then is not None and error is None:
             then(change)
@@ -112,9 +116,12 @@ class WritingScreen(Screen[None]):
         self.post_message(LockWait(holder))
 
 
-def _attempt(change: Callable[[], Change | None]) -> tuple[Change | None, str | None]:
-    """Run ``change``; what it saved, or the one-line reason it saved nothing."""
+def _attempt(
+    change: Callable[[], Change | None], library: Library
+) -> tuple[Change | None, str | None, ReadModel]:
+    """Run ``change``; what it saved, or the one-line reason it saved nothing, and the
+    library right after it (taken in the thread that changed it)."""
     try:
-        return change(), None
+        return change(), None, library.view()
     except ReadinglistError as error:
-        return None, str(error)
+        return None, str(error), library.view()

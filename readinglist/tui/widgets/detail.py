@@ -19,9 +19,9 @@ from textual.content import Content
 from textual.style import Style
 from textual.widgets import Markdown, Static
 
-from readinglist.library import Library
 from readinglist.model import Digest, day_label, paper_facts, paper_links, plural
 from readinglist.query import fold, loose_date, word_matches, words_of
+from readinglist.reading import Reading
 from readinglist.safetext import printable
 from readinglist.tui.text import literal, literal_line
 
@@ -157,7 +157,7 @@ class DetailPane(VerticalScroll, can_focus=False):
             widget.update(content)  # type: ignore[attr-defined]
             widget.display = bool(content)
 
-    def show(self, library: Library | None, pid: str | None, words: Sequence[str] = ()) -> None:
+    def show(self, library: Reading | None, pid: str | None, words: Sequence[str] = ()) -> None:
         """Display ``pid``, marking ``words`` (the filter's free words, as
         ``parse_query(text).words`` gives them) in its title and abstract.
 
@@ -186,7 +186,7 @@ class DetailPane(VerticalScroll, can_focus=False):
         abstract = literal(library.abstract(pid))
         self._update("abstract", (pid, words), highlighted(abstract, words) if words else abstract)
 
-    def _meta(self, library: Library, pid: str) -> Content:
+    def _meta(self, library: Reading, pid: str) -> Content:
         paper, state = library.papers[pid], library.state(pid)
         parts: list[Content | tuple[str, str | Style] | str] = []
         if paper.authors:

@@ -19,8 +19,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from readinglist.library import Library
 from readinglist.model import STATUS_MARKS
+from readinglist.reading import Reading
 from readinglist.safetext import printable_line
 
 NOTE_MARK = "✎"
@@ -92,7 +92,8 @@ class PaperList(ScrollView, can_focus=True):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.library: Library | None = None
+        #: What rows are drawn from (the screen sets the snapshot it adopted).
+        self.view: Reading | None = None
         self.ids: list[str] = []
         self.selected: set[str] = set()
         self._base_style: Style | None = None
@@ -163,7 +164,7 @@ class PaperList(ScrollView, can_focus=True):
         base = self._base_style
         if base is None:
             base = self._base_style = self.rich_style
-        if self.library is None or row >= len(self.ids):
+        if self.view is None or row >= len(self.ids):
             return Strip.blank(width, base)
         segments = self._row_segments(self.ids[row], width, base)
         if row == self.cursor:
@@ -175,8 +176,8 @@ class PaperList(ScrollView, can_focus=True):
     def _row_segments(self, pid: str, width: int, base: Style) -> list[Segment]:
         """``▌ ×4 ● title  #tags ✎ </>``: the title keeps its room and tags shrink first;
         only a wide row (``WIDE_ROW``) lends its tags part of a long title's room."""
-        assert self.library is not None
-        paper, state = self.library.papers[pid], self.library.state(pid)
+        assert self.view is not None
+        paper, state = self.view.papers[pid], self.view.state(pid)
         style = self.get_component_rich_style
         mark = state.mark
         status = MARK_STATUSES[mark]
