@@ -19,6 +19,7 @@ it is derived, never user data.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import marshal
 import os
@@ -585,7 +586,22 @@ def append(path: Path, ops: list[Op], end: int) -> int:
 
 def load(path: Path, data_dir: Path) -> Saved | None:
     """The catalog saved in ``path``, or None when there is none to trust (missing, damaged,
-    another format): the caller rebuilds it. A torn or damaged delta ends what is read."""
+    another format): the caller rebuilds it. A torn or damaged delta ends what is read.
+
+    The cyclic GC is paused meanwhile: unmarshalling 100k papers' columns otherwise sets
+    off full collections over the growing heap (0.33 s → 0.20 s at 100k). Nothing is
+    frozen: a replaced catalog is collected like anything else.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(path, data_dir)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load(path: Path, data_dir: Path) -> Saved | None:
     try:
         raw = path.read_bytes()
     except OSError:

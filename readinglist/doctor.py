@@ -1,10 +1,17 @@
 """``readinglist doctor``: check a library folder and repair what can be repaired safely.
 
-It reads the raw files with :func:`readinglist.storage.load_file` instead of opening a
-:class:`~readinglist.library.Library`, because it is most needed exactly when the library
-refuses to open. Repairs never delete the reader's data: a damaged file is kept beside
-the restored one as ``<name>.corrupt-<timestamp>``, and state for papers that
-``papers.json`` lacks is only reported (it may belong to papers in a backup).
+It reads the raw files with :func:`readinglist.storage.load_file` and
+:func:`readinglist.contents.read` instead of opening a :class:`~readinglist.library.Library`,
+because it is most needed exactly when the library refuses to open. What it checks is what
+the commands refuse: ``imports.json`` and ``state.json``, every digest file ``imports.json``
+lists, and a ``papers.json`` of the layout before digest files that the next open would
+upgrade. ``catalog.bin`` is only described: it is derived from the digest files and rebuilt
+whenever it is missing or damaged, so it is never a problem.
+
+Repairs never delete the reader's data: a damaged file is kept beside the restored one as
+``<name>.corrupt-<timestamp>``; a damaged digest file is only reported (nothing but a copy
+of it can replace it), and state for papers the digest files lack is only reported (it
+may belong to papers in a backup).
 """
 
 from __future__ import annotations
@@ -15,11 +22,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from readinglist import catalog as catalogs
+from readinglist import contents
+from readinglist.catalog import Builder, ImportRecord
 from readinglist.errors import LibraryCorrupt, StorageError
+from readinglist.layout import RETIRED_PAPERS
 from readinglist.lock import Lock
+from readinglist.safetext import printable_line
 from readinglist.storage import (
+    CATALOG_FILE,
+    IMPORTS_FILE,
     LIBRARY_FILES,
     LOCK_FILE,
+    PAPERS_FILE,
     Data,
     NewerSchema,
     atomic_write,
@@ -27,6 +42,7 @@ from readinglist.storage import (
     check_data_dir,
     leftover_temp_files,
     load_file,
+    load_versioned,
     remove_temp_files,
 )
 
@@ -45,7 +61,8 @@ class Finding:
     question: str | None = None
 
     def line(self) -> str:
-        return f"{'ok' if self.ok else 'problem'}: {self.text}"
+        # Names in it come from data (digest names, paths): shown inert, on one line.
+        return printable_line(f"{'ok' if self.ok else 'problem'}: {self.text}")
 
 
 def diagnose(data_dir: Path) -> list[Finding]:
@@ -58,15 +75,39 @@ def diagnose(data_dir: Path) -> list[Finding]:
         return [Finding(True, f"{data_dir}: no library yet (it is created on the first import)")]
     findings: list[Finding] = []
     loaded: dict[str, Data] = {}
-    for name, kind in LIBRARY_FILES:
+    # papers.json is read (and upgraded) by the next open only while imports.json is absent;
+    # beside an imports.json it is what an upgrade cut short left, renamed by the next open.
+    upgrading = (data_dir / PAPERS_FILE).exists() and not (data_dir / IMPORTS_FILE).exists()
+    files = [(PAPERS_FILE, "papers")] if upgrading else []
+    for name, kind in [*files, *LIBRARY_FILES]:
         path = data_dir / name
         backup, saved = _check_backup(path, kind)
-        finding, data = _check_file(path, kind, saved)
+        finding, data = _check_file(path, kind, saved, upgrading=upgrading)
         findings += [finding] if backup is None else [finding, backup]
         if data is not None:
             loaded[kind] = data
-    if len(loaded) == len(LIBRARY_FILES):
-        findings += _check_references(loaded["papers"], loaded["state"])
+    if (data_dir / PAPERS_FILE).exists() and not upgrading:
+        findings.append(
+            Finding(
+                True,
+                f"{PAPERS_FILE}: beside {IMPORTS_FILE}, which lists the library's digests (an "
+                "upgrade cut short, or a copy an earlier release put back); the next open "
+                f"sets it aside unread, as {RETIRED_PAPERS} (numbered if that name is taken)",
+            )
+        )
+    known: set[str] | None = None
+    records: tuple[ImportRecord, ...] | None = None
+    if upgrading:
+        known = set(loaded["papers"].get("papers", {})) if "papers" in loaded else None
+    elif "imports" in loaded:
+        records = _records(loaded["imports"])
+        digest_findings, known = _check_digest_files(data_dir, records)
+        findings += digest_findings
+    if known is not None and "state" in loaded:
+        lacking = f"{PAPERS_FILE} does not hold" if upgrading else "no digest file holds"
+        findings += _check_references(known, loaded["state"], lacking)
+    if records is not None:
+        findings.append(_describe_catalog(data_dir, records))
     findings += _check_leftovers(data_dir)
     return findings
 
@@ -98,10 +139,13 @@ def run(data_dir: Path, *, fix: bool, confirm: Callable[[str], bool]) -> int:
     return 1
 
 
-def _check_file(path: Path, kind: str, backup_saved: str | None) -> tuple[Finding, Data | None]:
-    """The file itself; ``backup_saved`` is when its valid backup was saved, if it has one."""
+def _check_file(
+    path: Path, kind: str, backup_saved: str | None, *, upgrading: bool
+) -> tuple[Finding, Data | None]:
+    """The file itself; ``backup_saved`` is when its valid backup was saved, if it has one;
+    ``upgrading``: the library is of the layout before digest files (papers.json)."""
     try:
-        data = load_file(path, kind)
+        data, version = load_versioned(path, kind)
     except NewerSchema as error:
         return Finding(False, f"{path.name}: {error.problem}"), None
     except LibraryCorrupt as error:
@@ -114,20 +158,31 @@ def _check_file(path: Path, kind: str, backup_saved: str | None) -> tuple[Findin
     if not path.exists():
         if backup_saved is not None:
             return _restorable(path, kind, "is missing but its backup is there", backup_saved), None
-        return Finding(True, f"{path.name}: not created yet (nothing saved so far)"), data
-    return Finding(True, f"{path.name}: {_describe(data, kind)}"), data
+        made = (
+            f"the next open makes it from {PAPERS_FILE}"
+            if upgrading and kind == "imports"
+            else "nothing saved so far"
+        )
+        return Finding(True, f"{path.name}: not created yet ({made})"), data
+    text = f"{path.name}: {_describe(data, kind)} (schema {version})"
+    if kind == "papers":
+        text += (
+            "; the library's layout before digest files: the next open upgrades it "
+            f"(and keeps this file as {RETIRED_PAPERS})"
+        )
+    return Finding(True, text), data
 
 
 def _describe(data: Data, kind: str) -> str:
     if kind == "papers":
         papers, digests = len(data.get("papers", {})), len(data.get("digests", {}))
-        counts = f"{_count(papers, 'paper')} from {_count(digests, 'digest')}"
-    else:
-        counts = (
-            f"reading state for {_count(len(data.get('state', {})), 'paper')}, "
-            f"{_count(len(data.get('history', {})), 'undo step')}"
-        )
-    return f"{counts} (schema {data['meta']['schema']['version']})"
+        return f"{_count(papers, 'paper')} from {_count(digests, 'digest')}"
+    if kind == "imports":
+        return _count(len(data.get("imports", {})), "import")
+    return (
+        f"reading state for {_count(len(data.get('state', {})), 'paper')}, "
+        f"{_count(len(data.get('history', {})), 'undo step')}"
+    )
 
 
 def _check_backup(path: Path, kind: str) -> tuple[Finding | None, str | None]:
@@ -194,9 +249,133 @@ def _keep_aside(path: Path, *, remove: bool = False) -> Path:
     return aside
 
 
-def _check_references(papers: Data, state: Data) -> list[Finding]:
-    """State and undo history must refer to papers the library has."""
-    known = papers.get("papers", {})
+def _records(imports: Data) -> tuple[ImportRecord, ...]:
+    """The imports ``imports.json`` lists, in the order they happened (as opening replays)."""
+    found = (ImportRecord.from_doc(name, doc) for name, doc in imports.get("imports", {}).items())
+    return tuple(sorted(found, key=lambda record: record.seq))
+
+
+def _check_digest_files(
+    data_dir: Path, records: tuple[ImportRecord, ...]
+) -> tuple[list[Finding], set[str] | None]:
+    """Every digest file imports.json lists, read and checked as opening the library reads
+    it, and the ids of the papers they hold (None when one cannot be read).
+
+    The papers are identified by replaying the imports (:class:`~readinglist.catalog.Builder`,
+    the one place paper identity is decided), exactly as a library without ``catalog.bin``
+    does when it opens.
+    """
+    findings: list[Finding] = []
+    builder: Builder | None = Builder(data_dir, None)
+    for record in records:
+        try:
+            content = contents.read(data_dir, record.hash)
+        except StorageError as error:
+            findings.append(_damaged_digest_file(data_dir, record, error))
+            builder = None
+            continue
+        if builder is not None:
+            try:
+                builder.apply(record, content, keep=True)
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                # What the library says when a document it replays is malformed.
+                problem = f"a document is malformed ({type(error).__name__}: {error})"
+                findings.append(Finding(False, f"{IMPORTS_FILE}: {problem}"))
+                builder = None
+    unlisted = _unlisted_digest_files(data_dir, records)
+    if builder is None:
+        return findings + unlisted, None
+    catalog = builder.freeze()
+    if records:
+        files = _count(len(records), "digest file")
+        verb = "is" if len(records) == 1 else "are each"
+        findings.append(
+            Finding(
+                True,
+                f"{contents.DIGESTS_DIR}: the {files} {IMPORTS_FILE} lists {verb} intact "
+                f"(content matching the name), {_count(len(catalog), 'paper')}",
+            )
+        )
+    return findings + unlisted, set(catalog.ids)
+
+
+def _damaged_digest_file(data_dir: Path, record: ImportRecord, error: StorageError) -> Finding:
+    """A listed digest file that cannot be read: missing, changed, invalid or newer.
+
+    No repair: the file is immutable and named by what it holds, so only a copy of it (a
+    backup, or the same library synced elsewhere) can replace it.
+    """
+    path = contents.path_of(data_dir, record.hash)
+    which = f"listed for the import of {record.name} on {record.imported_at[:10]}"
+    if not isinstance(error, LibraryCorrupt):
+        return Finding(False, f"{error}; {which}")
+    text = f"{path.relative_to(data_dir)}: {error.problem}; {which}"
+    if path.exists() and not isinstance(error, NewerSchema):  # a missing file says it already
+        text += (
+            "; restore it from a backup or a synced copy of the library (the right copy's "
+            "content matches its name)"
+        )
+    return Finding(False, text)
+
+
+def _unlisted_digest_files(data_dir: Path, records: tuple[ImportRecord, ...]) -> list[Finding]:
+    """Digest files imports.json does not list: harmless, described only."""
+    folder = data_dir / contents.DIGESTS_DIR
+    listed = {record.hash for record in records}
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    unlisted = [
+        name
+        for name in names
+        if name.endswith(".json")
+        and len(name) == contents.HASH_CHARS + len(".json")
+        and name.removesuffix(".json") not in listed
+    ]
+    if not unlisted:
+        return []
+    return [
+        Finding(
+            True,
+            f"{contents.DIGESTS_DIR}: {_count(len(unlisted), 'digest file')} that "
+            f"{IMPORTS_FILE} does not list (an import cut short, or one a restored "
+            f"{IMPORTS_FILE} lacks: importing that digest again lists it); harmless",
+        )
+    ]
+
+
+def _describe_catalog(data_dir: Path, records: tuple[ImportRecord, ...]) -> Finding:
+    """What catalog.bin holds: information only, it is derived from the digest files."""
+    path = data_dir / CATALOG_FILE
+    derived = "derived from the digest files"
+    if not path.exists():
+        return Finding(True, f"{CATALOG_FILE}: not saved yet; {derived}, built by the next open")
+    saved = catalogs.load(path, data_dir)
+    if saved is None:
+        return Finding(
+            True,
+            f"{CATALOG_FILE}: damaged or of another readinglist's format; {derived}, rebuilt "
+            "by the next open (nothing is lost)",
+        )
+    held = saved.catalog.imports
+    if held == records:
+        return Finding(True, f"{CATALOG_FILE}: up to date, {derived}")
+    if held == records[: len(held)]:
+        return Finding(
+            True,
+            f"{CATALOG_FILE}: lacks the last {_count(len(records) - len(held), 'import')}; "
+            f"{derived}, the next open adds them",
+        )
+    return Finding(
+        True,
+        f"{CATALOG_FILE}: does not match {IMPORTS_FILE}; {derived}, rebuilt by the next open",
+    )
+
+
+def _check_references(known: set[str], state: Data, lacking: str) -> list[Finding]:
+    """State and undo history must refer to papers the library has (``known``); ``lacking``
+    says where the others are missing from."""
     orphans = [pid for pid in state.get("state", {}) if pid not in known]
     # load_file checked the shapes: a step holds "changes", or "before" and "after".
     unknown_in_history = {
@@ -211,9 +390,8 @@ def _check_references(papers: Data, state: Data) -> list[Finding]:
         findings.append(
             Finding(
                 False,
-                f"state.json: reading state for {_ids(orphans)} that papers.json does not hold; "
-                "kept (re-importing the digests that listed them, or restoring papers.json.bak, "
-                "brings them back)",
+                f"state.json: reading state for {_ids(orphans)} that {lacking}; "
+                "kept (re-importing the digests that listed them brings them back)",
             )
         )
     if unknown_in_history:
@@ -221,7 +399,7 @@ def _check_references(papers: Data, state: Data) -> list[Finding]:
             Finding(
                 False,
                 f"state.json: undo history refers to {_ids(sorted(unknown_in_history))} "
-                "that papers.json does not hold; undoing those steps restores state for them",
+                f"that {lacking}; undoing those steps restores state for them",
             )
         )
     if not findings:

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+import marshal
 import os
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from readinglist.catalog import CATALOG_MAGIC
+from readinglist.contents import DIGESTS_DIR
 from readinglist.library import Library
-from readinglist.storage import PAPERS_FILE, SCHEMA_VERSION, STATE_FILE
+from readinglist.storage import CATALOG_FILE, IMPORTS_FILE, LIBRARY_FILES, SCHEMA_VERSION
 
 #: A note that must survive everything.
 NOTE = "Key idea: *weight matching*.\n\nRe-read §3 before the reading group ✓"
 
 
 def make_library(data_dir: Path, digest_paths: list[Path]) -> Library:
-    """A library saved twice per file, so both papers.json and state.json have a ``.bak``."""
+    """A library saved twice per small file, so imports.json and state.json have a ``.bak``;
+    its catalog.bin holds a base (the first import) and one appended delta (the second)."""
     library = Library(data_dir)
     assert library.import_files(digest_paths[:4]).ok
     assert library.import_files(digest_paths[4:]).ok
@@ -36,6 +42,11 @@ def snapshot(directory: Path) -> dict[str, bytes]:
     }
 
 
+def identities(paths: list[Path]) -> dict[str, tuple[int, int, bytes]]:
+    """(inode, mtime, bytes) of each file: equal only if it was neither rewritten nor replaced."""
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes()) for p in paths}
+
+
 def damaged_versions(good: bytes) -> dict[str, bytes]:
     """Ways a library file gets damaged, derived from a real good file."""
     kind = orjson.loads(good)["meta"]["schema"]["kind"]
@@ -52,7 +63,136 @@ def damaged_versions(good: bytes) -> dict[str, bytes]:
     }
 
 
-LIBRARY_NAMES = (PAPERS_FILE, STATE_FILE)
+#: The library's small, rewritten files (imports.json, state.json): every command refuses
+#: either one damaged.
+LIBRARY_NAMES = tuple(name for name, _ in LIBRARY_FILES)
+assert LIBRARY_NAMES == (IMPORTS_FILE, "state.json")
+
+
+def digest_files(data_dir: Path) -> list[Path]:
+    """The library's digest files (``digests/<hash>.json``), by name."""
+    return sorted((data_dir / DIGESTS_DIR).glob("*.json"))
+
+
+def imported_digest_files(data_dir: Path) -> list[Path]:
+    """The digest files imports.json lists, in import order (``seq``)."""
+    records = orjson.loads((data_dir / IMPORTS_FILE).read_bytes())["imports"]
+    names = sorted(records, key=lambda name: records[name]["seq"])
+    return [data_dir / DIGESTS_DIR / f"{name}.json" for name in names]
+
+
+def rename_to_hash(path: Path, payload: bytes) -> Path:
+    """Put ``payload`` in a digest file named by its hash (as an import would), in place of
+    ``path``, and make imports.json list the new name instead: a digest file whose content
+    is what it says it is, so only its documents can be wrong."""
+    data_dir = path.parent.parent
+    name = hashlib.blake2b(payload, digest_size=16).hexdigest()
+    new = path.with_name(f"{name}.json")
+    new.write_bytes(payload)
+    path.unlink()
+    imports = orjson.loads((data_dir / IMPORTS_FILE).read_bytes())
+    imports["imports"][name] = imports["imports"].pop(path.stem)
+    (data_dir / IMPORTS_FILE).write_bytes(orjson.dumps(imports))
+    (data_dir / CATALOG_FILE).unlink(missing_ok=True)  # so that opening reads every file
+    return new
+
+
+# ---------------------------------------------------------------------------- catalog.bin
+
+#: A catalog segment's header, read independently of readinglist.catalog: the payload's
+#: length, then 16 bytes of blake2b of the payload.
+SEGMENT = struct.Struct("<I16s")
+
+
+def segments(raw: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each segment of a good catalog.bin."""
+    found, position = [], len(CATALOG_MAGIC)
+    assert raw.startswith(CATALOG_MAGIC)
+    while position < len(raw):
+        length, checksum = SEGMENT.unpack_from(raw, position)
+        end = position + SEGMENT.size + length
+        assert hashlib.blake2b(raw[position + SEGMENT.size : end], digest_size=16).digest() == (
+            checksum
+        )
+        found.append((position, end))
+        position = end
+    assert position == len(raw)
+    return found
+
+
+def sealed(payload: Any) -> bytes:
+    """A segment holding ``payload``, with a right checksum."""
+    body = marshal.dumps(payload)
+    return SEGMENT.pack(len(body), hashlib.blake2b(body, digest_size=16).digest()) + body
+
+
+def damaged_catalogs(good: bytes) -> dict[str, bytes | None]:
+    """Ways catalog.bin gets damaged or outdated (None: the file is missing), from a real
+    good file holding a base and at least one delta."""
+    parts = segments(good)
+    assert len(parts) >= 2, "the template's catalog should hold a base and a delta"
+    (base_start, base_end), (last_start, last_end) = parts[0], parts[-1]
+    header = base_start + SEGMENT.size
+
+    def flipped(i: int) -> bytes:
+        return good[:i] + bytes([good[i] ^ 0xFF]) + good[i + 1 :]
+
+    base = marshal.loads(good[header:base_end])
+    other_python = (base[0][0], (3, 0))
+    damaged: dict[str, bytes | None] = {
+        "missing": None,
+        "0 bytes": b"",
+        "garbage": b"garbage",
+        "magic only": CATALOG_MAGIC,
+        "truncated in half": good[: len(good) // 2],
+        "truncated in the base": good[: header + 10],
+        "torn last segment": good[: (last_start + last_end) // 2],
+        "last segment's header only": good[: last_start + SEGMENT.size],
+        "last segment missing": good[:last_start],
+        "trailing bytes": good + b"\0\0\0",
+        "flipped byte in the magic": flipped(0),
+        "flipped byte in a length": flipped(base_start),
+        "flipped byte in a checksum": flipped(base_start + 4),
+        "flipped byte in the base": flipped((header + base_end) // 2),
+        "flipped byte in the last delta": flipped((last_start + SEGMENT.size + last_end) // 2),
+        "flipped last byte": flipped(len(good) - 1),
+        "another format (another Python)": CATALOG_MAGIC + sealed((other_python, *base[1:])),
+        "a base of the wrong shape": CATALOG_MAGIC + sealed(base[:5]),
+        "a base with columns of different lengths": CATALOG_MAGIC
+        + sealed((*base[:4], base[4][:-1], *base[5:])),
+        "a delta first": CATALOG_MAGIC + good[last_start:last_end],
+        "a list, not a tuple": CATALOG_MAGIC + sealed(list(base)) + good[base_end:],
+        "a delta of an unknown operation": good[:last_start] + sealed((base[0], "delta", [("?",)])),
+    }
+    assert tuple(damaged) == CATALOG_DAMAGE
+    return damaged
+
+
+#: The names of :func:`damaged_catalogs`, to parametrize tests before any file exists.
+CATALOG_DAMAGE = (
+    "missing",
+    "0 bytes",
+    "garbage",
+    "magic only",
+    "truncated in half",
+    "truncated in the base",
+    "torn last segment",
+    "last segment's header only",
+    "last segment missing",
+    "trailing bytes",
+    "flipped byte in the magic",
+    "flipped byte in a length",
+    "flipped byte in a checksum",
+    "flipped byte in the base",
+    "flipped byte in the last delta",
+    "flipped last byte",
+    "another format (another Python)",
+    "a base of the wrong shape",
+    "a base with columns of different lengths",
+    "a delta first",
+    "a list, not a tuple",
+    "a delta of an unknown operation",
+)
 
 
 class FaultyOS:
@@ -60,18 +200,30 @@ class FaultyOS:
 
     From its ``nth`` call on, each function in ``names`` raises ``OSError(code)``, like a
     disk that filled up or started failing mid-save. Everything else is the real ``os``.
+    With ``only``, just the calls whose arguments it accepts count and fail (say, renames
+    onto one file), the others are real.
     """
 
-    def __init__(self, names: tuple[str, ...], code: int, nth: int = 1) -> None:
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        code: int,
+        nth: int = 1,
+        only: Callable[..., bool] | None = None,
+    ) -> None:
         for name in names:
-            setattr(self, name, self._failing(getattr(os, name), code, nth))
+            setattr(self, name, self._failing(getattr(os, name), code, nth, only))
 
     @staticmethod
-    def _failing(real: Callable[..., Any], code: int, nth: int) -> Callable[..., Any]:
+    def _failing(
+        real: Callable[..., Any], code: int, nth: int, only: Callable[..., bool] | None
+    ) -> Callable[..., Any]:
         calls = 0
 
         def faulty(*args: Any, **kwargs: Any) -> Any:
             nonlocal calls
+            if only is not None and not only(*args, **kwargs):
+                return real(*args, **kwargs)
             calls += 1
             if calls >= nth:
                 raise OSError(code, os.strerror(code))

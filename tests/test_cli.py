@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from readinglist.cli import main
+from tests.libhelpers import snapshot
 
 TOP = "Analysis of Linear Mode Connectivity via Permutation-Based Weight Matching"
 
@@ -103,7 +104,7 @@ def test_list_filters_and_ids(capsys: pytest.CaptureFixture[str], data_dir: Path
 def test_bad_inputs_exit_1_with_one_line(
     capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
 ) -> None:
-    before = (data_dir / "papers.json").read_bytes()
+    before = snapshot(data_dir)
     binary = tmp_path / "img.txt"
     binary.write_bytes(b"\x89PNG\0\0\0")
     code, _, err = cli(capsys, data_dir, "import", str(binary), str(tmp_path / "nope.txt"))
@@ -112,7 +113,7 @@ def test_bad_inputs_exit_1_with_one_line(
         f"readinglist: {binary}: binary file (NUL byte at offset 4); not a digest",
         f"readinglist: {tmp_path / 'nope.txt'}: no such file",
     ]
-    assert (data_dir / "papers.json").read_bytes() == before
+    assert snapshot(data_dir) == before
     code, _, err = cli(capsys, data_dir, "mark", "ffffffffffff")
     assert (
         code == 1
@@ -128,12 +129,13 @@ def test_import_from_stdin_and_corrupt_library(tmp_path: Path, digest_paths: lis
     )
     assert done.returncode == 0, done.stderr
     assert b"<stdin>: 74 papers (spaced layout): 74 new" in done.stdout
-    (env_dir / "papers.json").write_bytes(b'{"meta": ')
+    (env_dir / "imports.json").write_bytes(b'{"meta": ')
+    before = snapshot(env_dir)
     done = subprocess.run([*run, "list"], capture_output=True, text=True)
     assert done.returncode == 1
-    assert done.stderr.startswith(f"readinglist: {env_dir / 'papers.json'}: not valid JSON")
+    assert done.stderr.startswith(f"readinglist: {env_dir / 'imports.json'}: not valid JSON")
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
-    assert (env_dir / "papers.json").read_bytes() == b'{"meta": '
+    assert snapshot(env_dir) == before  # the damaged file is left as it is, nothing rebuilt
 
 
 def test_usage_errors_exit_2_and_help_is_complete() -> None:
@@ -164,4 +166,5 @@ def test_environment_variable_sets_the_data_dir(tmp_path: Path, digest_paths: li
         env=env,
     )
     assert done.returncode == 0
-    assert (tmp_path / "envlib" / "papers.json").exists()
+    assert (tmp_path / "envlib" / "imports.json").exists()
+    assert not (tmp_path / "envlib" / "papers.json").exists()  # the old layout is not written

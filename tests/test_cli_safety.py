@@ -2,7 +2,7 @@
 sequence, control or bidi character reaches stdout or stderr raw; JSON stays the data.
 
 Escape sequences cannot come in through import (it neutralises them), so the tests write
-them straight into ``papers.json``, as an older release or another program could have.
+them straight into a digest file and ``imports.json``, as another program could have.
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from readinglist import contents
 from readinglist.cli import main
 from readinglist.library import Library
+from readinglist.model import paper_id, title_key
+from readinglist.storage import IMPORTS_FILE
 
 EVIL = (
     "Evil \x1b]0;PWNED\x07 \x1b[2J \x1b]52;c;ZXZpbA==\x07 \x9b31m \u202ereversed\u202c "
@@ -25,17 +28,28 @@ RAW = ("\x1b", "\x07", "\x9b", "\u202e", "\u200b", "\x7f")
 
 @pytest.fixture
 def evil_library(library: Library) -> tuple[Path, str]:
-    """The real library with one paper's title, abstract, note and a digest name poisoned."""
-    pid = library.ordered()[0]
-    library.set_note(pid, f"note {EVIL}\nline two")
-    path = library.data_dir / "papers.json"
+    """The real library plus a digest file another program wrote: one paper whose title and
+    abstract are poisoned, in a digest whose name is; and a poisoned note on that paper."""
+    data_dir = library.data_dir
+    title = f"[/INST] {EVIL}"
+    doc = {"title": title, "abstract": f"[@click=app.quit] {EVIL}", "links": []}
+    name, payload = contents.encode("0123456789abcdef", "Mar 14", "spaced", False, [doc])
+    contents.write(data_dir, name, payload)
+    path = data_dir / IMPORTS_FILE
     data = orjson.loads(path.read_bytes())
-    data["papers"][pid]["title"] = f"[/INST] {EVIL}"
-    data["papers"][pid]["abstract"] = f"[@click=app.quit] {EVIL}"
-    did = data["papers"][pid]["digests"][0]
-    data["digests"][did]["name"] = f"digest {EVIL}"
+    data["imports"][name] = {
+        "digest": "0123456789abcdef",
+        "name": f"digest {EVIL}",
+        "date": "Mar 14",
+        "seq": max(record["seq"] for record in data["imports"].values()) + 1,
+        "imported_at": "2026-03-14T08:00:00+00:00",
+    }
     path.write_bytes(orjson.dumps(data))
-    return library.data_dir, pid
+    pid = paper_id(title_key(title))
+    opened = Library(data_dir)
+    assert opened.papers[pid].title == title
+    opened.set_note(pid, f"note {EVIL}\nline two")
+    return data_dir, pid
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -83,6 +97,8 @@ def test_json_escapes_unsafe_characters_but_keeps_the_data(
         paper = parsed[0] if isinstance(parsed, list) else parsed
         assert paper["title"] == f"[/INST] {EVIL}"
         assert paper["note"] == f"note {EVIL}\nline two"
+        assert paper["abstract"] == f"[@click=app.quit] {EVIL}"  # read from its digest file
+        assert paper["digests"] == [{"name": f"digest {EVIL}", "date": "Mar 14"}]
 
 
 def test_a_hostile_file_name_is_shown_inert(

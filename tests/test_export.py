@@ -4,8 +4,8 @@ The Markdown is checked with a real CommonMark parser (markdown-it-py): one ``h1
 ``h2`` per paper showing exactly its title, no raw HTML, no open code fence, whatever the
 titles, digest names, links, tags and notes contain. Hostile titles come in through a real
 digest; what import would neutralise (escape sequences) and what it cannot produce
-(non-http links, odd tags) is written straight into the library files, as an older release
-or another program could have.
+(non-http links, odd tags) is written straight into the library files (a digest file,
+imports.json, state.json), as an older release or another program could have.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from readinglist.export import (
 from readinglist.library import Library
 from readinglist.model import plural
 from readinglist.safetext import UNSAFE_RE, printable_line
-from tests.libhelpers import FaultyOS, snapshot
+from tests.libhelpers import FaultyOS, imported_digest_files, rename_to_hash, snapshot
 
 MD = MarkdownIt("commonmark")
 EVIL = "Evil \x1b]0;PWNED\x07 \x1b[2J \x9b31m \u202ereversed\u202c z\u200bw \x7f"
@@ -152,21 +152,30 @@ def hostile(tmp_path: Path, digest_paths: list[Path]) -> Library:
         library.set_note(pid, note)
     library.tag([ours[0]], add=["ok"])
 
-    papers = orjson.loads((data_dir / "papers.json").read_bytes())
-    papers["papers"][ours[1]]["title"] = f"[/INST] {EVIL} <b>bold</b>"
-    papers["papers"][ours[2]]["links"] = [
+    # The hostile digest's file, rewritten (and named by its new bytes) by another program:
+    # a title import would have neutralised, links it cannot produce, a poisoned name.
+    path = imported_digest_files(data_dir)[-1]
+    content = orjson.loads(path.read_bytes())
+    docs = {doc["title"]: doc for doc in content["papers"].values()}
+    # A document naming its id (as an upgraded library's do) keeps its notes and tags.
+    docs[TITLES[1]].update(id=ours[1], title=f"[/INST] {EVIL} <b>bold</b>")
+    docs[TITLES[2]]["links"] = [
         "javascript:alert(1)",
         "https://ok.example/a_b*c",
         "https://x.example/> <script>alert(1)</script>",
         "data:text/html,<b>x</b>",
     ]
-    (doc,) = [doc for doc in papers["digests"].values() if doc["date"] == "Mar 14"]
-    doc["name"] = f"{DIGEST_NAME} {EVIL}"
-    (data_dir / "papers.json").write_bytes(orjson.dumps(papers))
+    new = rename_to_hash(path, orjson.dumps(content)).stem
+    imports = orjson.loads((data_dir / storage.IMPORTS_FILE).read_bytes())
+    imports["imports"][new]["name"] = f"{DIGEST_NAME} {EVIL}"
+    (data_dir / storage.IMPORTS_FILE).write_bytes(orjson.dumps(imports))
     state = orjson.loads((data_dir / "state.json").read_bytes())
     state["state"][ours[0]]["tags"] = ["ok", "<b>tag</b>", "a`b", "`", "*x*", f"t{EVIL}"]
     (data_dir / "state.json").write_bytes(orjson.dumps(state))
-    return Library(data_dir)
+    reopened = Library(data_dir)
+    assert reopened.papers[ours[1]].title == f"[/INST] {EVIL} <b>bold</b>"
+    assert reopened.papers[ours[2]].links[0] == "javascript:alert(1)"
+    return reopened
 
 
 def noted(library: Library) -> list[str]:
@@ -363,17 +372,21 @@ def test_refuses_the_library_folder(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lib_dir: Path
 ) -> None:
     before = snapshot(lib_dir)
-    assert "papers.json" in before
+    (digest_file,) = [name for name in before if name.startswith("digests/")]
+    assert {"imports.json", "state.json", "catalog.bin"} <= before.keys()
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "lib-link").symlink_to(lib_dir)
-    (tmp_path / "out.md").symlink_to(lib_dir / "papers.json")
+    (tmp_path / "out.md").symlink_to(lib_dir / "imports.json")
     for path in (
-        lib_dir / "papers.json",
+        lib_dir / "imports.json",
         lib_dir / "state.json",
+        lib_dir / "catalog.bin",
+        lib_dir / digest_file,
+        lib_dir / "digests" / "new.md",
         lib_dir / "new.md",
         lib_dir / "drafts" / "new.md",
-        tmp_path / "elsewhere" / ".." / "lib" / "papers.json",
-        tmp_path / "lib-link" / "papers.json",
+        tmp_path / "elsewhere" / ".." / "lib" / "imports.json",
+        tmp_path / "lib-link" / "imports.json",
         tmp_path / "out.md",
         lib_dir,
     ):
@@ -381,7 +394,7 @@ def test_refuses_the_library_folder(
         assert snapshot(lib_dir) == before, path
     # A relative data dir is the same folder.
     monkeypatch.chdir(tmp_path)
-    refused(lib_dir / "papers.json", Path("lib"), "is inside the library folder")
+    refused(lib_dir / "imports.json", Path("lib"), "is inside the library folder")
     assert snapshot(lib_dir) == before
 
 

@@ -20,13 +20,14 @@ from readinglist.errors import LibraryCorrupt
 from readinglist.library import Library
 from readinglist.model import paper_id, title_key
 from readinglist.samples import sample_paths
+from readinglist.storage import CATALOG_FILE
 from readinglist.tui.app import create_app
 from readinglist.tui.screens.links import LinkScreen
 from readinglist.tui.screens.tags import TagScreen
 from readinglist.tui.widgets.paper_list import PaperList
 from tests.conftest import by_title
 from tests.hfserver import DailyPapersServer, Reply, paper_item, status
-from tests.libhelpers import snapshot
+from tests.libhelpers import imported_digest_files, rename_to_hash, snapshot
 
 ISO = "2024-03-13"
 NEXT = "2024-03-14"
@@ -174,7 +175,7 @@ def test_fetching_a_day_again_changes_only_the_figures(
         9,
         ("Ada Lovelace", "Alan Turing"),
     )
-    assert (two.abstract, one.seen, two.seen) == ("About Two.", 1, 1)
+    assert (library.abstract(two.id), one.seen, two.seen) == ("About Two.", 1, 1)
     assert [d.papers for d in library.digests.values()] == [2]
 
 
@@ -304,7 +305,7 @@ def test_bad_dates_are_usage_errors(
         cli(tmp_path / "lib", "fetch", *argv)
     assert exit_.value.code == 2
     assert "fetch" in capsys.readouterr().err
-    assert not (tmp_path / "lib" / "papers.json").exists()
+    assert not (tmp_path / "lib").exists()  # nothing was created
 
 
 def test_week_month_and_since_name_their_days(hf: DailyPapersServer, tmp_path: Path) -> None:
@@ -499,15 +500,35 @@ def test_bibtex_export_parses(fetched: Library, capsys: pytest.CaptureFixture[st
 
 
 def test_damaged_metadata_is_named_and_refused(fetched: Library) -> None:
-    path = fetched.data_dir / "papers.json"
+    """A fetched day's digest file holding metadata of the wrong type (written by another
+    program, under the name its bytes hash to) is refused, naming the file and the field;
+    nothing is changed, and whatever was rebuilt is rebuilt again the same way."""
+    data_dir = fetched.data_dir
+    (path,) = imported_digest_files(data_dir)
     data = orjson.loads(path.read_bytes())
-    pid = next(iter(data["papers"]))
-    data["papers"][pid]["upvotes"] = "many"
-    path.write_bytes(orjson.dumps(data))
-    with pytest.raises(
-        LibraryCorrupt, match=rf"papers/{pid}: field 'upvotes' is \"many\" \(text\)"
-    ):
-        Library(fetched.data_dir)
+    number = next(n for n, doc in data["papers"].items() if doc.get("upvotes") is not None)
+    data["papers"][number]["upvotes"] = "many"
+    damaged = rename_to_hash(path, orjson.dumps(data))
+    files = snapshot(data_dir)
+    for _ in range(2):
+        with pytest.raises(LibraryCorrupt) as error:
+            Library(data_dir)
+        assert str(error.value).startswith(f"{damaged}: ")
+        assert f"papers/{number}: field 'upvotes' is \"many\" (text)" in str(error.value)
+        assert snapshot(data_dir) == files
+
+
+def test_a_digest_file_changed_in_place_is_refused(fetched: Library) -> None:
+    data_dir = fetched.data_dir
+    (path,) = imported_digest_files(data_dir)
+    path.write_bytes(path.read_bytes().replace(b'"upvotes":120', b'"upvotes":121'))
+    message = f"{path}: its content does not match its name"
+    opened = Library(data_dir)  # from catalog.bin: the file is read when an abstract is
+    with pytest.raises(LibraryCorrupt, match=message):
+        opened.abstract(by_title(opened, "Attention Is All You Need"))
+    (data_dir / CATALOG_FILE).unlink()  # a rebuild reads every digest file
+    with pytest.raises(LibraryCorrupt, match=message):
+        Library(data_dir)
 
 
 # --------------------------------------------------------------------------- the app

@@ -337,8 +337,12 @@ def test_controls_are_neutralised_with_warnings_naming_lines(
 
     library = Library(tmp_path / "lib")
     assert library.import_files([path]).ok
-    stored = [t for p in library.papers.values() for t in (p.title, p.abstract)]
+    abstracts = library.catalog.abstracts(list(library.papers))
+    stored = [t for p in library.papers.values() for t in (p.title, abstracts[p.id])]
+    assert len(stored) == 2 * len(digest.entries)
     assert not any(UNSAFE_LINE_RE.search(t) for t in stored)
+    # What a reopened library reads back from the digest files is as neutralised.
+    assert Library(tmp_path / "lib").catalog.abstracts(list(abstracts)) == abstracts
     assert second.title in {p.title for p in library.papers.values()}
 
 

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import gc
+import tempfile
+import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from readinglist import catalog as catalogs
+from readinglist import contents
+from readinglist.catalog import Builder
+from readinglist.digest import parse_digest, read_bytes
 from readinglist.errors import UnknownPaper
 from readinglist.library import Library
 from readinglist.model import paper_id, title_key
+from readinglist.storage import CATALOG_FILE, IMPORTS_FILE, STATE_FILE, load_file
 from tests.conftest import by_title
+from tests.hfserver import paper_item
+from tests.libhelpers import snapshot
 
 TOP = "Analysis of Linear Mode Connectivity via Permutation-Based Weight Matching"
 
@@ -41,12 +55,15 @@ def test_ties_break_on_newest_digest_then_title(library: Library) -> None:
 def test_reimport_is_unchanged_even_under_another_name(
     library: Library, digest_paths: list[Path], tmp_path: Path
 ) -> None:
-    before = library.store.papers_storage.path.read_bytes()
+    before = snapshot(library.data_dir)
+    catalog = library.catalog
     copy = tmp_path / "renamed.txt"
     copy.write_bytes(digest_paths[0].read_bytes().replace(b"\n", b"\r\n"))
     report = library.import_files([digest_paths[1], copy])
     assert [f.status for f in report.files] == ["unchanged", "unchanged"]
-    assert library.store.papers_storage.path.read_bytes() == before
+    # No file changed (imports.json, state.json, catalog.bin, the digest files) and no new one.
+    assert snapshot(library.data_dir) == before
+    assert library.catalog is catalog
 
 
 def test_case_and_punctuation_variants_are_one_paper(library: Library, tmp_path: Path) -> None:
@@ -66,7 +83,7 @@ def test_lookalike_titles_stay_two_papers(library: Library) -> None:
     plain = by_title(library, "Trained Rank Pruning for Efficient Deep Neural Networks")
     trp = by_title(library, "TRP: Trained Rank Pruning for Efficient Deep Neural Networks")
     assert plain != trp
-    assert library.papers[plain].abstract != library.papers[trp].abstract
+    assert library.abstract(plain) != library.abstract(trp)
 
 
 def test_ids_are_derived_from_the_title_key(library: Library) -> None:
@@ -184,3 +201,174 @@ def test_a_reload_frees_the_old_index_without_the_cycle_collector(
         assert [ref() for ref in old] == [None, None]
     finally:
         gc.enable()
+
+
+# ---------------------------------------------------------------------------- the catalog
+
+
+def _real_entries(digest_paths: list[Path], per_digest: int = 8) -> list[tuple[str, str]]:
+    """(title, abstract) of the first papers of each real digest, and every paper seen in
+    two or more of them (so random digests overlap like real ones)."""
+    parsed = [parse_digest(read_bytes(path), str(path)).entries for path in digest_paths]
+    counts: dict[str, int] = {}
+    for entries in parsed:
+        for key in {title_key(e.title) for e in entries}:
+            counts[key] = counts.get(key, 0) + 1
+    chosen: dict[str, tuple[str, str]] = {}
+    for entries in parsed:
+        for number, entry in enumerate(entries):
+            if number < per_digest or counts[title_key(entry.title)] >= 2:
+                chosen.setdefault(title_key(entry.title), (entry.title, entry.abstract))
+    return list(chosen.values())
+
+
+#: A random text digest: an optional date line, then papers (an index into the pool, and
+#: whether the title is written in capitals: another spelling of the same paper).
+_TEXT_DIGESTS = st.tuples(
+    st.just("text"),
+    st.sampled_from([None, "Mar 12", "Apr 2"]),
+    st.lists(st.tuples(st.integers(0, 10_000), st.booleans()), min_size=1, max_size=8),
+)
+#: A random saved API response of one of two days (a later one of the same day extends it):
+#: papers with the pool's arXiv id or another one (then a paper of its own beside the one with
+#: that title), and upvotes that change between fetches.
+_FETCHED_DAYS = st.tuples(
+    st.just("fetched"),
+    st.sampled_from(["2024-03-13", "2024-03-14"]),
+    st.lists(
+        st.tuples(st.integers(0, 10_000), st.booleans(), st.integers(0, 3)),
+        min_size=1,
+        max_size=8,
+    ),
+)
+_IMPORTS = st.lists(st.one_of(_TEXT_DIGESTS, _FETCHED_DAYS), min_size=1, max_size=6)
+
+
+def _source(pool: list[tuple[str, str]], number: int, spec: tuple[Any, ...]) -> tuple[str, bytes]:
+    """The bytes of one random import, as a file would hold them."""
+    kind, day, picks = spec
+    if kind == "text":
+        lines = [day, ""] if day else []
+        for pick, shout in picks:
+            title, abstract = pool[pick % len(pool)]
+            lines += [title.upper() if shout else title, abstract]
+        return f"random-{number}.txt", ("\n".join(lines) + "\n").encode()
+    items = []
+    for pick, other, upvotes in picks:
+        index = pick % len(pool)
+        title, abstract = pool[index]
+        arxiv_id = f"2403.{9 if other else 1}{index:04d}"
+        items.append(paper_item(arxiv_id, title, abstract, day=day, upvotes=upvotes))
+    return f"daily_papers-{day}.json", orjson.dumps(items)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(imports=_IMPORTS)
+def test_incremental_order_equals_full_order_and_a_rebuild(
+    digest_paths: list[Path], imports: list[tuple[Any, ...]]
+) -> None:
+    """The default order a Builder keeps by moving changed papers into place (one import at
+    a time, over the previous catalog) is the order sorting everything gives, and the order
+    of a library whose catalog.bin was deleted (rebuilt from its digest files)."""
+    pool = _real_entries(digest_paths)
+    with tempfile.TemporaryDirectory() as folder:
+        data_dir = Path(folder) / "lib"
+        library = Library(data_dir)
+        for number, spec in enumerate(imports):
+            before = library.catalog
+            report = library.import_files([_source(pool, number, spec)])
+            assert report.ok, report
+            catalog = library.catalog
+            if catalog is not before:
+                assert catalog.order.tolist() == catalogs.full_order(catalog).tolist()
+                # The same imports replayed by one builder from nothing: the same order.
+                scratch = Builder(data_dir, None)
+                for record in catalog.imports:
+                    scratch.apply(record, contents.read(data_dir, record.hash), keep=True)
+                assert scratch.freeze().ordered_ids == catalog.ordered_ids
+        picked = {title_key(pool[p % len(pool)][0]) for _, _, picks in imports for p, *_ in picks}
+        assert {title_key(paper.title) for paper in library.papers.values()} == picked
+        expected = library.ordered()
+        assert Library(data_dir).ordered() == expected  # from catalog.bin and its deltas
+        (data_dir / CATALOG_FILE).unlink()
+        rebuilt = Library(data_dir)
+        assert rebuilt.ordered() == expected
+        assert [rebuilt.papers[pid] for pid in expected] == [
+            library.papers[pid] for pid in expected
+        ]
+        assert rebuilt.catalog.abstracts(expected) == library.catalog.abstracts(expected)
+        assert rebuilt.digests == library.digests
+
+
+def test_a_thread_importing_and_one_undoing_take_turns(
+    tmp_path: Path, digest_paths: list[Path]
+) -> None:
+    """The app imports (or fetches) in a worker while the reader presses ``u`` and ``r`` on
+    the UI thread, through one Library: both changes land, nothing raises, and the files on
+    disk are valid and say the same as memory (an import once vanished with a KeyError)."""
+    data_dir = tmp_path / "lib"
+    library = Library(data_dir)
+    assert library.import_files(digest_paths[:2]).ok
+    ids = library.ordered()
+    later = [(path.name, path.read_bytes()) for path in digest_paths[2:]]
+    start, imported = threading.Barrier(2), threading.Event()
+    errors: list[BaseException] = []
+    done: list[str] = []  # papers the reader went through, in order
+
+    def importer() -> None:
+        start.wait()
+        try:
+            for source in later:  # one transaction each, like fetched days arriving
+                assert library.import_files([source]).ok
+        finally:
+            imported.set()
+
+    def reader() -> None:
+        """Mark, and undo every other mark, until the imports are done (and at least 20)."""
+        start.wait()
+        for number, pid in enumerate(ids):
+            if imported.is_set() and number >= 20:
+                break
+            assert library.mark([pid]) is not None
+            if number % 2:
+                change = library.undo()
+                assert change is not None and change.ids == (pid,)
+            assert not library.refresh()  # the UI polls: no other process saved anything
+            library.query("mamba")  # and re-queries after every change
+            done.append(pid)
+
+    def run(work: Callable[[], None]) -> None:
+        try:
+            work()
+        except BaseException as error:  # reported below, with its type
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(work,)) for work in (importer, reader)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert not errors, errors
+
+    assert imported.is_set() and len(done) < len(ids)  # the reader worked until the end
+    read = {pid for number, pid in enumerate(done) if number % 2 == 0}
+    assert len(library.papers) == 751 and len(library.digests) == 5
+    assert {pid for pid in ids if library.state(pid).read} == read
+    # The files are valid, and a fresh open (catalog.bin, then a rebuild) says the same.
+    imports = load_file(data_dir / IMPORTS_FILE, "imports")["imports"]
+    assert len(imports) == 5
+    for name in imports:
+        assert contents.read(data_dir, name).hash == name
+    assert set(load_file(data_dir / STATE_FILE, "state")["state"]) == read  # undone: none
+    saved = catalogs.load(data_dir / CATALOG_FILE, data_dir)
+    assert saved is not None and saved.catalog.ordered_ids == library.ordered()
+    for _ in ("catalog.bin", "rebuilt"):
+        reopened = Library(data_dir)
+        assert reopened.ordered() == library.ordered()
+        assert dict(reopened.stateful()) == dict(library.stateful())
+        assert {pid for pid in ids if reopened.state(pid).read} == read
+        last = done[-1] if len(done) % 2 else done[-2]  # the newest mark not undone
+        assert reopened.undo() is not None and reopened.state(last).read is False
+        assert reopened.redo() is not None
+        (data_dir / CATALOG_FILE).unlink()

@@ -155,15 +155,16 @@ def test_reading_never_waits_for_a_writer(
     assert not its_temp.exists()
 
 
-def test_an_index_save_in_progress_is_not_a_leftover(lib_dir: Path) -> None:
-    """index.cache is saved without the lock: only a dead process's temp file is cleaned."""
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], stdout=-1)
-    running = lib_dir / f".index.cache.{os.getpid()}.tmp"
-    leftover = lib_dir / f".index.cache.{int(dead.stdout)}.tmp"
-    for temp in (running, leftover):
-        temp.write_bytes(b"half an index")
+def test_a_catalog_save_is_a_save_like_any_other(lib_dir: Path) -> None:
+    """catalog.bin is written under the lock like the library files (there is no index
+    saved without it any more): a live writer's temp file of it is left alone, a dead
+    writer's is removed by the next open."""
+    with held(lib_dir, "import", temp="catalog.bin") as child:
+        its_temp = lib_dir / f".catalog.bin.{child.pid}.tmp"
+        Library(lib_dir)
+        assert its_temp.exists(), "a live writer's temp file was removed"
     Library(lib_dir)
-    assert running.exists() and not leftover.exists()
+    assert not its_temp.exists()
 
 
 # ------------------------------------------------------------------ writers wait, and say so
@@ -326,11 +327,12 @@ def doctor(capsys: pytest.CaptureFixture[str], data_dir: Path, *args: str) -> li
     return cli(capsys, data_dir, "doctor", *args)[1].splitlines()
 
 
+@pytest.mark.parametrize("name", ["imports.json", "state.json", "catalog.bin"])
 def test_doctor_names_a_live_writer_and_leaves_its_save_alone(
-    capsys: pytest.CaptureFixture[str], lib_dir: Path
+    capsys: pytest.CaptureFixture[str], lib_dir: Path, name: str
 ) -> None:
-    with held(lib_dir, "mark", temp="state.json") as child:
-        its_temp = lib_dir / f".state.json.{child.pid}.tmp"
+    with held(lib_dir, "mark", temp=name) as child:
+        its_temp = lib_dir / f".{name}.{child.pid}.tmp"
         holder = Lock(lib_dir / LOCK_FILE).holder()
         assert holder is not None and holder.since is not None
         for args in ((), ("--fix", "--yes")):
@@ -338,7 +340,7 @@ def test_doctor_names_a_live_writer_and_leaves_its_save_alone(
             assert (
                 f"ok: lock: held by pid {child.pid} (mark, since "
                 f"{holder.since.astimezone():%H:%M:%S}), which is saving now; "
-                f".state.json.{child.pid}.tmp is that save in progress"
+                f"{its_temp.name} is that save in progress"
             ) in lines
             assert not [line for line in lines if "temp" in line or "problem: lock" in line]
             assert its_temp.exists()
@@ -347,12 +349,12 @@ def test_doctor_names_a_live_writer_and_leaves_its_save_alone(
 def test_doctor_tells_a_dead_writer_by_its_leftovers(
     capsys: pytest.CaptureFixture[str], lib_dir: Path
 ) -> None:
-    child = hold(lib_dir, "import", temp="papers.json")
+    child = hold(lib_dir, "import", temp="imports.json")
     holder = Lock(lib_dir / LOCK_FILE).holder()
     child.kill()  # mid-save: the lock file still names it, its temp file stays
     release(child)
     assert holder is not None and holder.since is not None
-    its_temp = lib_dir / f".papers.json.{child.pid}.tmp"
+    its_temp = lib_dir / f".imports.json.{child.pid}.tmp"
     lines = doctor(capsys, lib_dir)
     assert (
         f"problem: temp files of an interrupted save: {its_temp.name} "

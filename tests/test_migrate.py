@@ -1,19 +1,35 @@
 """Libraries written by earlier releases open in this one with nothing lost.
 
-``tests/fixtures/v1`` and ``v2`` hold papers.json and state.json as two earlier releases
-wrote them after the same session (see tests/fixtures/README.md): state.json schema 1 keeps
-whole documents in its undo steps, schema 2 ``changes``. What each file should mean today is
-derived from the file itself, by the rules of the upgrade (written here, not taken from
-migrate.py): a paper read then is ``read`` now, its read date kept as ``read_at`` and as
-``decided_at``; any other paper is ``new``; tags, notes and every undo step survive.
+``tests/fixtures`` holds three libraries exactly as earlier releases left them (see
+tests/fixtures/README.md and tests/fixtures/v3/README.md): ``v1`` (release 3b64ea6, state.json
+schema 1: whole-document undo steps), ``v2`` (ed4c333, schema 2: ``changes`` undo steps) and
+``v3`` (a76be1b, the release before library v2: schema 3 with statuses, a resurfaced paper,
+a fetched day with API metadata, a tag renamed, two undone steps, and the ``.bak`` files and
+``index.cache`` that release leaves). All three keep their papers in one ``papers.json``.
 
-The last section checks what the triage model adds on real imports: skipped papers that a
-new digest lists again are back in the inbox.
+What each should mean today is derived here from the old files themselves, by the rules the
+earlier releases applied (not taken from layout.py or migrate.py): a paper is its papers.json
+document (its abstract, links, API metadata and the digests it was seen in), a digest its
+document, the default order the old sort, a schema 1/2 state ``read`` or ``new``. Opening
+one with :class:`Library` must upgrade it to digest files + imports.json with all of that
+intact, keep the originals aside, and leave a library an earlier release refuses.
+
+Tests marked ``xfail(strict=True, reason="core bug: …")`` pin bugs of the upgrade that are
+not fixed yet (this file does not own the core); each reason says what goes wrong.
 """
 
 from __future__ import annotations
 
+import functools
+import io
+import os
 import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +37,18 @@ from typing import Any
 import orjson
 import pytest
 
+from readinglist import contents, layout, storage
 from readinglist.cli import main
-from readinglist.errors import LibraryCorrupt
+from readinglist.contents import DIGESTS_DIR
+from readinglist.dailypapers import day_id
+from readinglist.errors import LibraryCorrupt, LibraryLocked
 from readinglist.library import Library
-from readinglist.model import EMPTY_STATE, PaperState
+from readinglist.lock import Lock
+from readinglist.model import META_FIELDS, PaperState
 from readinglist.storage import (
+    CATALOG_FILE,
+    IMPORTS_FILE,
+    INDEX_FILE,
     LOCK_FILE,
     PAPERS_FILE,
     SCHEMA_VERSION,
@@ -36,10 +59,23 @@ from readinglist.storage import (
     load_file,
     load_versioned,
 )
+from tests.hfserver import paper_item
 from tests.libhelpers import snapshot
 from tests.test_lock import hold, release
 
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
+#: Each fixture library by the state.json schema its release wrote.
+LIBRARIES = {1: FIXTURES / "v1", 2: FIXTURES / "v2", 3: FIXTURES / "v3" / "library"}
+#: The release (git commit) that wrote each fixture, and the newest state.json schema it
+#: reads: it refuses anything newer (its ``check_schema``), which is how an upgraded library
+#: keeps it out.
+RELEASES = {1: "3b64ea6", 2: "ed4c333", 3: "a76be1b"}
+#: What the v3 release printed for its own library (tests/fixtures/v3/session/make.sh).
+SESSION = FIXTURES / "v3" / "session"
+#: What the upgrade leaves that an earlier release never wrote.
+RETIRED = f"{PAPERS_FILE}.schema1.bak"
+
 #: A state document with every field at its default, as schema 1 and 2 wrote it.
 OLD_EMPTY: dict[str, Any] = {
     "read": False,
@@ -48,17 +84,37 @@ OLD_EMPTY: dict[str, Any] = {
     "read_at": None,
     "updated": None,
 }
-#: The note written in the fixtures' session.
+#: The same for schema 3 (and 4), written out here rather than taken from the code.
+EMPTY3: dict[str, Any] = {
+    "status": "new",
+    "tags": [],
+    "note": "",
+    "read_at": None,
+    "decided_at": None,
+    "snoozed_until": None,
+    "resurfaced": None,
+    "updated": None,
+}
+#: The note written in every fixture's session.
 NOTE = "Key idea: *tuples first*.\n\nRe-read §3 before the reading group ✓"
-#: What the release with state schema 2 printed for its ``list`` on a copy of v2 upgraded by
-#: this one (the schema 1 release printed the same with "(1)"); ``{path}``: state.json.
-OLDER_REFUSAL = (
-    "readinglist: {path}: schema version 3 is newer than this readinglist understands (2); "
-    "upgrade readinglist to open it; the file was left untouched (do not restore "
+#: How an earlier release refuses the upgraded library (``N``: the schema it reads).
+REFUSAL = (
+    "readinglist: {path}: schema version {new} is newer than this readinglist understands "
+    "({known}); upgrade readinglist to open it; the file was left untouched (do not restore "
     "state.json.bak over it: that older copy lacks what the newer version saved)"
 )
+#: Papers of the fixtures' first digest (the first 20 papers of sample 000).
+A1 = "411e9fbc7f2d"
+A13, A14, A16 = "f97d5e51ead9", "cde359069180", "42e68ffafaa9"  # in samples 003, 003, 002
+#: v3: seen first in the text digest 001, then in the fetched day (seq 2) re-fetched later.
+LAMAMBA = "a03ab6b98ae2"
+DAY = "2024-03-13"
 
 Docs = dict[str, dict[str, Any] | None]
+
+
+class Crash(BaseException):
+    """A process killed at this point: nothing after it runs, no ``except Exception`` sees it."""
 
 
 @dataclass
@@ -68,8 +124,10 @@ class Old:
     version: int
     data_dir: Path
     papers: dict[str, Any]
+    papers_bytes: bytes
     state: dict[str, Any]
     state_bytes: bytes
+    files: dict[str, bytes]
 
     @property
     def state_path(self) -> Path:
@@ -80,60 +138,145 @@ class Old:
         """Where the upgrade keeps the original state.json."""
         return self.data_dir / f"{STATE_FILE}.schema{self.version}.bak"
 
+    @property
+    def release(self) -> str:
+        return RELEASES[self.version]
+
     def steps(self) -> list[dict[str, Any]]:
         """The undo steps the old release recorded, oldest first."""
         return [step for _, step in sorted((int(n), s) for n, s in self.state["history"].items())]
 
 
-@pytest.fixture(params=[1, 2], ids=["schema1", "schema2"])
-def old(request: pytest.FixtureRequest, tmp_path: Path) -> Old:
-    version: int = request.param
-    data_dir = tmp_path / "lib"
-    data_dir.mkdir()
-    for name in (PAPERS_FILE, STATE_FILE):
-        shutil.copyfile(FIXTURES / f"v{version}" / name, data_dir / name)
-    raw = (data_dir / STATE_FILE).read_bytes()
-    papers = orjson.loads((data_dir / PAPERS_FILE).read_bytes())
-    return Old(version, data_dir, papers, orjson.loads(raw), raw)
-
-
-def upgraded(doc: dict[str, Any] | None) -> PaperState:
-    """What a state document of schema 1 or 2 means today."""
-    if doc is None:
-        return EMPTY_STATE
-    return PaperState(
-        status="read" if doc["read"] else "new",
-        tags=tuple(doc["tags"]),
-        note=doc["note"],
-        read_at=doc["read_at"],
-        decided_at=doc["read_at"] if doc["read"] else None,
-        updated=doc["updated"],
+def copy_fixture(version: int, data_dir: Path) -> Old:
+    shutil.copytree(LIBRARIES[version], data_dir)
+    papers_bytes = (data_dir / PAPERS_FILE).read_bytes()
+    state_bytes = (data_dir / STATE_FILE).read_bytes()
+    return Old(
+        version,
+        data_dir,
+        orjson.loads(papers_bytes),
+        papers_bytes,
+        orjson.loads(state_bytes),
+        state_bytes,
+        snapshot(data_dir),
     )
 
 
-def replay(docs: Docs, step: dict[str, Any], undo: bool) -> None:
-    """What the earlier release's undo (or redo) of ``step`` did to its state documents."""
+@pytest.fixture(params=[1, 2, 3], ids=["schema1", "schema2", "schema3"])
+def old(request: pytest.FixtureRequest, tmp_path: Path) -> Old:
+    return copy_fixture(request.param, tmp_path / "lib")
+
+
+@pytest.fixture
+def v3(tmp_path: Path) -> Old:
+    return copy_fixture(3, tmp_path / "lib")
+
+
+# ---------------------------------------------------------------------------- expectations
+
+
+def meta_of(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """A papers.json document's API metadata as the earlier release read it (Paper.from_doc:
+    the known fields, without nulls and empty lists)."""
+    return {k: doc[k] for k in META_FIELDS if doc.get(k) not in (None, [])} or None
+
+
+def old_order(old: Old) -> list[str]:
+    """The earlier releases' default order: a stable sort of papers.json's papers by times
+    seen, then newest digest, then title (Library.ordered in 3b64ea6, ed4c333, a76be1b)."""
+    seqs = {did: doc["seq"] for did, doc in old.papers["digests"].items()}
+    papers = old.papers["papers"]
+    return sorted(
+        papers,
+        key=lambda pid: (
+            -len(papers[pid]["digests"]),
+            -max(seqs[d] for d in papers[pid]["digests"]),
+            papers[pid]["title"].casefold(),
+        ),
+    )
+
+
+def upgraded(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a state document of schema 1 or 2 means today (schema 3 documents are today's)."""
+    if doc is None or "status" in doc:
+        return doc
+    return EMPTY3 | {
+        "status": "read" if doc["read"] else "new",
+        "tags": doc["tags"],
+        "note": doc["note"],
+        "read_at": doc["read_at"],
+        "decided_at": doc["read_at"] if doc["read"] else None,
+        "updated": doc["updated"],
+    }
+
+
+def replay(docs: Docs, step: dict[str, Any], undo: bool, version: int) -> None:
+    """What the earlier release's undo (or redo) of ``step`` did to its state documents
+    (of schema ``version``): restore whole documents (schema 1), or write one side of each
+    [old, new] pair over the paper's document, an empty one dropped (schema 2 and 3)."""
     if "changes" not in step:
         docs.update(step["before" if undo else "after"])
         return
+    empty = OLD_EMPTY if version < 3 else EMPTY3
     for pid, fields in step["changes"].items():
-        doc = (docs.get(pid) or OLD_EMPTY) | {
-            name: pair[0 if undo else 1] for name, pair in fields.items()
-        }
-        docs[pid] = None if doc == OLD_EMPTY else doc
+        doc = (docs.get(pid) or empty) | {n: pair[0 if undo else 1] for n, pair in fields.items()}
+        docs[pid] = None if doc == empty else doc
 
 
-def states(library: Library) -> dict[str, PaperState]:
-    return {pid: library.state(pid) for pid in library.papers}
+def states(library: Library) -> dict[str, dict[str, Any]]:
+    """Every paper's state as a document (``updated`` included: PaperState leaves it out of
+    its equality)."""
+    return {pid: library.state(pid).to_doc() for pid in library.papers}
 
 
-def expected_states(library: Library, docs: Docs) -> dict[str, PaperState]:
-    return {pid: upgraded(docs.get(pid)) for pid in library.papers}
+def expected_states(library: Library, docs: Docs) -> dict[str, dict[str, Any]]:
+    return {pid: upgraded(docs.get(pid)) or EMPTY3 for pid in library.papers}
 
 
 def without_lock(files: dict[str, bytes]) -> dict[str, bytes]:
-    """A snapshot without the lock file, which a holder writes its name into."""
-    return {name: data for name, data in files.items() if name != LOCK_FILE}
+    """A snapshot without the lock file's content, which a holder writes its name into."""
+    return {name: b"" if name == LOCK_FILE else data for name, data in files.items()}
+
+
+def assert_papers_kept(library: Library, old: Old) -> None:
+    """Every paper and digest of papers.json, and the default order, as the release had them."""
+    papers, digests = old.papers["papers"], old.papers["digests"]
+    seqs = {did: doc["seq"] for did, doc in digests.items()}
+    assert sorted(library.papers) == sorted(papers)
+    for pid, doc in papers.items():
+        paper = library.papers[pid]
+        assert (paper.id, paper.title, paper.links) == (pid, doc["title"], tuple(doc["links"]))
+        assert library.abstract(pid) == doc["abstract"], pid
+        assert paper.meta == meta_of(doc), pid
+        assert sorted(paper.digests) == sorted(doc["digests"]), pid
+        assert paper.seen == len(doc["digests"]) and library.catalog.seen(pid) == paper.seen
+        assert paper.latest == max(seqs[did] for did in doc["digests"]), pid
+        assert [d.id for d in library.digest_list(pid)] == sorted(
+            doc["digests"], key=lambda did: -seqs[did]
+        )
+    assert library.catalog.abstracts(list(papers)) == {
+        pid: doc["abstract"] for pid, doc in papers.items()
+    }
+    assert {
+        did: (d.name, d.date, d.seq, d.imported_at, d.papers) for did, d in library.digests.items()
+    } == {
+        did: (doc["name"], doc.get("date"), doc["seq"], doc["imported_at"], doc["papers"])
+        for did, doc in digests.items()
+    }
+    assert library.ordered() == old_order(old)
+    assert library.recurring == sum(len(doc["digests"]) >= 2 for doc in papers.values())
+    assert library.fetched_days() == sorted(
+        doc["name"] for did, doc in digests.items() if did == day_id(doc["name"])
+    )
+    per_digest = {
+        (d["name"], d["date"], d["papers"]) for d in library.stats().digests if d["papers"]
+    }
+    assert per_digest == {(d["name"], d.get("date"), d["papers"]) for d in digests.values()}
+
+
+def assert_nothing_lost(library: Library, old: Old) -> None:
+    assert_papers_kept(library, old)
+    assert states(library) == expected_states(library, old.state["state"])
 
 
 # ---------------------------------------------------------------------------- opening
@@ -141,108 +284,697 @@ def without_lock(files: dict[str, bytes]) -> dict[str, bytes]:
 
 def test_an_old_library_opens_with_nothing_lost(old: Old) -> None:
     assert old.state["meta"]["schema"] == {"version": old.version, "kind": "state"}
+    assert old.papers["meta"]["schema"] == {"version": 1, "kind": "papers"}
     library = Library(old.data_dir)
+    assert_nothing_lost(library, old)
+    assert_nothing_lost(Library(old.data_dir), old)  # and so it was saved
 
-    assert {pid: paper.to_doc() for pid, paper in library.papers.items()} == old.papers["papers"]
-    assert {did: digest.to_doc() for did, digest in library.digests.items()} == (
-        old.papers["digests"]
-    )
-    assert len(library.papers) == 20
-    now = states(library)
-    assert now == expected_states(library, old.state["state"])
-    assert {pid: state.updated for pid, state in now.items() if pid in old.state["state"]} == {
-        pid: doc["updated"] for pid, doc in old.state["state"].items()
-    }
-    # The session's outcome, as the fixtures' README tells it.
-    read = {pid for pid, doc in old.state["state"].items() if doc["read"]}
-    assert {pid for pid, state in now.items() if state.status == "read"} == read
-    assert len(read) == 3 and library.stats().read == 3
-    assert all(now[pid].read_at and now[pid].decided_at == now[pid].read_at for pid in read)
+    now = {pid: library.state(pid) for pid in library.papers}
     (noted,) = [pid for pid, state in now.items() if state.note]
-    assert now[noted] == PaperState(status="new", tags=("privacy", "ml"), note=NOTE)
-    assert sum(state.status == "new" for state in now.values()) == 17
-    assert all(state.resurfaced is None and state.snoozed_until is None for state in now.values())
+    assert now[noted].note == NOTE and now[noted].tags[0] == "privacy"
+    if old.version < 3:  # the sessions of tests/fixtures/README.md
+        assert len(library.papers) == 20 and library.stats().read == 3
+        assert now[noted] == PaperState(status="new", tags=("privacy", "ml"), note=NOTE)
+        assert all(s.resurfaced is None and s.snoozed_until is None for s in now.values())
+    else:  # the session of tests/fixtures/v3/session/make.sh
+        assert len(library.papers) == 41 and len(library.digests) == 3
+        counts = library.counts(library.papers)
+        assert {k: counts[k] for k in ("read", "later", "skipped", "snoozed")} == {
+            "read": 3,
+            "later": 2,
+            "skipped": 3,
+            "snoozed": 1,
+        }
+        assert {pid for pid, s in now.items() if s.resurfaced} == {"132f724b7f4c", "675d7ee9d896"}
+        assert now["675d7ee9d896"].tags == ("mamba",)
+        assert now[A1].tags == ("privacy", "machine-learning")
+        assert library.fetched_days() == [DAY]
+        fetched = library.papers["fb92f44ce0e2"]
+        assert fetched.upvotes == 40 and fetched.authors[0] == "Grace Hopper"
 
 
-def test_list_json_shows_the_status(old: Old, capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_json_shows_what_the_release_showed(
+    old: Old, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["--data-dir", str(old.data_dir), "list", "--json"]) == 0
     out, err = capsys.readouterr()
-    listed = {item["id"]: item for item in orjson.loads(out)}
-    assert err == "" and len(listed) == 20
-    for pid, item in listed.items():
-        doc = old.state["state"].get(pid) or OLD_EMPTY
-        assert item["status"] == ("read" if doc["read"] else "new"), pid
-        assert item["read"] is doc["read"] and item["resurfaced"] is False
-        assert item["read_at"] == doc["read_at"]
-        assert item["decided_at"] == (doc["read_at"] if doc["read"] else None)
-        assert (item["tags"], item["note"]) == (doc["tags"], doc["note"])
-        assert "snoozed_until" not in item
+    listed = orjson.loads(out)
+    assert err == "" and [item["id"] for item in listed] == old_order(old)
+    for item in listed:
+        doc = old.papers["papers"][item["id"]]
+        state = upgraded(old.state["state"].get(item["id"])) or EMPTY3
+        assert (item["title"], item["abstract"], item["links"]) == (
+            doc["title"],
+            doc["abstract"],
+            doc["links"],
+        )
+        assert item["seen"] == len(doc["digests"])
+        assert item["read"] is (state["status"] == "read")
+        for name in ("tags", "note", "read_at", "decided_at", "updated"):
+            assert item[name] == state[name], (item["id"], name)
+        assert item["resurfaced"] is bool(state["resurfaced"] and state["status"] == "new")
+        assert item.get("snoozed_until") == state["snoozed_until"]
+    if old.version == 3:
+        # The release's own output for this library, byte for byte after parsing.
+        assert listed == orjson.loads((SESSION / "list.json").read_bytes())
+
+
+def test_queries_find_what_the_release_found(v3: Old) -> None:
+    """The title index (index.cache then, catalog.bin now) and every filter answer as the
+    v3 release answered for its own library (tests/fixtures/v3/session/queries-out.txt)."""
+    expected: dict[str, list[str]] = {}
+    query = ""
+    for line in (SESSION / "queries-out.txt").read_text().splitlines():
+        if line.startswith("  "):
+            expected[query].append(line.strip())
+        else:
+            query = line
+            expected[query] = []
+    assert len(expected) == 15 and all(expected.values())
+    library = Library(v3.data_dir)
+    assert library.ordered() == (SESSION / "list-ids.txt").read_text().split()
+    assert {q: library.query(q) for q in expected} == expected
 
 
 def test_old_undo_steps_undo_and_redo_after_the_upgrade(old: Old) -> None:
     """Each undo and redo leaves every paper as the earlier release's would have, upgraded."""
     library = Library(old.data_dir)
     steps = old.steps()
-    assert [step["undone"] for step in steps] == [False] * 4 + [True]
+    undone = [step for step in steps if step["undone"]]
+    assert steps[len(steps) - len(undone) :] == undone and len(undone) == (
+        2 if old.version == 3 else 1
+    )
     docs: Docs = dict(old.state["state"])
 
     def step(undo: bool, expected: dict[str, Any]) -> None:
         change = library.undo() if undo else library.redo()
-        assert (
-            change is not None
-            and change.label == f"{'undo' if undo else 'redo'} {expected['label']}"
-        )
-        replay(docs, expected, undo)
+        assert change is not None
+        assert change.label == f"{'undo' if undo else 'redo'} {expected['label']}"
+        replay(docs, expected, undo, old.version)
         assert states(library) == expected_states(library, docs)
         assert states(Library(old.data_dir)) == states(library)  # and so it was saved
 
-    step(False, steps[4])  # the step the old release had undone
+    for recorded in undone:  # the steps the old release had undone
+        step(False, recorded)
     assert library.redo() is None
     for recorded in reversed(steps):
         step(True, recorded)
     assert library.undo() is None
-    assert all(state == EMPTY_STATE for state in states(library).values())
-    assert orjson.loads(old.state_path.read_bytes())["state"] == {}  # no empty documents left
+    if old.version < 3:
+        assert all(state == EMPTY3 for state in states(library).values())
+        assert orjson.loads(old.state_path.read_bytes())["state"] == {}  # no empty documents
+    else:  # an import resurfaced two skipped papers: no undo step takes that back
+        left = {pid: doc for pid, doc in states(library).items() if doc != EMPTY3}
+        assert {pid: doc["resurfaced"] for pid, doc in left.items()} == {
+            "132f724b7f4c": "f4598958b2b7098f",
+            "675d7ee9d896": "f4598958b2b7098f",
+        }
     for recorded in steps:
         step(False, recorded)
     assert library.redo() is None
 
 
-def test_the_upgrade_is_saved_once_atomically_with_the_original_aside(
+# ---------------------------------------------------------------------------- files
+
+
+def test_the_originals_are_kept_and_a_second_open_changes_nothing(
     old: Old, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    papers_bytes = (old.data_dir / PAPERS_FILE).read_bytes()
     inode = old.state_path.stat().st_ino
     Library(old.data_dir)
 
+    names = set(snapshot(old.data_dir))
+    assert (old.data_dir / RETIRED).read_bytes() == old.papers_bytes
     assert old.aside.read_bytes() == old.state_bytes
+    assert not (old.data_dir / PAPERS_FILE).exists()
+    assert not (old.data_dir / INDEX_FILE).exists()
+    assert load_versioned(old.state_path, "state")[1] == SCHEMA_VERSION["state"] == 4
     saved = orjson.loads(old.state_path.read_bytes())
-    assert saved["meta"]["schema"] == {"version": SCHEMA_VERSION["state"], "kind": "state"}
-    assert load_versioned(old.state_path, "state")[1] == 3
-    assert all(doc["status"] in ("read", "new") for doc in saved["state"].values())
+    assert saved["meta"]["schema"] == {"version": 4, "kind": "state"}
     assert b'"read":' not in old.state_path.read_bytes()  # not in any state or undo step
     assert len(saved["history"]) == len(old.state["history"])
-    # Replaced by a rename (the old file is now the backup), never rewritten in place.
+    # state.json replaced by a rename (the old file is now its .bak), never rewritten in place
     assert old.state_path.stat().st_ino != inode
     assert backup_path(old.state_path).stat().st_ino == inode
     assert leftover_temp_files(old.data_dir) == []
-    assert (old.data_dir / PAPERS_FILE).read_bytes() == papers_bytes  # schema 1 is current
+    # What the earlier release left besides its two files and its index is as it was.
+    kept = {
+        name: data
+        for name, data in old.files.items()
+        if name not in (PAPERS_FILE, STATE_FILE, INDEX_FILE, backup_path(Path(STATE_FILE)).name)
+    }
+    assert {name: snapshot(old.data_dir)[name] for name in kept} == kept
+    listed = load_file(old.data_dir / IMPORTS_FILE, "imports")["imports"]
+    assert names - set(old.files) - {RETIRED, old.aside.name, "state.json.bak", LOCK_FILE} == {
+        IMPORTS_FILE,
+        CATALOG_FILE,
+        *(f"{DIGESTS_DIR}/{name}.json" for name in listed),
+    }
 
     before = snapshot(old.data_dir)
     library = Library(old.data_dir)
-    assert states(library) == expected_states(library, old.state["state"])
-    assert main(["--data-dir", str(old.data_dir), "list", "--json"]) == 0
+    assert_nothing_lost(library, old)
+    for argv in (["list", "--json"], ["stats"], ["show", old_order(old)[0]], ["doctor"]):
+        assert main(["--data-dir", str(old.data_dir), *argv]) == 0, argv
     capsys.readouterr()
-    assert snapshot(old.data_dir) == before  # byte for byte, and no new backup
+    assert snapshot(old.data_dir) == before  # byte for byte, and no new file
 
 
-def test_a_held_lock_leaves_the_upgrade_in_memory_until_a_later_open(old: Old) -> None:
+def test_the_digest_files_hold_the_papers_by_themselves(old: Old) -> None:
+    """imports.json lists one digest file per digest; catalog.bin is derived from them: a
+    library without it (or with a damaged one) opens the same."""
+    Library(old.data_dir)
+    imports = load_file(old.data_dir / IMPORTS_FILE, "imports")["imports"]
+    digests = old.papers["digests"]
+    assert sorted(doc["digest"] for doc in imports.values()) == sorted(digests)
+    for name, doc in imports.items():
+        record = digests[doc["digest"]]
+        assert (doc["name"], doc["date"], doc["seq"], doc["imported_at"]) == (
+            record["name"],
+            record.get("date"),
+            record["seq"],
+            record["imported_at"],
+        )
+        content = contents.read(old.data_dir, name)  # checks the name is the content's hash
+        assert content.digest == doc["digest"] and content.date == record.get("date")
+        assert content.fetched is (doc["digest"] == day_id(record["name"]))
+        assert len(content.papers) == record["papers"]
+    for damage in (None, b"garbage", b""):
+        path = old.data_dir / CATALOG_FILE
+        if damage is None:
+            path.unlink()
+        else:
+            path.write_bytes(damage)
+        assert_nothing_lost(Library(old.data_dir), old)
+
+
+DAMAGE: dict[str, Callable[[bytes], bytes]] = {
+    "truncated": lambda raw: raw[: len(raw) // 2],
+    "empty": lambda raw: b"",
+    "not JSON": lambda raw: b"\xff" + raw,
+    "a state file": lambda raw: raw.replace(b'"kind":"papers"', b'"kind":"state"'),
+    "a newer schema": lambda raw: raw.replace(b'"version":1', b'"version":2', 1),
+    "a title that is a number": lambda raw: raw.replace(b'"title":"', b'"title":7,"x":"', 1),
+    "an unknown digest": lambda raw: raw.replace(b'"digests":["', b'"digests":["0', 1),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_papers_file_is_refused_and_nothing_changes(
+    old: Old, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    path = old.data_dir / PAPERS_FILE
+    path.write_bytes(DAMAGE[damage](old.papers_bytes))
+    assert path.read_bytes() != old.papers_bytes
+    before = snapshot(old.data_dir)
+
+    with pytest.raises(LibraryCorrupt) as info:
+        Library(old.data_dir)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert isinstance(info.value, NewerSchema) is (damage == "a newer schema")
+    assert main(["--data-dir", str(old.data_dir), "list"]) == 1
+    assert capsys.readouterr() == ("", f"readinglist: {message}\n")
+    assert snapshot(old.data_dir) == before
+
+
+def test_a_newer_schema_is_refused_as_the_older_releases_refuse_ours(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The earlier releases refuse our upgraded file in one line; we refuse schema 5 alike."""
+    old = copy_fixture(3, tmp_path / "lib")
+    Library(old.data_dir)
+    data = orjson.loads(old.state_path.read_bytes())
+    assert data["meta"]["schema"]["version"] == 4
+    data["meta"]["schema"]["version"] = 5
+    old.state_path.write_bytes(orjson.dumps(data))
+    before = snapshot(old.data_dir)
+
+    assert main(["--data-dir", str(old.data_dir), "list"]) == 1
+    ours = REFUSAL.format(path=old.state_path, new=5, known=4)
+    assert capsys.readouterr() == ("", ours + "\n")
+    with pytest.raises(NewerSchema):
+        load_file(old.state_path, "state")
+    assert snapshot(old.data_dir) == before
+
+
+@pytest.mark.parametrize("where", ["state", "undo step"])
+def test_a_damaged_state_file_is_refused(
+    old: Old, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    """One line naming the document and the field; state.json itself is not written."""
+    data = old.state
+    pid = next(pid for pid, doc in data["state"].items() if doc.get("read") or doc.get("status"))
+    field = "read" if old.version < 3 else "status"
+    if where == "state":
+        data["state"][pid][field] = "yes"
+        names: tuple[str, ...] = (f"state/{pid}: field '{field}' is \"yes\" (text)",)
+    elif old.version == 1:
+        data["history"]["1"]["after"][pid]["read"] = 1
+        names = ("history/1", f"after.{pid}", "field 'read' is 1 (a number)")
+    else:
+        pid = next(iter(data["history"]["1"]["changes"]))
+        data["history"]["1"]["changes"][pid][field] = [False if field == "read" else "new", 1]
+        names = ("history/1", f"changes.{pid}", "1 (a number)")
+    old.state_path.write_bytes(orjson.dumps(data))
+    damaged = old.state_path.read_bytes()
+
+    with pytest.raises(LibraryCorrupt) as info:
+        Library(old.data_dir)
+    message = str(info.value)
+    assert message.startswith(f"{old.state_path}: ") and "\n" not in message
+    assert all(name in message.split("; ")[0] for name in names), message
+    assert main(["--data-dir", str(old.data_dir), "mark", pid]) == 1
+    assert capsys.readouterr() == ("", f"readinglist: {message}\n")
+    assert old.state_path.read_bytes() == damaged
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "core bug: Library() upgrades the layout (layout.upgrade: digest files, imports.json, "
+        "papers.json renamed, index.cache removed) before Store validates state.json, so a "
+        "library refused for a damaged state.json is changed anyway, although the message "
+        "says 'the file was left untouched'; an older release then finds no papers.json"
+    ),
+)
+def test_a_library_refused_for_its_state_file_is_left_as_it_was(old: Old) -> None:
+    data = old.state
+    pid = next(iter(data["state"]))
+    data["state"][pid]["tags"] = "not a list"
+    old.state_path.write_bytes(orjson.dumps(data))
+    before = snapshot(old.data_dir)
+    with pytest.raises(LibraryCorrupt):
+        Library(old.data_dir)
+    assert snapshot(old.data_dir) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "core bug: layout._write_digest_files replays digests by seq, so Paper.digests (the "
+        "digests a paper was seen in, 'in the order it was seen') comes out in seq order, not "
+        "papers.json's order: a paper seen in text digest 001 (seq 3) and then in the "
+        "re-fetched day 2024-03-13 (seq 2) had ['001', day] and now has (day, 001); its "
+        "abstract's home moves to the day's file too. A library that lived through the same "
+        "imports in this release keeps the order seen"
+    ),
+)
+def test_the_digests_a_paper_was_seen_in_keep_their_order(v3: Old) -> None:
+    library = Library(v3.data_dir)
+    for pid, doc in v3.papers["papers"].items():
+        assert list(library.papers[pid].digests) == doc["digests"], pid
+
+
+# ---------------------------------------------------------------------------- older releases
+
+
+def _release_code(rev: str, into: Path) -> Path:
+    """The ``readinglist`` package of commit ``rev``, from this checkout's git history."""
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", rev, "readinglist"],
+            capture_output=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        pytest.skip(f"cannot run git to get release {rev}: {error}")
+    if result.returncode != 0:
+        pytest.skip(f"release {rev} is not in this checkout's history: {result.stderr!r}")
+    with tarfile.open(fileobj=io.BytesIO(result.stdout)) as archive:
+        for member in archive.getmembers():
+            assert (not member.name.startswith(("/", "..")) and member.isreg()) or member.isdir()
+        archive.extractall(into)  # our own repository's tree
+    return into
+
+
+@pytest.fixture(scope="session")
+def release_code(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    made: dict[str, Path] = {}
+
+    def code(rev: str) -> Path:
+        if rev not in made:
+            made[rev] = _release_code(rev, tmp_path_factory.mktemp(f"release-{rev}"))
+        return made[rev]
+
+    return code
+
+
+@pytest.fixture
+def run_release(
+    release_code: Callable[[str], Path],
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run an earlier release's command line, as its users did (``python -m``)."""
+
+    def run(rev: str, data_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+        code = release_code(rev)
+        return subprocess.run(
+            [sys.executable, "-m", "readinglist.cli", "--data-dir", str(data_dir), *argv],
+            cwd=code,  # first on sys.path: its package, not this one
+            env={**os.environ, "PYTHONPATH": str(code)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return run
+
+
+def test_the_upgraded_state_file_is_newer_than_any_earlier_release_reads(old: Old) -> None:
+    """Why an earlier release refuses the upgraded library (checked without running one: see
+    the next test for the real thing): each refuses a state.json of a schema above its own,
+    and the upgrade saves state.json at 4."""
+    Library(old.data_dir)
+    assert load_versioned(old.state_path, "state")[1] == 4 > old.version
+
+
+def test_the_release_that_wrote_it_refuses_the_upgraded_library(
+    old: Old,
+    run_release: Callable[..., subprocess.CompletedProcess[str]],
+    digest_paths: list[Path],
+) -> None:
+    """The earlier release, run from its own commit, refuses every command in one line and
+    changes nothing: it never sees an empty library, nor writes a papers.json beside ours."""
+    Library(old.data_dir)
+    before = snapshot(old.data_dir)
+    digest = digest_paths[4]
+    refusal = REFUSAL.format(path=old.state_path, new=4, known=old.version)
+    for argv in (["list"], ["stats"], ["import", str(digest)], ["mark", A1], ["undo"]):
+        result = run_release(old.release, old.data_dir, *argv)
+        assert (result.returncode, result.stdout, result.stderr) == (1, "", refusal + "\n"), argv
+    assert snapshot(old.data_dir) == before
+
+
+def test_the_older_doctors_repair_does_not_confuse_the_next_open(
+    v3: Old, run_release: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    """The v3 release's doctor sees papers.json missing beside its .bak and offers to restore
+    it: the restored (older) papers.json is set aside by the next open, which loses nothing."""
+    Library(v3.data_dir)
+    result = run_release(v3.release, v3.data_dir, "doctor", "--fix", "--yes")
+    assert result.returncode == 1  # state.json stays "newer than this readinglist understands"
+    assert "fixed: restored papers.json from papers.json.bak" in result.stdout
+    assert (v3.data_dir / PAPERS_FILE).exists()
+    library = Library(v3.data_dir)
+    assert not (v3.data_dir / PAPERS_FILE).exists()
+    assert (v3.data_dir / f"{RETIRED}.2").read_bytes() == v3.files["papers.json.bak"]
+    assert (v3.data_dir / RETIRED).read_bytes() == v3.papers_bytes
+    assert_nothing_lost(library, v3)
+
+
+NO_STATE_REASON = (
+    "core bug: an older release refuses the upgraded library only because state.json is "
+    "saved at schema 4, and the upgrade does not make sure it is: {case}; the older release "
+    "then opens the upgraded folder as an empty library (0 papers) instead of refusing it, "
+    "and an import there writes a papers.json the next open renames aside unread"
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=NO_STATE_REASON.format(
+        case="a library whose reader never marked anything has no state.json (the earlier "
+        "releases create it on the first change), so none is written"
+    ),
+)
+def test_a_library_without_state_is_refused_by_older_releases_after_the_upgrade(
+    tmp_path: Path, run_release: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    # What the v3 release leaves after imports alone: papers.json, its .bak, index.cache.
+    data_dir = tmp_path / "lib"
+    data_dir.mkdir()
+    for name in (PAPERS_FILE, "papers.json.bak", INDEX_FILE, LOCK_FILE):
+        shutil.copyfile(LIBRARIES[3] / name, data_dir / name)
+    library = Library(data_dir)
+    assert len(library.papers) == 41
+    assert load_versioned(data_dir / STATE_FILE, "state")[1] == 4
+    assert (data_dir / STATE_FILE).exists()
+    result = run_release(RELEASES[3], data_dir, "stats")
+    assert result.returncode == 1, result.stdout
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=NO_STATE_REASON.format(
+        case="layout.upgrade renames papers.json before the Store saves state.json at 4, and "
+        "that save is skipped when another process takes the lock in between (or the disk is "
+        "full), or never happens when the process dies there"
+    ),
+)
+def test_an_upgrade_cut_short_before_the_state_file_is_saved_keeps_older_releases_out(
+    old: Old,
+) -> None:
+    layout.upgrade(old.data_dir)  # Library() does this first; killed right after
+    saved = orjson.loads(old.state_path.read_bytes())["meta"]["schema"]["version"]
+    assert (old.data_dir / PAPERS_FILE).exists() or saved == 4
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "core bug: layout.upgrade trusts an imports.json it finds beside papers.json (an "
+        "upgrade cut short after its commit) and renames papers.json aside unread; if an older "
+        "release changed papers.json meanwhile (it still opens that folder: state.json is not "
+        "upgraded yet), what it imported is left out of the library"
+    ),
+)
+def test_papers_an_older_release_imported_after_a_cut_short_upgrade_are_kept(
+    v3: Old,
+    monkeypatch: pytest.MonkeyPatch,
+    run_release: Callable[..., subprocess.CompletedProcess[str]],
+    digest_paths: list[Path],
+) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(layout, "_retire", crash)
+        with pytest.raises(Crash):
+            Library(v3.data_dir)
+    result = run_release(v3.release, v3.data_dir, "import", str(digest_paths[4]))
+    assert result.returncode == 0, result.stderr
+    imported = len(orjson.loads((v3.data_dir / PAPERS_FILE).read_bytes())["papers"])
+    assert imported > 41
+    assert len(Library(v3.data_dir).papers) == imported
+
+
+# ---------------------------------------------------------------------------- cut short
+
+
+def crash(*args: Any, **kwargs: Any) -> None:
+    raise Crash
+
+
+def cut_during_digest_files(old: Old, patch: pytest.MonkeyPatch) -> None:
+    # Killed while writing the last one: its temp file half written, the others whole.
+    real = contents.write
+    done = 0
+
+    def write(data_dir: Path, name: str, payload: bytes, **kwargs: Any) -> None:
+        nonlocal done
+        if done < len(old.papers["digests"]) - 1:
+            done += 1
+            real(data_dir, name, payload, **kwargs)
+            return
+        path = contents.path_of(data_dir, name)
+        path.parent.mkdir(exist_ok=True)
+        path.with_name(f".{path.name}.99999.tmp").write_bytes(payload[: len(payload) // 2])
+        raise Crash
+
+    patch.setattr(contents, "write", write)
+
+
+def cut_before_imports(old: Old, patch: pytest.MonkeyPatch) -> None:
+    # Killed while writing imports.json: its temp file is there, imports.json is not.
+    def torn(path: Path, payload: bytes, **kwargs: Any) -> None:
+        path.with_name(f".{path.name}.99999.tmp").write_bytes(payload[:10])
+        raise Crash
+
+    patch.setattr(layout, "atomic_write", torn)
+
+
+def cut_before_rename(old: Old, patch: pytest.MonkeyPatch) -> None:
+    patch.setattr(layout, "_retire", crash)
+
+
+class _KilledAfterReplace:
+    """``os`` as layout.py sees it, killed right after its rename of papers.json."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+    def replace(self, source: Path, target: Path) -> None:
+        os.replace(source, target)
+        raise Crash
+
+
+def cut_after_rename(old: Old, patch: pytest.MonkeyPatch) -> None:
+    patch.setattr(layout, "os", _KilledAfterReplace())
+    if not (old.data_dir / INDEX_FILE).exists():  # v1, v2: their sessions never searched
+        (old.data_dir / INDEX_FILE).write_bytes(b"an index.cache of the earlier release")
+
+
+def cut_before_state(old: Old, patch: pytest.MonkeyPatch) -> None:
+    patch.setattr("readinglist.library.Store", crash)  # the layout is upgraded, state is not
+
+
+def cut_during_state(old: Old, patch: pytest.MonkeyPatch) -> None:
+    # Killed after the original was copied aside, before state.json was replaced.
+    real = storage.atomic_write
+
+    def write(path: Path, payload: bytes, **kwargs: Any) -> None:
+        if path.name == STATE_FILE:
+            raise Crash
+        real(path, payload, **kwargs)
+
+    patch.setattr(storage, "atomic_write", write)
+
+
+CUTS: dict[str, Callable[[Old, pytest.MonkeyPatch], None]] = {
+    "during the digest files": cut_during_digest_files,
+    "before imports.json": cut_before_imports,
+    "before papers.json is renamed": cut_before_rename,
+    "after papers.json is renamed": cut_after_rename,
+    "before state.json is saved": cut_before_state,
+    "while state.json is saved": cut_during_state,
+}
+
+
+@pytest.mark.parametrize("cut", CUTS)
+def test_an_upgrade_cut_short_is_finished_by_the_next_open(
+    old: Old, cut: str, monkeypatch: pytest.MonkeyPatch, digest_paths: list[Path]
+) -> None:
+    with monkeypatch.context() as patch:
+        CUTS[cut](old, patch)
+        with pytest.raises(Crash):
+            Library(old.data_dir)
+
+    library = Library(old.data_dir)
+    assert_nothing_lost(library, old)
+    assert (old.data_dir / RETIRED).read_bytes() == old.papers_bytes
+    assert old.aside.read_bytes() == old.state_bytes
+    assert not (old.data_dir / f"{RETIRED}.2").exists()
+    assert not (old.data_dir / PAPERS_FILE).exists()
+    if cut != "after papers.json is renamed":  # see the test after this one
+        assert not (old.data_dir / INDEX_FILE).exists()
+    assert load_versioned(old.state_path, "state")[1] == 4
+    assert leftover_temp_files(old.data_dir) == []
+    listed = set(load_file(old.data_dir / IMPORTS_FILE, "imports")["imports"])
+    assert len(listed) == len(old.papers["digests"])
+    before = snapshot(old.data_dir)
+    assert_nothing_lost(Library(old.data_dir), old)
+    assert snapshot(old.data_dir) == before
+    assert_resurfacing_works(library, old, digest_paths)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "core bug: layout._retire renames papers.json before it removes index.cache; killed "
+        "in between, the next open finds no papers.json, so layout.upgrade returns at once "
+        "and the earlier release's index.cache stays in the folder for good (doctor does not "
+        "mention it)"
+    ),
+)
+def test_an_upgrade_cut_short_after_the_rename_still_removes_the_old_index(
+    old: Old, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        cut_after_rename(old, patch)
+        with pytest.raises(Crash):
+            Library(old.data_dir)
+    assert (old.data_dir / INDEX_FILE).exists()
+    Library(old.data_dir)
+    assert not (old.data_dir / INDEX_FILE).exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "core bug: a digest file's temp file left by a writer killed mid-write "
+        "(digests/.<name>.json.<pid>.tmp) is never removed: remove_temp_files only looks "
+        "beside imports.json, state.json and catalog.bin, and doctor does not report it"
+    ),
+)
+def test_a_digest_files_temp_file_left_by_a_killed_upgrade_is_cleaned(
+    old: Old, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        cut_during_digest_files(old, patch)
+        with pytest.raises(Crash):
+            Library(old.data_dir)
+    Library(old.data_dir)
+    assert list((old.data_dir / DIGESTS_DIR).glob(".*.tmp")) == []
+
+
+def test_opening_waits_for_another_writer_before_upgrading(old: Old) -> None:
+    """The upgrade runs under the lock: an open while another process holds it waits for it
+    (or gives up after the lock timeout, changing nothing), then upgrades."""
+    child = hold(old.data_dir, "readinglist import")
+    before = snapshot(old.data_dir)
+    try:
+        with pytest.raises(LibraryLocked), pytest.MonkeyPatch.context() as patch:
+            patch.setattr(layout, "Lock", functools.partial(Lock, timeout=0.2))
+            Library(old.data_dir)
+        assert without_lock(snapshot(old.data_dir)) == without_lock(before)
+        opened: list[Library] = []
+        opener = threading.Thread(target=lambda: opened.append(Library(old.data_dir)))
+        opener.start()
+        time.sleep(0.3)
+        assert opener.is_alive() and (old.data_dir / PAPERS_FILE).exists()
+    finally:
+        release(child)
+    opener.join(timeout=30)
+    (library,) = opened
+    assert_nothing_lost(library, old)
+    assert not (old.data_dir / PAPERS_FILE).exists()
+
+
+OPENER = """
+import sys, time
+from pathlib import Path
+from readinglist.library import Library
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+library = Library(Path(sys.argv[1]))
+print(len(library.papers), library.stats().read)
+"""
+
+
+def test_processes_opening_it_at_once_upgrade_it_once(old: Old) -> None:
+    """Four processes open the old library at the same moment: one upgrades it, the others
+    wait for the lock and find it done; each sees everything."""
+    start = time.time() + 1.5  # after the four have started Python
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPENER, str(old.data_dir), str(start)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [child.communicate(timeout=60) for child in children]
+    library = Library(old.data_dir)
+    read = library.stats().read
+    assert outputs == [(f"{len(old.papers['papers'])} {read}\n", "")] * 4
+    assert_nothing_lost(library, old)
+    assert (old.data_dir / RETIRED).read_bytes() == old.papers_bytes
+    assert old.aside.read_bytes() == old.state_bytes
+    assert sorted(p.name for p in old.data_dir.glob("*.bak*")) == sorted(
+        {RETIRED, old.aside.name, "state.json.bak", *(n for n in old.files if ".bak" in n)}
+    )
+    assert leftover_temp_files(old.data_dir) == []
+
+
+def test_a_held_lock_leaves_the_state_upgrade_in_memory_until_a_later_open(old: Old) -> None:
+    """state.json upgraded while another process writes (the layout already is): read in
+    memory, saved by a later open, the original kept aside either way."""
+    layout.upgrade(old.data_dir)
     before = snapshot(old.data_dir)
     child = hold(old.data_dir, "readinglist import")
     try:
-        library = Library(old.data_dir)  # opening never waits
-        assert states(library) == expected_states(library, old.state["state"])
-        assert without_lock(snapshot(old.data_dir)) == without_lock(before)
+        library = Library(old.data_dir)  # opening an upgraded layout never waits
+        assert_nothing_lost(library, old)
     finally:
         release(child)
     assert without_lock(snapshot(old.data_dir)) == without_lock(before)
@@ -250,12 +982,12 @@ def test_a_held_lock_leaves_the_upgrade_in_memory_until_a_later_open(old: Old) -
 
     library = Library(old.data_dir)
     assert old.aside.read_bytes() == old.state_bytes
-    assert load_versioned(old.state_path, "state")[1] == 3
-    assert states(library) == expected_states(library, old.state["state"])
+    assert load_versioned(old.state_path, "state")[1] == 4
+    assert_nothing_lost(library, old)
 
 
-def test_a_change_after_a_deferred_upgrade_keeps_the_original_aside(old: Old) -> None:
-    """Opened while another process held the lock, then changed: the original is kept too."""
+def test_a_change_after_a_deferred_state_upgrade_keeps_the_original_aside(old: Old) -> None:
+    layout.upgrade(old.data_dir)
     child = hold(old.data_dir, "readinglist import")
     try:
         library = Library(old.data_dir)
@@ -264,101 +996,74 @@ def test_a_change_after_a_deferred_upgrade_keeps_the_original_aside(old: Old) ->
     pid = library.ordered()[-1]
     library.tag([pid], add=["x"])
     library.tag([pid], add=["y"])  # the second save replaces state.json.bak
-    assert load_versioned(old.state_path, "state")[1] == 3
+    assert load_versioned(old.state_path, "state")[1] == 4
     assert old.aside.read_bytes() == old.state_bytes
 
 
-@pytest.mark.parametrize("where", ["state", "undo step"])
-def test_a_read_field_of_the_wrong_type_is_refused(
-    old: Old, capsys: pytest.CaptureFixture[str], where: str
-) -> None:
-    """One line naming the document and field 'read'; nothing is written."""
-    data = old.state
-    pid = next(pid for pid, doc in data["state"].items() if doc["read"])
-    if where == "state":
-        data["state"][pid]["read"] = "yes"
-        names = (f"state/{pid}: field 'read' is \"yes\" (text), expected true or false",)
-    elif old.version == 1:
-        data["history"]["1"]["after"][pid]["read"] = 1
-        names = ("history/1", f"after.{pid}", "field 'read' is 1 (a number)")
-    else:
-        data["history"]["1"]["changes"][pid]["read"] = [False, 1]
-        names = ("history/1", f"changes.{pid}", "field 'read' is 1 (a number)")
-    old.state_path.write_bytes(orjson.dumps(data))
-    before = snapshot(old.data_dir)
-
-    with pytest.raises(LibraryCorrupt) as info:
-        Library(old.data_dir)
-    message = str(info.value)
-    assert message.startswith(f"{old.state_path}: ") and "\n" not in message
-    assert all(name in message.split("; ")[0] for name in names), message
-    assert main(["--data-dir", str(old.data_dir), "mark", pid, "--unread"]) == 1
-    out, err = capsys.readouterr()
-    assert (out, err) == ("", f"readinglist: {message}\n")
-    assert snapshot(old.data_dir) == before
+# ---------------------------------------------------------------------------- after it
 
 
-def test_a_newer_schema_is_refused_as_the_older_releases_refuse_ours(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The earlier release refused our upgraded file in one line; we refuse schema 4 alike."""
-    data_dir = Path(shutil.copytree(FIXTURES / "v2", tmp_path / "lib"))
-    Library(data_dir)  # upgraded to schema 3
-    path = data_dir / STATE_FILE
-    data = orjson.loads(path.read_bytes())
-    assert data["meta"]["schema"]["version"] == 3
-    data["meta"]["schema"]["version"] = 4
-    path.write_bytes(orjson.dumps(data))
-    before = snapshot(data_dir)
-
-    assert main(["--data-dir", str(data_dir), "list"]) == 1
-    out, err = capsys.readouterr()
-    ours = OLDER_REFUSAL.replace("schema version 3", "schema version 4")
-    ours = ours.replace("understands (2)", "understands (3)")
-    assert (out, err) == ("", ours.format(path=path) + "\n")
-    with pytest.raises(NewerSchema):
-        load_file(path, "state")
-    assert snapshot(data_dir) == before
-
-
-# ---------------------------------------------------------------------------- resurfacing
-
-
-def test_skipped_papers_resurface_when_a_new_digest_lists_them(
-    tmp_path: Path, digest_paths: list[Path]
-) -> None:
-    library = Library(tmp_path / "lib")
-    assert library.import_files(digest_paths[:4]).ok
-    known = sorted(library.papers)
-    assert library.decide(known, "skipped") is not None
-    fifth = Library(tmp_path / "scratch")  # which known papers the fifth digest lists again
-    assert fifth.import_files(digest_paths[4:]).ok
-    again = sorted(set(fifth.papers) & set(known))
-    kept = {again[0]: "later", again[1]: "later", again[2]: "read", again[3]: "read"}
-    for pid, status in kept.items():
-        assert library.decide([pid], status) is not None
-    before = states(library)
-    digests = set(library.digests)
-
-    (file,) = library.import_files(digest_paths[4:]).files
-    (did,) = set(library.digests) - digests
-    back = [pid for pid in again if pid not in kept]
-    assert (file.again, file.resurfaced) == (len(again), len(back)) and len(back) >= 20
-    assert f"({len(back)} skipped, back in the inbox)" in file.describe()
+def assert_resurfacing_works(library: Library, old: Old, digest_paths: list[Path]) -> None:
+    """Skipped papers (by the earlier release, or now for schema 1/2, which had no skip)
+    are back in the inbox when a digest imported after the upgrade lists them."""
+    if old.version < 3:
+        assert library.decide([A13, A14, A16], "skipped") is not None
+    before = {pid: library.state(pid) for pid in library.papers}
+    assert {pid: before[pid].status for pid in (A13, A14, A16)} == dict.fromkeys(
+        (A13, A14, A16), "skipped"
+    )
+    seqs = [d.seq for d in library.digests.values()]
+    report = library.import_files([digest_paths[3]])  # sample 003 lists A13 and A14
+    (file,) = report.files
+    assert (file.status, file.again, file.resurfaced) == ("imported", 2, 2)
+    (new,) = set(library.digests) - set(old.papers["digests"])
+    assert library.digests[new].seq == max(seqs) + 1
     for view in (library, Library(library.data_dir)):
-        for pid in library.papers:
+        for pid in (A13, A14):
             state = view.state(pid)
-            if pid in back:
-                assert (state.status, state.resurfaced) == ("new", did), pid
-                assert state.current() == "new" and state.summary == "new (resurfaced)"
-                assert view.to_json(pid)["resurfaced"] is True
-                assert (state.tags, state.note) == (before[pid].tags, before[pid].note)
-            elif pid in kept:
-                assert (state.status, state.resurfaced) == (kept[pid], None), pid
-                assert state == before[pid]
-            elif pid in known:
-                assert (state.status, state.resurfaced) == ("skipped", None), pid
-            else:
-                assert state == EMPTY_STATE, pid  # new in the fifth digest
-    assert library.decide(back[:1], "read") is not None
-    assert library.state(back[0]).resurfaced is None  # deciding again clears the mark
+            assert (state.status, state.resurfaced) == ("new", new)
+            assert view.papers[pid].seen == 2 and new in view.papers[pid].digests
+        assert view.state(A16).status == "skipped"
+        for pid, state in before.items():
+            if pid not in (A13, A14):
+                assert view.state(pid).to_doc() == state.to_doc(), pid
+                assert view.papers[pid].seen == len(old.papers["papers"][pid]["digests"])
+
+
+def test_skipped_papers_resurface_when_a_digest_lists_them_after_the_upgrade(
+    old: Old, digest_paths: list[Path]
+) -> None:
+    assert_resurfacing_works(Library(old.data_dir), old, digest_paths)
+
+
+def test_a_day_fetched_before_the_upgrade_is_extended_by_a_fetch_after_it(
+    v3: Old, tmp_path: Path
+) -> None:
+    """The upgraded fetched day is still one digest: a later fetch of that day adds the papers
+    listed since and refreshes figures, as the earlier release did."""
+    library = Library(v3.data_dir)
+    (day,) = [d for d in library.digests.values() if d.name == DAY]
+    items = orjson.loads((SESSION / "2024-03-13-evening.json").read_bytes())
+    items[1]["paper"]["upvotes"] = 99
+    items.append(paper_item("2403.07007", "A Paper Listed After the Upgrade", day=DAY))
+    saved = tmp_path / f"{DAY}.json"
+    saved.write_bytes(orjson.dumps(items))
+    (file,) = library.import_files([saved]).files
+    assert (file.status, file.new, file.again) == ("imported", 1, 0)
+    for view in (library, Library(v3.data_dir)):
+        assert view.fetched_days() == [DAY] and len(view.digests) == 3
+        extended = view.digests[day.id]
+        assert (extended.seq, extended.papers, extended.imported_at) == (
+            day.seq,
+            day.papers + 1,
+            day.imported_at,
+        )
+        assert view.papers["fb92f44ce0e2"].upvotes == 99
+        (added,) = [p for p in view.papers.values() if p.title.endswith("After the Upgrade")]
+        assert added.digests == (day.id,) and added.arxiv_id == "2403.07007"
+        assert view.papers[LAMAMBA].seen == 2
+    # Fetched once more, nothing new: the same library, byte for byte.
+    before = snapshot(v3.data_dir)
+    (file,) = Library(v3.data_dir).import_files([saved]).files
+    assert file.status == "unchanged"
+    assert snapshot(v3.data_dir) == before

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from readinglist import catalog as catalogs
 from readinglist.cli import main
 from readinglist.errors import QueryError
 from readinglist.library import Library
 from readinglist.model import Paper
 from readinglist.query import Term, parse_query
-from readinglist.search import SearchEngine
+from readinglist.storage import CATALOG_FILE
 from tests.conftest import by_title
 
 MAMBA_TS = "Is Mamba Effective for Time Series Forecasting?"
@@ -196,8 +197,11 @@ def test_phrase_is_a_case_insensitive_title_substring(lib: Library) -> None:
 
 
 def test_abstract_words_match_at_word_starts(lib: Library) -> None:
+    abstracts = lib.catalog.abstracts(lib.ordered())
+
     def starts(word: str) -> list[str]:
-        return where(lib, lambda p: re.search(rf"\b{word}", p.abstract.casefold()) is not None)
+        found = re.compile(rf"\b{word}")
+        return where(lib, lambda p: found.search(abstracts[p.id].casefold()) is not None)
 
     expected = starts("forecast")
     assert len(expected) >= 10
@@ -205,7 +209,7 @@ def test_abstract_words_match_at_word_starts(lib: Library) -> None:
     assert lib.query("abstract:Forecast -abstract:mamba") == [
         pid for pid in expected if pid not in starts("mamba")
     ]
-    state_of_the_art = where(lib, lambda p: "state-of-the-art" in p.abstract.casefold())
+    state_of_the_art = where(lib, lambda p: "state-of-the-art" in abstracts[p.id].casefold())
     assert set(state_of_the_art) <= set(lib.query('abstract:"state of the art"'))
 
 
@@ -295,15 +299,29 @@ def test_filters_combine_with_words_and_negation(library: Library) -> None:
 # ---------------------------------------------------------------------------- index upkeep
 
 
-def test_index_is_updated_in_place_on_import(library: Library, tmp_path: Path) -> None:
+def test_an_import_makes_a_new_catalog_and_leaves_the_old_one_alone(
+    library: Library, tmp_path: Path
+) -> None:
+    """A thread holding the catalog (and engine) from before an import keeps its answers."""
+    old = library.catalog
     engine = library.search_engine()
+    old_ids, old_order = list(old), library.ordered()
+    old_lmc = old[by_title(library, LMC)]
     assert library.query("zyxomorphic") == []
     abstract = "We study zyxomorphic maps of weights. " * 10
     digest = tmp_path / "extra.txt"
     digest.write_text(f"Zyxomorphic Weight Maps\n{abstract}\n{LMC}\n{abstract}\n")
     assert library.import_files([digest]).ok
-    assert library.search_engine() is engine
+
+    assert library.catalog is not old
+    assert library.search_engine() is not engine
+    assert list(old) == old_ids and old.ordered_ids == old_order
+    assert old[old_lmc.id] == old_lmc and old_lmc.seen == 4
+    assert engine.search("zyxomorphic") == []  # the old engine answers from the old catalog
+    assert "Zyxomorphic Weight Maps" not in {p.title for p in old.values()}
+
     new = by_title(library, "Zyxomorphic Weight Maps")
+    assert len(library.catalog) == len(old) + 1
     assert library.query("zyxomorpic") == [new]
     assert library.query("abstract:zyxomorphic") == [new]  # a paper seen again keeps its text
     assert library.query("seen:5") == [by_title(library, LMC)]
@@ -324,22 +342,23 @@ def test_changes_from_another_process_are_picked_up(library: Library, tmp_path: 
     assert library.query("quuxotic") == [by_title(library, "Quuxotic Priors")]
 
 
-def test_state_naming_papers_the_papers_file_lacks_is_ignored(
+def test_state_naming_papers_the_imports_file_lacks_is_ignored(
     tmp_path: Path, digest_paths: list[Path]
 ) -> None:
-    """As after restoring an older papers.json: the query must not trip over the orphans."""
+    """As after restoring an older imports.json: the query must not trip over the orphans."""
     library = Library(tmp_path / "lib")
     library.import_files(digest_paths[:4])
-    older = (tmp_path / "lib" / "papers.json").read_bytes()
+    older = (tmp_path / "lib" / "imports.json").read_bytes()
     library.import_files(digest_paths[4:])
     newest = max(d.seq for d in library.digests.values())
     orphan = next(pid for pid, p in library.papers.items() if p.latest == newest and p.seen == 1)
     library.tag([orphan], add=["x"])
-    (tmp_path / "lib" / "papers.json").write_bytes(older)
+    (tmp_path / "lib" / "imports.json").write_bytes(older)
     reopened = Library(tmp_path / "lib")
     assert orphan not in reopened.papers
     assert reopened.query("tag:x") == []
     assert reopened.query("is:tagged mamba") == []
+    assert reopened.state(orphan).tags == ("x",)  # kept, for when its digest is back
 
 
 # ---------------------------------------------------------------------------- front ends
@@ -368,31 +387,60 @@ def test_core_never_imports_textual() -> None:
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
-def test_saved_index_gives_the_same_answers_and_follows_imports(
+def test_saved_catalog_gives_the_same_answers_and_follows_imports(
     library: Library, tmp_path: Path
 ) -> None:
-    """The title index is saved beside the library and reused only for the same papers."""
-    queries = ["mamba tiem seires", "permut", "reinforcment lerning", "revisited", "seen:>=2"]
+    """catalog.bin (the title index included) answers as the live library does, follows
+    imports by appended deltas, and a library rebuilt without it answers the same."""
+    queries = [
+        "mamba tiem seires",
+        "permut",
+        "reinforcment lerning",
+        "revisited",
+        "seen:>=2",
+        "abstract:forecast",
+        '"time series"',
+        "has:code digest:000",
+    ]
+    catalog_file = library.data_dir / CATALOG_FILE
     before = {q: library.query(q) for q in queries}
-    index_file = library.data_dir / "index.cache"
-    assert index_file.exists()
+    assert catalog_file.exists()
     reopened = Library(library.data_dir)
-    assert SearchEngine.open(reopened, build=False) is not None
     assert {q: reopened.query(q) for q in queries} == before
+    assert reopened.ordered() == library.ordered()
 
-    # An import extends the saved index instead of invalidating it...
+    # An import appends a delta to the saved catalog instead of rewriting it...
+    saved = catalog_file.read_bytes()
     digest = tmp_path / "extra.txt"
     digest.write_text("Mamba Time Series Revisited\nWe revisit state space models at length.\n")
-    assert Library(library.data_dir).import_files([digest]).ok
+    assert library.import_files([digest]).ok
+    grown = catalog_file.read_bytes()
+    assert len(grown) > len(saved) and grown.startswith(saved)
+    live = {q: library.query(q) for q in queries}
+    assert [library.papers[p].title for p in live["revisited"]] == ["Mamba Time Series Revisited"]
     cached = Library(library.data_dir)
-    assert SearchEngine.open(cached, build=False) is not None
-    answers = {q: cached.query(q) for q in queries}
-    assert [cached.papers[p].title for p in answers["revisited"]] == ["Mamba Time Series Revisited"]
-    # ...and gives exactly what an index built from scratch gives.
-    index_file.unlink()
+    assert {q: cached.query(q) for q in queries} == live
+    assert cached.ordered() == library.ordered()
+    # ...and gives exactly what a catalog rebuilt from the digest files gives.
+    catalog_file.unlink()
     scratch = Library(library.data_dir)
-    assert SearchEngine.open(scratch, build=False) is None
-    assert {q: scratch.query(q) for q in queries} == answers
-    # A damaged or stale file is ignored, never trusted.
-    index_file.write_bytes(b"garbage")
-    assert SearchEngine.open(Library(library.data_dir), build=False) is None
+    assert {q: scratch.query(q) for q in queries} == live
+    assert scratch.ordered() == library.ordered()
+    assert catalog_file.exists()  # rebuilt and saved again
+    # A delta torn by a crash is dropped and replayed from the digest files, and the file is
+    # mended: the next open finds every import in it.
+    rebuilt = catalog_file.read_bytes()
+    (digest := tmp_path / "more.txt").write_text("Revisited Priors\nWe revisit priors.\n")
+    assert scratch.import_files([digest]).ok  # the library that wrote the file appends to it
+    live = {q: scratch.query(q) for q in queries}
+    whole = catalog_file.read_bytes()
+    assert whole.startswith(rebuilt) and len(whole) > len(rebuilt)
+    catalog_file.write_bytes(whole[:-7])
+    torn = Library(library.data_dir)
+    assert {q: torn.query(q) for q in queries} == live
+    saved = catalogs.load(catalog_file, library.data_dir)
+    assert saved is not None and saved.catalog.imports == scratch.catalog.imports
+    # A damaged file is never trusted: rebuilt, same answers.
+    catalog_file.write_bytes(b"garbage")
+    damaged = Library(library.data_dir)
+    assert {q: damaged.query(q) for q in queries} == live

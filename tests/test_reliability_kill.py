@@ -1,14 +1,17 @@
 """kill -9 at random moments: the library always opens, valid, with every acknowledged change.
 
 A worker process (tests/crashworker.py) changes a real library in a loop and reports each
-change before and after the library call; we SIGKILL it after a random 20–150 ms, replay
-its reported changes on our own model, and compare with what a fresh Library reads. The
-one change that was under way may be saved or not, but nothing else may differ.
+change before and after the library call; we SIGKILL it a few ms after a chosen number of
+finished changes, replay its reported changes on our own model, and compare with what a
+fresh Library reads, and with what a Library reads once its catalog.bin (derived) is
+rebuilt from the digest files alone. The one change that was under way may be saved or
+not, but nothing else may differ.
 """
 
 from __future__ import annotations
 
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,12 +24,15 @@ from typing import Any
 import orjson
 import pytest
 
+from readinglist import contents
 from readinglist.library import Library
+from readinglist.lock import Lock
 from readinglist.model import normalise_tag, paper_id, title_key
 from readinglist.storage import (
+    CATALOG_FILE,
+    IMPORTS_FILE,
     LIBRARY_FILES,
     LOCK_FILE,
-    Lock,
     backup_path,
     leftover_temp_files,
     load_file,
@@ -121,12 +127,28 @@ def kill_once(
     return done, pending
 
 
-def check_files(data_dir: Path) -> None:
-    """Every library file and backup on disk is a complete, valid file."""
+def check_files(data_dir: Path) -> int:
+    """Every library file and backup on disk is a complete, valid file, and every digest
+    file imports.json lists is there, whole; return how many digest files it does not list
+    (written by an import killed before its commit: harmless)."""
     for name, kind in LIBRARY_FILES:
         load_file(data_dir / name, kind)
         if backup_path(data_dir / name).exists():
             load_file(backup_path(data_dir / name), kind)
+    listed = load_file(data_dir / IMPORTS_FILE, "imports").get("imports", {})
+    for name in listed:
+        contents.read(data_dir, name)
+    on_disk = {p.stem for p in (data_dir / contents.DIGESTS_DIR).glob("*.json")}
+    assert set(listed) <= on_disk
+    return len(on_disk - set(listed))
+
+
+def rebuilt(data_dir: Path, scratch: Path) -> Library:
+    """The library in ``data_dir`` opened from a copy without catalog.bin: what the digest
+    files and imports.json alone say."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.copytree(data_dir, scratch, ignore=shutil.ignore_patterns(CATALOG_FILE, LOCK_FILE))
+    return Library(scratch)
 
 
 def run_kills(data_dir: Path, digest_paths: list[Path], kills: int, seed: int) -> Counter[str]:
@@ -143,10 +165,11 @@ def run_kills(data_dir: Path, digest_paths: list[Path], kills: int, seed: int) -
             model = model.after(op)
         seen["changes acknowledged"] += len(done)
         seen["temp files left"] += len(leftover_temp_files(data_dir))
+        seen["digest temp files left"] = len(list((data_dir / contents.DIGESTS_DIR).glob(".*.tmp")))
         seen["killed while holding the lock"] += (
             Lock(data_dir / LOCK_FILE).stale_holder() is not None
         )
-        check_files(data_dir)
+        seen["unlisted digest files"] = check_files(data_dir)
 
         library = Library(data_dir)
         assert not leftover_temp_files(data_dir)
@@ -159,6 +182,11 @@ def run_kills(data_dir: Path, digest_paths: list[Path], kills: int, seed: int) -
                 f"kill {number}: library is neither before nor after {pending}"
             )
             seen["pending change saved"] += 1
+        # catalog.bin, however the kill left it, tells what the digest files tell.
+        fresh = rebuilt(data_dir, data_dir.with_name("rebuilt"))
+        assert model.matches(fresh), f"kill {number}: catalog.bin differs from a rebuild"
+        assert fresh.ordered() == library.ordered(), f"kill {number}: order differs"
+        seen["imports"] = len(library.catalog.imports)
     seen["kills"] = kills
     return seen
 

@@ -1,4 +1,5 @@
-"""Atomic, corruption-checked, shared TinyDB storage."""
+"""Atomic, corruption-checked, shared TinyDB storage: state.json and imports.json (small,
+rewritten), digest files (written once), catalog.bin (derived, appended)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import pytest
 
 from readinglist.errors import LibraryCorrupt
 from readinglist.library import Library
-from readinglist.storage import SCHEMA_VERSION
+from readinglist.storage import CATALOG_FILE, IMPORTS_FILE, SCHEMA_VERSION, STATE_FILE
+from tests.libhelpers import digest_files, identities, imported_digest_files, rename_to_hash
+
+#: A digest of two papers no real digest holds, to import one more into a library.
+EXTRA = (
+    "extra.txt",
+    b"A Paper Only This Digest Has\nIt is about nothing else.\n"
+    b"Another Paper Only This Digest Has\nNor is this one.\n",
+)
 
 CORRUPTIONS = {
     "empty": b"",
@@ -24,11 +33,22 @@ CORRUPTIONS = {
 }
 
 
+def saved_twice(library: Library, kind: str) -> Path:
+    """The path of the ``kind`` file of ``library``, saved twice so that it has a .bak."""
+    if kind == "state":
+        library.mark(library.ordered()[:1])
+        library.mark(library.ordered()[1:2])  # the second save keeps the first as .bak
+        return library.store.state_storage.path
+    assert library.import_files([EXTRA]).new == 2  # the fixture's import was the first save
+    return library.store.imports_storage.path
+
+
+@pytest.mark.parametrize("kind", ["state", "imports"])
 @pytest.mark.parametrize("name", sorted(CORRUPTIONS))
-def test_corrupt_state_file_is_refused_and_left_untouched(library: Library, name: str) -> None:
-    library.mark(library.ordered()[:1])
-    library.mark(library.ordered()[1:2])  # the second save keeps the first as state.json.bak
-    path = library.store.state_storage.path
+def test_corrupt_small_file_is_refused_and_left_untouched(
+    library: Library, name: str, kind: str
+) -> None:
+    path = saved_twice(library, kind)
     path.write_bytes(CORRUPTIONS[name])
     with pytest.raises(LibraryCorrupt) as info:
         Library(library.data_dir)
@@ -38,15 +58,27 @@ def test_corrupt_state_file_is_refused_and_left_untouched(library: Library, name
     assert path.read_bytes() == CORRUPTIONS[name]
 
 
-def test_corrupt_file_is_not_overwritten_by_a_running_instance(library: Library) -> None:
-    """Another process damaged the file after we loaded it: our next write must refuse."""
+@pytest.mark.parametrize("kind", ["state", "imports"])
+@pytest.mark.parametrize("change", ["mark", "import"])
+def test_corrupt_file_is_not_overwritten_by_a_running_instance(
+    library: Library, kind: str, change: str
+) -> None:
+    """Another process damaged a file after we loaded it: our next write must refuse."""
     pid = library.ordered()[0]
     library.mark([pid])
-    path = library.store.state_storage.path
+    path = (
+        library.store.state_storage.path if kind == "state" else library.store.imports_storage.path
+    )
     path.write_bytes(b"{trunc")
-    with pytest.raises(LibraryCorrupt):
-        library.mark([library.ordered()[1]])
+    others = {p: p.read_bytes() for p in library.data_dir.iterdir() if p.is_file() and p != path}
+    with pytest.raises(LibraryCorrupt) as info:
+        if change == "mark":
+            library.mark([library.ordered()[1]])
+        else:
+            library.import_files([EXTRA])
+    assert str(info.value).startswith(f"{path}: not valid JSON")
     assert path.read_bytes() == b"{trunc"
+    assert {p: p.read_bytes() for p in others} == others
 
 
 def test_backup_holds_the_previous_good_version(library: Library) -> None:
@@ -59,13 +91,46 @@ def test_backup_holds_the_previous_good_version(library: Library) -> None:
     assert backup["meta"]["schema"] == {"version": SCHEMA_VERSION["state"], "kind": "state"}
 
 
-def test_mark_read_does_not_rewrite_the_papers_file(library: Library) -> None:
-    papers = library.store.papers_storage.path
-    before = papers.stat()
-    library.mark(library.ordered()[:5])
-    library.tag(library.ordered()[:5], add=["x"])
-    after = papers.stat()
-    assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
+def test_a_mark_rewrites_only_state_json(library: Library) -> None:
+    """Reading changes touch neither the digest files, nor imports.json, nor catalog.bin."""
+    data_dir = library.data_dir
+    untouched = [*digest_files(data_dir), data_dir / IMPORTS_FILE, data_dir / CATALOG_FILE]
+    before = identities(untouched)
+    state = data_dir / STATE_FILE
+    ids = library.ordered()[:5]
+    library.mark(ids)
+    first = state.read_bytes()
+    library.tag(ids, add=["x"])
+    library.set_note(ids[0], "a note")
+    library.undo()
+    library.decide(ids[1:2], "snoozed", "2099-01-01")
+    assert identities(untouched) == before
+    assert state.read_bytes() != first and Library(data_dir).state(ids[1]).status == "snoozed"
+
+
+def test_an_import_only_creates_digest_files_and_appends_to_the_catalog(
+    library: Library, digest_paths: list[Path]
+) -> None:
+    data_dir = library.data_dir
+    catalog = data_dir / CATALOG_FILE
+    old_digests = identities(digest_files(data_dir))
+    old_catalog = catalog.read_bytes()
+    inode = catalog.stat().st_ino
+
+    report = library.import_files([EXTRA])
+    assert report.new == 2
+    new = [p for p in digest_files(data_dir) if p.name not in old_digests]
+    assert len(new) == 1 and imported_digest_files(data_dir)[-1] == new[0]
+    assert identities([p for p in digest_files(data_dir) if p not in new]) == old_digests
+    grown = catalog.read_bytes()
+    assert catalog.stat().st_ino == inode  # the same file, appended to
+    assert len(grown) > len(old_catalog) and grown.startswith(old_catalog)
+    assert set(Library(data_dir).papers) == set(library.papers)
+
+    # Importing the same digests again changes no file at all.
+    files = identities([*digest_files(data_dir), data_dir / IMPORTS_FILE, catalog])
+    assert library.import_files([*digest_paths, EXTRA]).new == 0
+    assert identities([*digest_files(data_dir), data_dir / IMPORTS_FILE, catalog]) == files
 
 
 def test_two_instances_do_not_lose_each_others_changes(library: Library) -> None:
@@ -92,9 +157,24 @@ def test_refresh_picks_up_another_instance(library: Library) -> None:
     assert library.refresh() is False
 
 
-def test_leftover_temp_files_are_cleaned_on_open(library: Library) -> None:
+@pytest.mark.parametrize("name", [STATE_FILE, f"{STATE_FILE}.bak", IMPORTS_FILE, CATALOG_FILE])
+def test_leftover_temp_files_are_cleaned_on_open(library: Library, name: str) -> None:
     library.mark(library.ordered()[:1])
-    leftover = library.data_dir / ".state.json.99999.tmp"
+    leftover = library.data_dir / f".{name}.99999.tmp"
+    leftover.write_bytes(b'{"half": ')
+    Library(library.data_dir)
+    assert not leftover.exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core bug: an import killed while writing a digest file leaves "
+    "digests/.<hash>.json.<pid>.tmp, which nothing removes (leftover_temp_files only looks "
+    "beside imports.json, state.json and catalog.bin) and doctor does not report",
+)
+def test_leftover_temp_files_of_digest_files_are_cleaned_on_open(library: Library) -> None:
+    name = digest_files(library.data_dir)[0].name
+    leftover = library.data_dir / "digests" / f".{name}.99999.tmp"
     leftover.write_bytes(b'{"half": ')
     Library(library.data_dir)
     assert not leftover.exists()
@@ -139,11 +219,47 @@ def test_write_failure_leaves_disk_and_memory_consistent(
 
 
 def test_malformed_document_is_reported_as_damage(library: Library) -> None:
-    path = library.store.papers_storage.path
+    path = library.store.imports_storage.path
     data = orjson.loads(path.read_bytes())
-    pid = next(iter(data["papers"]))
-    del data["papers"][pid]["title"]
+    name = next(iter(data["imports"]))
+    del data["imports"][name]["name"]
     path.write_bytes(orjson.dumps(data))
     with pytest.raises(LibraryCorrupt) as info:
         Library(library.data_dir)
-    assert f"papers.json: papers/{pid}: field 'title' is missing, expected text;" in str(info.value)
+    assert f"imports.json: imports/{name}: field 'name' is missing, expected text;" in str(
+        info.value
+    )
+    assert path.read_bytes() == orjson.dumps(data)
+
+
+def test_malformed_document_in_a_digest_file_is_reported_as_damage(library: Library) -> None:
+    """A digest file whose name matches its content (as an import would write it), but one
+    of whose papers has no title: refused, naming the file, the paper and the field."""
+    data_dir = library.data_dir
+    path = imported_digest_files(data_dir)[1]
+    data = orjson.loads(path.read_bytes())
+    del data["papers"]["3"]["title"]
+    payload = orjson.dumps(data)
+    renamed = rename_to_hash(path, payload)
+    with pytest.raises(LibraryCorrupt) as info:
+        Library(data_dir)
+    assert str(info.value).startswith(
+        f"{renamed}: papers/3: field 'title' is missing, expected text; the file was left untouched"
+    )
+    assert renamed.read_bytes() == payload and not (data_dir / CATALOG_FILE).exists()
+
+
+def test_a_digest_file_edited_in_place_is_reported_as_damage(library: Library) -> None:
+    """A hand edit that keeps the JSON valid still changes the content its name promises."""
+    data_dir = library.data_dir
+    path = imported_digest_files(data_dir)[1]
+    edited = path.read_bytes().replace(b'"title":"', b'"title":"Edited: ', 1)
+    path.write_bytes(edited)
+    (data_dir / CATALOG_FILE).unlink()
+    with pytest.raises(LibraryCorrupt) as info:
+        Library(data_dir)
+    assert str(info.value).startswith(
+        f"{path}: its content does not match its name (the file was changed); the file was "
+        "left untouched"
+    )
+    assert path.read_bytes() == edited and not (data_dir / CATALOG_FILE).exists()
