@@ -29,7 +29,7 @@ from array import array
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -146,18 +146,12 @@ class Catalog(Mapping[str, Paper]):
         return iter(self.ids)
 
     def __getitem__(self, pid: str) -> Paper:
-        return self.paper_at(self.slots[pid])
-
-    def paper(self, pid: str) -> Paper:
         """The paper ``pid`` (KeyError if unknown), made on demand: a catalog holds columns."""
-        return self.paper_at(self.slots[pid])
-
-    def paper_at(self, slot: str | int) -> Paper:
-        slot = self.slots[slot] if isinstance(slot, str) else slot
+        slot = self.slots[pid]
         digests = self.digests
         seen = self.sightings[slot]
         return Paper(
-            self.ids[slot],
+            pid,
             self.titles[slot],
             self.links[slot],
             tuple(digests[n].id for n in seen),
@@ -391,7 +385,7 @@ class Builder:
         sightings = len(new) + len(again)
         if not sightings and not enriched and not keep:
             return Applied()
-        self._do(("import", *_record_fields(record)))
+        self._do(("import", *astuple(record)))
         if number == len(self.digests):
             self._do(
                 ("digest", number, record.digest, record.name, record.date, record.seq,
@@ -489,17 +483,6 @@ def _meta(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     return {k: doc[k] for k in META_FIELDS if doc.get(k) not in (None, [])} or None
 
 
-def _record_fields(record: ImportRecord) -> tuple[Any, ...]:
-    return (
-        record.hash,
-        record.digest,
-        record.name,
-        record.date,
-        record.seq,
-        record.imported_at,
-    )
-
-
 @dataclass(frozen=True)
 class _Empty:
     imports: tuple[ImportRecord, ...] = ()
@@ -543,7 +526,7 @@ def base_payload(catalog: Catalog) -> tuple[Any, ...]:
     return (
         CATALOG_FORMAT,
         "base",
-        [_record_fields(r) for r in catalog.imports],
+        [astuple(r) for r in catalog.imports],
         [(d.id, d.name, d.date, d.seq, d.imported_at, d.papers) for d in catalog.digests],
         catalog.ids,
         catalog.titles,

@@ -125,7 +125,7 @@ class Reading:
         return [self.to_json(pid, abstracts[pid]) for pid in ids]
 
     def to_json(self, pid: str, abstract: str) -> dict[str, Any]:
-        paper, state = self.catalog.paper(pid), self.state(pid)
+        paper, state = self.catalog[pid], self.state(pid)
         status = state.current()
         return {
             "id": pid,
