@@ -30,10 +30,9 @@ import orjson
 
 from readinglist import validate
 from readinglist.errors import LibraryCorrupt, StorageError
-from readinglist.storage import atomic_write, check_schema, fsync_dir
+from readinglist.storage import DIGESTS_DIR, atomic_write, check_schema, fsync_dir
 
-#: The folder of digest files inside a library.
-DIGESTS_DIR = "digests"
+
 #: Schema of a digest file (``meta/schema``).
 CONTENT_VERSION = 1
 #: Hex characters of a digest file's name (128 bits of blake2b).

@@ -75,8 +75,8 @@ def diagnose(data_dir: Path) -> list[Finding]:
         return [Finding(True, f"{data_dir}: no library yet (it is created on the first import)")]
     findings: list[Finding] = []
     loaded: dict[str, Data] = {}
-    # papers.json is read (and upgraded) by the next open only while imports.json is absent;
-    # beside an imports.json it is what an upgrade cut short left, renamed by the next open.
+    # papers.json is upgraded by the next open; beside an imports.json (an upgrade cut short)
+    # only the digests it alone holds are added, and a damaged one is set aside unread.
     upgrading = (data_dir / PAPERS_FILE).exists() and not (data_dir / IMPORTS_FILE).exists()
     files = [(PAPERS_FILE, "papers")] if upgrading else []
     for name, kind in [*files, *LIBRARY_FILES]:
@@ -92,7 +92,8 @@ def diagnose(data_dir: Path) -> list[Finding]:
                 True,
                 f"{PAPERS_FILE}: beside {IMPORTS_FILE}, which lists the library's digests (an "
                 "upgrade cut short, or a copy an earlier release put back); the next open "
-                f"sets it aside unread, as {RETIRED_PAPERS} (numbered if that name is taken)",
+                "adds the digests only it holds (none if it is damaged) and sets it aside, "
+                f"as {RETIRED_PAPERS} (numbered if that name is taken)",
             )
         )
     known: set[str] | None = None

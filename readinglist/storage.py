@@ -53,6 +53,8 @@ LIBRARY_FILES = ((IMPORTS_FILE, "imports"), (STATE_FILE, "state"))
 #: The derived catalog (see :mod:`readinglist.catalog`): rebuilt from the digest files
 #: whenever it is missing or damaged, never user data.
 CATALOG_FILE = "catalog.bin"
+#: The folder of digest files (``readinglist.contents``).
+DIGESTS_DIR = "digests"
 #: The title index of the layout before digest files; removed by the upgrade.
 INDEX_FILE = "index.cache"
 
@@ -124,9 +126,30 @@ def temp_files(path: Path) -> list[Path]:
 
 
 def leftover_temp_files(data_dir: Path) -> list[Path]:
-    """Temp files of unfinished saves of either library file or of the catalog."""
+    """Temp files of unfinished saves: of either library file or of the catalog, and of
+    digest files whose writer is no longer running."""
     names = [name for name, _ in LIBRARY_FILES] + [CATALOG_FILE]
-    return [tmp for name in names for tmp in temp_files(data_dir / name)]
+    saves = [tmp for name in names for tmp in temp_files(data_dir / name)]
+    # Digest files are written outside the lock: a temp file there may be a running
+    # import's, and only its pid (``.<name>.<pid>.tmp``) tells.
+    digests = sorted((data_dir / DIGESTS_DIR).glob(".*.tmp"))
+    return saves + [tmp for tmp in digests if not _writer_running(tmp)]
+
+
+def _writer_running(tmp: Path) -> bool:
+    try:
+        pid = int(tmp.name.split(".")[-2])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or not a pid we can ask about: leave it
+    return True
 
 
 def remove_temp_files(data_dir: Path, lock: Lock) -> list[Path] | None:

@@ -152,7 +152,7 @@ def test_an_upgrade_cut_short_is_no_problem(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """imports.json written (the upgrade's commit), papers.json not yet renamed: the next
-    open sets it aside without reading it, so doctor only says so."""
+    open adds nothing it already lists and sets it aside, so doctor only says so."""
     data_dir = Path(shutil.copytree(FIXTURES / "v2", tmp_path / "lib"))
     Library(data_dir)
     os.replace(data_dir / "papers.json.schema1.bak", data_dir / "papers.json")
@@ -161,8 +161,9 @@ def test_an_upgrade_cut_short_is_no_problem(
     assert (code, problems(lines)) == (0, [])
     assert (
         "ok: papers.json: beside imports.json, which lists the library's digests (an upgrade "
-        "cut short, or a copy an earlier release put back); the next open sets it aside "
-        "unread, as papers.json.schema1.bak (numbered if that name is taken)"
+        "cut short, or a copy an earlier release put back); the next open adds the digests "
+        "only it holds (none if it is damaged) and sets it aside, as papers.json.schema1.bak "
+        "(numbered if that name is taken)"
     ) in lines
     assert snapshot(data_dir) == before
     assert len(Library(data_dir).papers) == 20

@@ -549,15 +549,6 @@ def test_a_damaged_state_file_is_refused(
     assert old.state_path.read_bytes() == damaged
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "core bug: Library() upgrades the layout (layout.upgrade: digest files, imports.json, "
-        "papers.json renamed, index.cache removed) before Store validates state.json, so a "
-        "library refused for a damaged state.json is changed anyway, although the message "
-        "says 'the file was left untouched'; an older release then finds no papers.json"
-    ),
-)
 def test_a_library_refused_for_its_state_file_is_left_as_it_was(old: Old) -> None:
     data = old.state
     pid = next(iter(data["state"]))
@@ -682,21 +673,6 @@ def test_the_older_doctors_repair_does_not_confuse_the_next_open(
     assert_nothing_lost(library, v3)
 
 
-NO_STATE_REASON = (
-    "core bug: an older release refuses the upgraded library only because state.json is "
-    "saved at schema 4, and the upgrade does not make sure it is: {case}; the older release "
-    "then opens the upgraded folder as an empty library (0 papers) instead of refusing it, "
-    "and an import there writes a papers.json the next open renames aside unread"
-)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=NO_STATE_REASON.format(
-        case="a library whose reader never marked anything has no state.json (the earlier "
-        "releases create it on the first change), so none is written"
-    ),
-)
 def test_a_library_without_state_is_refused_by_older_releases_after_the_upgrade(
     tmp_path: Path, run_release: Callable[..., subprocess.CompletedProcess[str]]
 ) -> None:
@@ -713,14 +689,6 @@ def test_a_library_without_state_is_refused_by_older_releases_after_the_upgrade(
     assert result.returncode == 1, result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=NO_STATE_REASON.format(
-        case="layout.upgrade renames papers.json before the Store saves state.json at 4, and "
-        "that save is skipped when another process takes the lock in between (or the disk is "
-        "full), or never happens when the process dies there"
-    ),
-)
 def test_an_upgrade_cut_short_before_the_state_file_is_saved_keeps_older_releases_out(
     old: Old,
 ) -> None:
@@ -729,30 +697,49 @@ def test_an_upgrade_cut_short_before_the_state_file_is_saved_keeps_older_release
     assert (old.data_dir / PAPERS_FILE).exists() or saved == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "core bug: layout.upgrade trusts an imports.json it finds beside papers.json (an "
-        "upgrade cut short after its commit) and renames papers.json aside unread; if an older "
-        "release changed papers.json meanwhile (it still opens that folder: state.json is not "
-        "upgraded yet), what it imported is left out of the library"
-    ),
-)
-def test_papers_an_older_release_imported_after_a_cut_short_upgrade_are_kept(
+def test_an_upgrade_cut_short_after_its_commit_keeps_older_releases_out(
     v3: Old,
     monkeypatch: pytest.MonkeyPatch,
     run_release: Callable[..., subprocess.CompletedProcess[str]],
     digest_paths: list[Path],
 ) -> None:
+    """state.json is saved at the new schema before anything else changes, so the older
+    release cannot import into the papers.json an upgrade cut short leaves behind."""
     with monkeypatch.context() as patch:
         patch.setattr(layout, "_retire", crash)
         with pytest.raises(Crash):
             Library(v3.data_dir)
     result = run_release(v3.release, v3.data_dir, "import", str(digest_paths[4]))
+    assert result.returncode == 1 and "newer" in result.stderr, result.stderr
+    assert (v3.data_dir / PAPERS_FILE).read_bytes() == v3.papers_bytes
+
+
+def test_papers_json_restored_beside_imports_json_adds_what_it_alone_holds(
+    v3: Old,
+    monkeypatch: pytest.MonkeyPatch,
+    run_release: Callable[..., subprocess.CompletedProcess[str]],
+    digest_paths: list[Path],
+) -> None:
+    """A cut-short upgrade whose state.json the user restored from its copy: the older
+    release imports into papers.json again; the next open adds that import to the library
+    and keeps everything imports.json listed."""
+    with monkeypatch.context() as patch:
+        patch.setattr(layout, "_retire", crash)
+        with pytest.raises(Crash):
+            Library(v3.data_dir)
+    v3.aside.replace(v3.state_path)
+    result = run_release(v3.release, v3.data_dir, "import", str(digest_paths[4]))
     assert result.returncode == 0, result.stderr
-    imported = len(orjson.loads((v3.data_dir / PAPERS_FILE).read_bytes())["papers"])
-    assert imported > 41
-    assert len(Library(v3.data_dir).papers) == imported
+    papers = orjson.loads((v3.data_dir / PAPERS_FILE).read_bytes())
+    assert len(papers["papers"]) > 41
+    library = Library(v3.data_dir)
+    assert set(library.papers) == set(papers["papers"])
+    assert {d.name for d in library.catalog.digests} == {
+        record["name"] for record in papers["digests"].values()
+    }
+    before = snapshot(v3.data_dir)
+    assert set(Library(v3.data_dir).papers) == set(papers["papers"])
+    assert snapshot(v3.data_dir) == before
 
 
 # ---------------------------------------------------------------------------- cut short
@@ -852,8 +839,7 @@ def test_an_upgrade_cut_short_is_finished_by_the_next_open(
     assert old.aside.read_bytes() == old.state_bytes
     assert not (old.data_dir / f"{RETIRED}.2").exists()
     assert not (old.data_dir / PAPERS_FILE).exists()
-    if cut != "after papers.json is renamed":  # see the test after this one
-        assert not (old.data_dir / INDEX_FILE).exists()
+    assert not (old.data_dir / INDEX_FILE).exists()
     assert load_versioned(old.state_path, "state")[1] == 4
     assert leftover_temp_files(old.data_dir) == []
     listed = set(load_file(old.data_dir / IMPORTS_FILE, "imports")["imports"])
@@ -864,15 +850,6 @@ def test_an_upgrade_cut_short_is_finished_by_the_next_open(
     assert_resurfacing_works(library, old, digest_paths)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "core bug: layout._retire renames papers.json before it removes index.cache; killed "
-        "in between, the next open finds no papers.json, so layout.upgrade returns at once "
-        "and the earlier release's index.cache stays in the folder for good (doctor does not "
-        "mention it)"
-    ),
-)
 def test_an_upgrade_cut_short_after_the_rename_still_removes_the_old_index(
     old: Old, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -880,19 +857,10 @@ def test_an_upgrade_cut_short_after_the_rename_still_removes_the_old_index(
         cut_after_rename(old, patch)
         with pytest.raises(Crash):
             Library(old.data_dir)
-    assert (old.data_dir / INDEX_FILE).exists()
     Library(old.data_dir)
     assert not (old.data_dir / INDEX_FILE).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "core bug: a digest file's temp file left by a writer killed mid-write "
-        "(digests/.<name>.json.<pid>.tmp) is never removed: remove_temp_files only looks "
-        "beside imports.json, state.json and catalog.bin, and doctor does not report it"
-    ),
-)
 def test_a_digest_files_temp_file_left_by_a_killed_upgrade_is_cleaned(
     old: Old, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -967,9 +935,11 @@ def test_processes_opening_it_at_once_upgrade_it_once(old: Old) -> None:
 
 
 def test_a_held_lock_leaves_the_state_upgrade_in_memory_until_a_later_open(old: Old) -> None:
-    """state.json upgraded while another process writes (the layout already is): read in
-    memory, saved by a later open, the original kept aside either way."""
+    """An older state.json in an upgraded folder (the upgrade saves it at 4: here it is
+    restored from its copy) opened while another process writes: upgraded in memory, saved
+    by a later open, the original kept aside either way."""
     layout.upgrade(old.data_dir)
+    old.aside.replace(old.state_path)
     before = snapshot(old.data_dir)
     child = hold(old.data_dir, "readinglist import")
     try:
@@ -988,6 +958,7 @@ def test_a_held_lock_leaves_the_state_upgrade_in_memory_until_a_later_open(old: 
 
 def test_a_change_after_a_deferred_state_upgrade_keeps_the_original_aside(old: Old) -> None:
     layout.upgrade(old.data_dir)
+    old.aside.replace(old.state_path)
     child = hold(old.data_dir, "readinglist import")
     try:
         library = Library(old.data_dir)

@@ -166,12 +166,6 @@ def test_leftover_temp_files_are_cleaned_on_open(library: Library, name: str) ->
     assert not leftover.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: an import killed while writing a digest file leaves "
-    "digests/.<hash>.json.<pid>.tmp, which nothing removes (leftover_temp_files only looks "
-    "beside imports.json, state.json and catalog.bin) and doctor does not report",
-)
 def test_leftover_temp_files_of_digest_files_are_cleaned_on_open(library: Library) -> None:
     name = digest_files(library.data_dir)[0].name
     leftover = library.data_dir / "digests" / f".{name}.99999.tmp"
