@@ -3,21 +3,29 @@
     python benchmarks/bench_app.py --sizes 1000 10000 100000 --runs 5
 
 For each size a seeded synthetic corpus (``benchmarks/corpus.py``) is written as real digest
-files in both layouts, then measured, each figure as median / worst of ``--runs`` runs:
+files in both layouts, then measured, each figure as median / worst of ``--runs`` runs (RSS:
+median / largest):
 
 1. ``readinglist import`` of the whole corpus in a fresh process: wall time, peak RSS;
 2. the real app in a pseudo-terminal (120×36): process start to first screen (the header is
-   drawn) and to "whole library searchable" (the filter's placeholder changes);
+   drawn), to the first rows (the status line counts them), to "whole library searchable"
+   (the filter's placeholder changes) and to a typed query answered (``/`` and ``QUERY``
+   typed as soon as the filter works; answered when the status line names the filter), and
+   the app's peak RSS then;
 3. filter keystroke → repainted list, over a scripted 50+ key sequence with typos and
    backspaces, driven with the Pilot; "repainted" is the first screen update (``App._display``)
    after the list's last refresh for that key;
 4. ``r`` (toggle read) from key to saved on disk, and ``Library.tag`` / ``Library.set_note``;
 5. ``j`` and PageDown at the top of the unfiltered list;
 6. ``readinglist list --json`` and ``readinglist export --all`` in a fresh process;
-7. the daily work, each a fresh process: importing one new 300-paper digest into the
-   library (on a copy, every run), ``list QUERY --limit 20`` and ``mark ID``;
-8. memory across reloads: RSS of one process after 1 and after 10 re-reads of the library
-   (what the app does when another process imports), to show nothing is leaked.
+7. the daily work, each a fresh process with its peak RSS: importing one new 300-paper digest
+   into the library (on a copy, every run), ``list QUERY --limit 20`` and ``mark ID``;
+8. memory across reloads: RSS of one process holding the library open, as the app does,
+   after 1 and after 10 reloads (another process imports a small digest, then
+   ``Library.refresh()`` and a new ``Library.view()``, the old view dropped), to show that
+   a replaced catalog and index are freed.
+
+``--only`` measures some of these (say ``--only reload`` at 100k) instead of all.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import fcntl
 import gc
 import os
 import platform
+import re
 import select
 import shutil
 import statistics
@@ -38,6 +47,7 @@ import sys
 import tempfile
 import termios
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,6 +61,8 @@ from readinglist.tui.widgets.paper_list import PaperList
 
 CLI = [sys.executable, "-m", "readinglist.cli"]
 SIZE = (120, 36)
+#: A two-word query with a typo, as typed in the daily work.
+QUERY = "mamba tiem"
 #: Typing, typos, backspaces and filters, as a reader would: 50+ keys.
 KEYS = [
     *"mamba",
@@ -100,8 +112,42 @@ def _peak_rss(pid: int) -> int:
     return 0
 
 
-def launch_tui(data_dir: Path, timeout: float = 60.0) -> tuple[float, float, int]:
-    """Start the app in a pty; seconds to first screen and to searchable, and peak RSS (MB)."""
+#: Control sequences (CSI, OSC, two-byte escapes) stripped from the app's output so that
+#: text drawn in several styled pieces is found whole.
+ESCAPES = re.compile(
+    rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]"
+)
+
+
+@dataclass
+class Start:
+    """One start of the app in a pty: seconds from spawn to each milestone, and peak RSS."""
+
+    first_screen: float
+    first_rows: float
+    searchable: float
+    answered: float
+    peak_mb: int
+
+
+class Screen:
+    """What the app in a pty has drawn so far, as text without control sequences."""
+
+    def __init__(self, master: int) -> None:
+        self.master = master
+        self.raw = b""
+        self.text = b""
+
+    def read(self, timeout: float = 0.05) -> None:
+        if select.select([self.master], [], [], timeout)[0]:
+            with contextlib.suppress(OSError):
+                self.raw += os.read(self.master, 1 << 16)
+                self.text = ESCAPES.sub(b"", self.raw)
+
+
+def launch_tui(data_dir: Path, timeout: float = 120.0) -> Start:
+    """Start the app in a pty, wait for its list and index, type ``/QUERY`` and wait for the
+    answer (the status line names the filter once the list shows its results)."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
     env = os.environ | {"TERM": "xterm-256color", "READINGLIST_CONFIG_DIR": str(data_dir / "cfg")}
@@ -115,35 +161,41 @@ def launch_tui(data_dir: Path, timeout: float = 60.0) -> tuple[float, float, int
         start_new_session=True,
     )
     os.close(slave)
-    output = b""
-    first = searchable = None
+    screen = Screen(master)
+    seen: dict[str, float] = {}
+    milestones = {
+        "first_screen": b"readinglist",  # the header
+        "first_rows": b" shown",  # the status line counts the rows the list shows
+        "searchable": b"/ filter: words",  # the filter's placeholder once the index is ready
+    }
+    answer = f"filter: {QUERY}".encode()
     peak = 0
-    while searchable is None and time.perf_counter() - start < timeout:
-        ready, _, _ = select.select([master], [], [], 0.05)
-        if ready:
-            with contextlib.suppress(OSError):
-                output += os.read(master, 1 << 16)
+    while "answered" not in seen and time.perf_counter() - start < timeout:
+        screen.read()
         now = time.perf_counter() - start
-        if first is None and b"readinglist" in output:
-            first = now
-        if b"/ filter: words" in output:
-            searchable = now
+        for name, text in milestones.items():
+            if name not in seen and text in screen.text:
+                seen[name] = now
+                if name == "searchable":
+                    os.write(master, b"/" + QUERY.encode())  # as a reader would, right away
+        if "searchable" in seen and answer in screen.text:
+            seen["answered"] = now
             peak = _peak_rss(process.pid)
-    os.write(master, b"q")
+    os.write(master, b"\x11")  # ctrl+q: quits even from the filter
     deadline = time.monotonic() + 10
     pid = 0
     while pid == 0:
-        if select.select([master], [], [], 0.05)[0]:
-            with contextlib.suppress(OSError):
-                os.read(master, 1 << 16)
+        screen.read()
         if time.monotonic() > deadline:
             process.kill()
         pid, _ = os.waitpid(process.pid, os.WNOHANG)
     process.returncode = 0  # reaped above; keep Popen from waiting again
     os.close(master)
-    if first is None or searchable is None:
-        raise SystemExit(f"the app did not become searchable within {timeout} s")
-    return first, searchable, peak
+    missing = [name for name in (*milestones, "answered") if name not in seen]
+    if missing:
+        tail = screen.text[-2000:].decode(errors="replace")
+        raise SystemExit(f"the app never showed {missing} within {timeout} s; last:\n{tail}")
+    return Start(**seen, peak_mb=peak)
 
 
 class Repaints:
@@ -234,8 +286,20 @@ def core_changes(data_dir: Path) -> dict[str, float]:
     return timings
 
 
-#: A child that re-reads the library as the app does on an import elsewhere; prints RSS (MB)
-#: after the first and the tenth reload.
+def daily_digest(out: Path, papers: int = 300, label: str = "daily") -> Path:
+    """One new digest of ``papers`` papers none of the library has (spaced layout); titles
+    end in ``(label)``, so digests of different labels share no paper."""
+    corpus = generate(papers, seed=4242)
+    body = "\n\n".join(f"{p.title} ({label})\n\n{p.abstract}" for p in corpus.papers)
+    path = out / f"{re.sub(r'[^a-z0-9]+', '-', label.lower())}.txt"
+    path.write_text(f"Apr 2\n\n{body}\n")
+    return path
+
+
+#: A child that keeps a library open as the app does: on each line read from stdin (after
+#: another process changed the library) it reloads it (``refresh`` then a new ``view``, the
+#: old view dropped) and answers a query from the new view, then prints its RSS (MB). No
+#: explicit gc.collect(): a replaced catalog and index must go by reference counting.
 RELOADS = """
 import sys
 from pathlib import Path
@@ -247,55 +311,89 @@ def rss():
             return int(line.split()[1]) // 1024
 
 library = Library(Path(sys.argv[1]))
-library.search_engine()
-after = []
-for _ in range(10):
-    library.store.reload({"papers", "state"})
-    library._rebuild({"papers", "state"})
-    library.search_engine()
-    after.append(rss())
-print(after[0], after[-1])
+view = library.view()
+view.query(sys.argv[2])
+print(rss(), flush=True)
+for line in sys.stdin:
+    changed = library.refresh()
+    view = library.view()  # the old view, its catalog and its index, dropped here
+    view.query(sys.argv[2])
+    print(rss() if changed else "unchanged", flush=True)
 """
 
 
-def daily_digest(out: Path, papers: int = 300) -> Path:
-    """One new digest of ``papers`` papers none of the library has (spaced layout)."""
-    corpus = generate(papers, seed=4242)
-    body = "\n\n".join(f"{p.title} (daily)\n\n{p.abstract}" for p in corpus.papers)
-    path = out / "daily.txt"
-    path.write_text(f"Apr 2\n\n{body}\n")
-    return path
+def reload_memory(data_dir: Path, work: Path, reloads: int = 10) -> tuple[int, int]:
+    """RSS (MB) of a process holding the library open after 1 and after ``reloads`` reloads,
+    each after another process imported one small new digest."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", RELOADS, str(data_dir), QUERY],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdout.readline()  # opened
+    after: list[int] = []
+    try:
+        for number in range(reloads):
+            digest = daily_digest(work, papers=20, label=f"reload {time.time_ns()} {number}")
+            run_measured([*CLI, "--data-dir", str(data_dir), "import", str(digest)])
+            process.stdin.write("reload\n")
+            process.stdin.flush()
+            answer = process.stdout.readline().strip()
+            if not answer.isdigit():
+                raise SystemExit(f"reload {number + 1} saw no change ({answer!r})")
+            after.append(int(answer))
+    finally:
+        process.stdin.close()
+        process.wait()
+    return after[0], after[-1]
 
 
 def daily_work(data_dir: Path, work: Path, runs: int) -> dict[str, str]:
+    """The daily work, each command a fresh process: wall time and peak RSS."""
     daily = daily_digest(work)
-    imports, import_rss = [], []
+    imports = []
     for run in range(runs):
         copy = work / f"daily-{run}"
         shutil.copytree(data_dir, copy)
-        elapsed, peak = run_measured([*CLI, "--data-dir", str(copy), "import", str(daily)])
-        imports.append(elapsed)
-        import_rss.append(peak)
+        imports.append(run_measured([*CLI, "--data-dir", str(copy), "import", str(daily)]))
         shutil.rmtree(copy)
     pid = Library(data_dir).ordered()[0]
+    gc.collect()
     lists = [
-        run_measured([*CLI, "--data-dir", str(data_dir), "list", "model", "--limit", "20"])
+        run_measured([*CLI, "--data-dir", str(data_dir), "list", QUERY, "--limit", "20"])
         for _ in range(runs)
     ]
     marks = [
         run_measured([*CLI, "--data-dir", str(data_dir), "mark", *(["--unread"] * (n % 2)), pid])
         for n in range(runs)
     ]
-    reloads = subprocess.run(
-        [sys.executable, "-c", RELOADS, str(data_dir)], capture_output=True, text=True, check=True
-    ).stdout.split()
     return {
-        "import one 300-paper digest (s)": summary(imports, 1.0),
-        "import one digest, peak RSS (MB)": rss_summary(import_rss),
-        "list QUERY --limit 20 (s)": summary([t for t, _ in lists], 1.0),
-        "list QUERY, peak RSS (MB)": rss_summary([m for _, m in lists]),
-        "mark ID (s)": summary([t for t, _ in marks], 1.0),
-        "RSS after 1 / 10 reloads (MB)": " / ".join(reloads),
+        "import one new 300-paper digest (s)": summary([t for t, _ in imports], 1.0),
+        "import one digest, peak RSS (MB)": rss_summary([m for _, m in imports]),
+        f"`list {QUERY!r} --limit 20` (s)": summary([t for t, _ in lists], 1.0),
+        "`list QUERY`, peak RSS (MB)": rss_summary([m for _, m in lists]),
+        "`mark ID` (s)": summary([t for t, _ in marks], 1.0),
+        "`mark ID`, peak RSS (MB)": rss_summary([m for _, m in marks]),
+    }
+
+
+def reload_rows(data_dir: Path, work: Path, runs: int) -> dict[str, str]:
+    """RSS after 1 and 10 reloads, each run on a fresh copy of the library."""
+    ones, tens = [], []
+    for run in range(runs):
+        copy = work / f"reload-{run}"
+        shutil.copytree(data_dir, copy)
+        one, ten = reload_memory(copy, work)
+        shutil.rmtree(copy)
+        ones.append(one)
+        tens.append(ten)
+    ratios = [ten / one for one, ten in zip(ones, tens, strict=True)]
+    return {
+        "RSS after 1 reload (MB)": rss_summary(ones),
+        "RSS after 10 reloads (MB)": rss_summary(tens),
+        "RSS 10 / 1 reloads": f"{statistics.median(ratios):.3f} / {max(ratios):.3f}",
     }
 
 
@@ -304,59 +402,73 @@ def rss_summary(megabytes: list[int]) -> str:
 
 
 def summary(values: list[float], scale: float = 1000.0) -> str:
-    return f"{statistics.median(values) * scale:.1f} / {max(values) * scale:.1f}"
+    """Median / worst; seconds (``scale`` 1) with two decimals, milliseconds with one."""
+    digits = 2 if scale == 1.0 else 1
+    return f"{statistics.median(values) * scale:.{digits}f} / {max(values) * scale:.{digits}f}"
 
 
-def bench(size: int, runs: int, work: Path) -> dict[str, str]:
+#: What ``--only`` can pick; the whole-corpus import always runs (the rest needs its library).
+PARTS = ("import", "start", "keys", "changes", "export", "daily", "reload")
+
+
+def bench(size: int, runs: int, work: Path, parts: set[str]) -> dict[str, str]:
     digests = work / f"digests-{size}"
     write_digests(generate(size, seed=1), digests)
     # Children are forked from this process: keep it small, or their peak RSS is ours.
     gc.collect()
     rows: dict[str, str] = {}
-    imports, rss = [], []
-    for run in range(runs):
+    imports = []
+    for run in range(runs if "import" in parts else 1):
         data_dir = work / f"lib-{size}-{run}"
-        elapsed, peak = run_measured([*CLI, "--data-dir", str(data_dir), "import", str(digests)])
-        imports.append(elapsed)
-        rss.append(peak)
+        imports.append(run_measured([*CLI, "--data-dir", str(data_dir), "import", str(digests)]))
     data_dir = work / f"lib-{size}-0"
-    papers = len(Library(data_dir).papers)
-    rows["papers"] = f"{papers:,}"
-    rows["import (s)"] = summary(imports, 1.0)
-    rows["import peak RSS (MB)"] = rss_summary(rss)
-    firsts, searchables, tui_rss = [], [], []
-    for _ in range(runs):
-        first, searchable, peak = launch_tui(data_dir)
-        firsts.append(first)
-        searchables.append(searchable)
-        tui_rss.append(peak)
-    rows["start → first screen (ms)"] = summary(firsts)
-    rows["start → searchable (ms)"] = summary(searchables)
-    rows["app peak RSS at searchable (MB)"] = rss_summary(tui_rss)
-    latencies: dict[str, list[float]] = {}
-    for _ in range(runs):
-        for key, values in asyncio.run(drive_tui(data_dir)).items():
-            latencies.setdefault(key, []).extend(values)
-    rows[f"filter key → repaint (ms, {len(KEYS)} keys)"] = summary(latencies["key"])
-    rows["r → saved on disk (ms)"] = summary(latencies["saved"])
-    rows["r → repainted (ms)"] = summary(latencies["r"])
-    rows["j → repaint (ms)"] = summary(latencies["j"])
-    rows["PageDown → repaint (ms)"] = summary(latencies["pagedown"])
-    changes: dict[str, list[float]] = {}
-    for _ in range(runs):
-        for key, value in core_changes(data_dir).items():
-            changes.setdefault(key, []).append(value)
-    rows["tag saved (ms)"] = summary(changes["tag"])
-    rows["note saved (ms)"] = summary(changes["note"])
-    lists = [
-        run_measured([*CLI, "--data-dir", str(data_dir), "list", "--json"])[0] for _ in range(runs)
-    ]
-    exports = [
-        run_measured([*CLI, "--data-dir", str(data_dir), "export", "--all"])[0] for _ in range(runs)
-    ]
-    rows["list --json (s)"] = summary(lists, 1.0)
-    rows["export --all (s)"] = summary(exports, 1.0)
-    rows |= daily_work(data_dir, work, runs)
+    rows["papers"] = f"{len(Library(data_dir).papers):,}"
+    gc.collect()
+    if "import" in parts:
+        rows["`readinglist import` of the whole corpus (s)"] = summary([t for t, _ in imports], 1)
+        rows["import of the whole corpus, peak RSS (MB)"] = rss_summary([m for _, m in imports])
+    if "start" in parts:
+        starts = [launch_tui(data_dir) for _ in range(runs)]
+        rows["start → first screen (ms)"] = summary([s.first_screen for s in starts])
+        rows["start → first rows (ms)"] = summary([s.first_rows for s in starts])
+        rows["start → searchable (ms)"] = summary([s.searchable for s in starts])
+        rows[f"start → typed `/{QUERY}` answered (ms)"] = summary([s.answered for s in starts])
+        rows["app peak RSS then (MB, `VmHWM`)"] = rss_summary([s.peak_mb for s in starts])
+    if "keys" in parts:
+        latencies: dict[str, list[float]] = {}
+        for _ in range(runs):
+            for key, values in asyncio.run(drive_tui(data_dir)).items():
+                latencies.setdefault(key, []).extend(values)
+        rows[f"filter keystroke → repaint (ms, {len(KEYS)} keys × {runs})"] = summary(
+            latencies["key"]
+        )
+        rows["`r` → saved on disk (ms)"] = summary(latencies["saved"])
+        rows["`r` → repainted (ms)"] = summary(latencies["r"])
+        rows["`j` → repaint (ms)"] = summary(latencies["j"])
+        rows["PageDown → repaint (ms)"] = summary(latencies["pagedown"])
+    if "changes" in parts:
+        changes: dict[str, list[float]] = {}
+        for _ in range(runs):
+            for key, value in core_changes(data_dir).items():
+                changes.setdefault(key, []).append(value)
+        rows["tag saved (ms, `Library.tag`)"] = summary(changes["tag"])
+        rows["note saved (ms, `Library.set_note`)"] = summary(changes["note"])
+    gc.collect()
+    if "export" in parts:
+        lists = [
+            run_measured([*CLI, "--data-dir", str(data_dir), "list", "--json"])[0]
+            for _ in range(runs)
+        ]
+        exports = [
+            run_measured([*CLI, "--data-dir", str(data_dir), "export", "--all"])[0]
+            for _ in range(runs)
+        ]
+        rows["`readinglist list --json` (s)"] = summary(lists, 1.0)
+        rows["`readinglist export --all` (s)"] = summary(exports, 1.0)
+    if "daily" in parts:
+        rows |= daily_work(data_dir, work, runs)
+    if "reload" in parts:
+        rows |= reload_rows(data_dir, work, runs)
     return rows
 
 
@@ -378,12 +490,19 @@ def main() -> int:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
+        help="measure only these (default: all)",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}; median / worst of {args.runs} runs", flush=True)
     table: dict[int, dict[str, str]] = {}
     with tempfile.TemporaryDirectory(prefix="readinglist-bench-") as tmp:
         for size in args.sizes:
-            table[size] = bench(size, args.runs, Path(tmp))
+            table[size] = bench(size, args.runs, Path(tmp), set(args.only))
             print(f"{size:,} papers done", file=sys.stderr, flush=True)
     names: list[str] = list(next(iter(table.values())))
     print("| what | " + " | ".join(f"{s:,}" for s in table) + " |")

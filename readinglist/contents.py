@@ -32,7 +32,6 @@ from readinglist import validate
 from readinglist.errors import LibraryCorrupt, StorageError
 from readinglist.storage import DIGESTS_DIR, atomic_write, check_schema, fsync_dir
 
-
 #: Schema of a digest file (``meta/schema``).
 CONTENT_VERSION = 1
 #: Hex characters of a digest file's name (128 bits of blake2b).

@@ -31,6 +31,7 @@ from readinglist.lock import Lock
 from readinglist.safetext import printable_line
 from readinglist.storage import (
     CATALOG_FILE,
+    DIGESTS_DIR,
     IMPORTS_FILE,
     LIBRARY_FILES,
     LOCK_FILE,
@@ -293,7 +294,7 @@ def _check_digest_files(
         findings.append(
             Finding(
                 True,
-                f"{contents.DIGESTS_DIR}: the {files} {IMPORTS_FILE} lists {verb} intact "
+                f"{DIGESTS_DIR}: the {files} {IMPORTS_FILE} lists {verb} intact "
                 f"(content matching the name), {_count(len(catalog), 'paper')}",
             )
         )
@@ -321,7 +322,7 @@ def _damaged_digest_file(data_dir: Path, record: ImportRecord, error: StorageErr
 
 def _unlisted_digest_files(data_dir: Path, records: tuple[ImportRecord, ...]) -> list[Finding]:
     """Digest files imports.json does not list: harmless, described only."""
-    folder = data_dir / contents.DIGESTS_DIR
+    folder = data_dir / DIGESTS_DIR
     listed = {record.hash for record in records}
     try:
         names = sorted(os.listdir(folder))
@@ -339,7 +340,7 @@ def _unlisted_digest_files(data_dir: Path, records: tuple[ImportRecord, ...]) ->
     return [
         Finding(
             True,
-            f"{contents.DIGESTS_DIR}: {_count(len(unlisted), 'digest file')} that "
+            f"{DIGESTS_DIR}: {_count(len(unlisted), 'digest file')} that "
             f"{IMPORTS_FILE} does not list (an import cut short, or one a restored "
             f"{IMPORTS_FILE} lacks: importing that digest again lists it); harmless",
         )

@@ -13,9 +13,14 @@ from typing import Any
 import orjson
 
 from readinglist.catalog import CATALOG_MAGIC
-from readinglist.contents import DIGESTS_DIR
 from readinglist.library import Library
-from readinglist.storage import CATALOG_FILE, IMPORTS_FILE, LIBRARY_FILES, SCHEMA_VERSION
+from readinglist.storage import (
+    CATALOG_FILE,
+    DIGESTS_DIR,
+    IMPORTS_FILE,
+    LIBRARY_FILES,
+    SCHEMA_VERSION,
+)
 
 #: A note that must survive everything.
 NOTE = "Key idea: *weight matching*.\n\nRe-read §3 before the reading group ✓"

@@ -39,7 +39,6 @@ import pytest
 
 from readinglist import contents, layout, storage
 from readinglist.cli import main
-from readinglist.contents import DIGESTS_DIR
 from readinglist.dailypapers import day_id
 from readinglist.errors import LibraryCorrupt, LibraryLocked
 from readinglist.library import Library
@@ -47,6 +46,7 @@ from readinglist.lock import Lock
 from readinglist.model import META_FIELDS, PaperState
 from readinglist.storage import (
     CATALOG_FILE,
+    DIGESTS_DIR,
     IMPORTS_FILE,
     INDEX_FILE,
     LOCK_FILE,

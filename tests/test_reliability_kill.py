@@ -30,6 +30,7 @@ from readinglist.lock import Lock
 from readinglist.model import normalise_tag, paper_id, title_key
 from readinglist.storage import (
     CATALOG_FILE,
+    DIGESTS_DIR,
     IMPORTS_FILE,
     LIBRARY_FILES,
     LOCK_FILE,
@@ -138,7 +139,7 @@ def check_files(data_dir: Path) -> int:
     listed = load_file(data_dir / IMPORTS_FILE, "imports").get("imports", {})
     for name in listed:
         contents.read(data_dir, name)
-    on_disk = {p.stem for p in (data_dir / contents.DIGESTS_DIR).glob("*.json")}
+    on_disk = {p.stem for p in (data_dir / DIGESTS_DIR).glob("*.json")}
     assert set(listed) <= on_disk
     return len(on_disk - set(listed))
 
@@ -165,7 +166,7 @@ def run_kills(data_dir: Path, digest_paths: list[Path], kills: int, seed: int) -
             model = model.after(op)
         seen["changes acknowledged"] += len(done)
         seen["temp files left"] += len(leftover_temp_files(data_dir))
-        seen["digest temp files left"] = len(list((data_dir / contents.DIGESTS_DIR).glob(".*.tmp")))
+        seen["digest temp files left"] = len(list((data_dir / DIGESTS_DIR).glob(".*.tmp")))
         seen["killed while holding the lock"] += (
             Lock(data_dir / LOCK_FILE).stale_holder() is not None
         )
