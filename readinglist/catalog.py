@@ -595,7 +595,8 @@ def _load(path: Path, data_dir: Path) -> Saved | None:
     view = memoryview(raw)
     builder: Builder | None = None
     catalog: Catalog | None = None
-    deltas = delta_bytes = base_bytes = 0
+    replayed: list[tuple[Any, ...]] = []  # the deltas' operations, one tuple per delta
+    delta_bytes = base_bytes = 0
     while position + _SEGMENT.size <= len(raw):
         length, checksum = _SEGMENT.unpack_from(raw, position)
         body = view[position + _SEGMENT.size : position + _SEGMENT.size + length]
@@ -613,18 +614,35 @@ def _load(path: Path, data_dir: Path) -> Saved | None:
                     builder = Builder(data_dir, catalog)
                 for op in payload[2]:
                     builder.replay(op)
-                deltas += 1
+                replayed.append(payload[2])
                 delta_bytes += length
-        except (ValueError, TypeError, KeyError, IndexError, EOFError, AttributeError):
-            if catalog is None or builder is None:
+        except _UNREADABLE:
+            if catalog is None:
                 return None
+            if builder is not None:
+                # A delta is one import, used whole or not at all: replay the ones before.
+                builder = _replay(data_dir, catalog, replayed)
             break  # an unreadable delta: what came before stands
         position += _SEGMENT.size + length
     if catalog is None:
         return None
     if builder is not None:
         catalog = builder.freeze()
-    return Saved(catalog, position, deltas, delta_bytes, base_bytes)
+    return Saved(catalog, position, len(replayed), delta_bytes, base_bytes)
+
+
+#: What a segment this release cannot read raises while it is decoded or replayed.
+_UNREADABLE = (ValueError, TypeError, KeyError, IndexError, EOFError, AttributeError)
+
+
+def _replay(data_dir: Path, base: Catalog, deltas: list[tuple[Any, ...]]) -> Builder | None:
+    if not deltas:
+        return None
+    builder = Builder(data_dir, base)
+    for ops in deltas:
+        for op in ops:
+            builder.replay(op)
+    return builder
 
 
 def _from_base(payload: tuple[Any, ...], data_dir: Path) -> Catalog:

@@ -172,9 +172,12 @@ def problem(data: Mapping[str, Any], kind: str) -> str | None:
         info = data.get("digest", {})
         if set(info) != {"info"}:
             return "table 'digest' must hold one document, 'info'"
-        return _table_problem(
-            "digest", info, CONTENT_INFO_FIELDS, paper_ids=False
-        ) or _table_problem("papers", data.get("papers", {}), CONTENT_FIELDS, paper_ids=False)
+        papers = data.get("papers", {})
+        return (
+            _table_problem("digest", info, CONTENT_INFO_FIELDS, paper_ids=False)
+            or _table_problem("papers", papers, CONTENT_FIELDS, paper_ids=False)
+            or _content_ids_problem(papers)
+        )
     if kind == "papers":
         papers, digests = data.get("papers", {}), data.get("digests", {})
         return (
@@ -188,6 +191,15 @@ def problem(data: Mapping[str, Any], kind: str) -> str | None:
         or _history_problem(data.get("history", {}))
         or _status_problem(states, data.get("history", {}))
     )
+
+
+def _content_ids_problem(papers: dict[str, dict[str, Any]]) -> str | None:
+    """An upgraded paper's ``id`` (types are already checked) becomes a key of state.json."""
+    for number, doc in papers.items():
+        pid = doc.get("id")
+        if pid is not None and not PAPER_ID_RE.fullmatch(pid):
+            return f"papers/{_key(number)}: field 'id' is {show(pid)}, expected {_NOT_AN_ID}"
+    return None
 
 
 def _status_problem(states: dict[str, dict[str, Any]], history: Any) -> str | None:

@@ -581,12 +581,6 @@ def test_a_damaged_catalog_is_rebuilt_and_changes_no_answer(
     assert not leftover_temp_files(lib_dir)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: catalog.load replays a delta op by op into the builder, so a delta "
-    "that fails half-way (a checksummed delta with an operation this release cannot replay) "
-    "leaves its import recorded with only some of its papers, and the library trusts it",
-)
 def test_a_delta_that_cannot_be_replayed_whole_is_not_used(
     lib_dir: Path, template_answers: dict[str, object]
 ) -> None:

@@ -115,9 +115,6 @@ ACCEPTS: dict[tuple[str, str], set[str]] = {
     ("content", "id"): {"a paper id", "null", "missing"},  # only an upgraded paper has one
     **{("content", name): accepts for name, accepts in META_ACCEPTS.items()},
 }
-#: Cells of the matrix where validate.py accepts what it should not; each is checked by
-#: test_known_gaps_are_refused (a strict xfail), not by the matrix.
-KNOWN_GAPS = {("content", "id", sort) for sort in TEXT - {"a paper id"}}
 STATE_FIELDS = [
     "status",
     "tags",
@@ -266,8 +263,6 @@ def accepted(
 def test_each_field_accepts_exactly_its_type(files: dict[str, Any], sort: str) -> None:
     """Every field against every sort of JSON value: refused ones name document and field."""
     for table, field, kind, find, where in places(files):
-        if (table, field, sort) in KNOWN_GAPS:
-            continue
         found = accepted(files, table, field, kind, find, sort)
         accepts = ACCEPTS["state" if table == "changes" else table, field]
         assert (found is None) == (sort in accepts), (table, field, sort, found)
@@ -278,42 +273,16 @@ def test_each_field_accepts_exactly_its_type(files: dict[str, Any], sort: str) -
         assert validate.problem(files[kind], kind) is None  # all put back
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="core bug: validate.CONTENT_FIELDS checks a digest file paper's 'id' for its type "
-    "only, so any text is taken as a paper id (see test_a_digest_file_with_a_bad_paper_id_"
-    "is_refused for what follows)",
-)
-@pytest.mark.parametrize("gap", sorted(KNOWN_GAPS))
-def test_known_gaps_are_refused(files: dict[str, Any], gap: tuple[str, str, str]) -> None:
-    (found,) = [
-        accepted(files, table, field, kind, find, gap[2])
-        for table, field, kind, find, _ in places(files)
-        if (table, field) == gap[:2]
-    ]
-    assert found is not None and found.startswith(f"papers/2: field '{gap[1]}' is ")
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=LibraryCorrupt,
-    reason="core bug: a digest file whose paper 'id' is not a paper id is accepted; marking "
-    "that paper then saves a state.json the next open refuses as damaged",
-)
 def test_a_digest_file_with_a_bad_paper_id_is_refused(template: Path, tmp_path: Path) -> None:
     data_dir = Path(shutil.copytree(template, tmp_path / "lib"))
     path = imported_digest_files(data_dir)[-1]
     data = orjson.loads(path.read_bytes())
     data["papers"]["1"]["id"] = "My Paper"
     renamed = rename_to_hash(path, orjson.dumps(data))
-    try:
-        library = Library(data_dir)
-    except LibraryCorrupt as error:  # what should happen
-        assert str(error).startswith(f"{renamed}: papers/1: field 'id' is \"My Paper\"")
-        return
-    library.mark(["My Paper"])
-    Library(data_dir)  # LibraryCorrupt: state.json: state/"My Paper": the id is not a paper id
+    # Taken, marking that paper would save a state.json the next open refuses.
+    with pytest.raises(LibraryCorrupt) as info:
+        Library(data_dir)
+    assert str(info.value).startswith(f"{renamed}: papers/1: field 'id' is \"My Paper\"")
 
 
 def test_messages_name_the_value_and_what_was_expected(files: dict[str, Any]) -> None:
