@@ -4,12 +4,15 @@
 
 For each size: generate the seeded corpus (``corpus.py``), import it into a temporary
 library with ``Library.import_files``, mark/tag/note a few papers, time building the search
-index, then time a fixed seeded set of queries through ``Library.query`` (what the CLI and
-the TUI call): ``--runs`` runs each, the first with the per-word cache cleared so the worst
-case includes a cold lookup. Queries are made from sampled titles (1–4 words with typos
-and a typed prefix), plus filters, phrases, negation and abstract search; "typing" replays
-a query keystroke by keystroke, as the TUI filter sees it. "found" counts the queries whose
-source paper is in the results at all, "top 10" those where it is among the first ten.
+index (``SearchEngine(library.catalog)``, as ``Library.view()`` does) and reading abstracts
+(they stay in the digest files: ``Library.abstract``, ``Catalog.abstracts``), then time a
+fixed seeded set of queries through ``Library.query`` (what the CLI and, through its
+``ReadModel``, the TUI call): ``--runs`` runs each, the first with the per-word cache
+cleared so the worst case includes a cold lookup. Queries are made from sampled titles
+(1–4 words with typos and a typed prefix), plus filters, phrases, negation and abstract
+search; "typing" replays a query keystroke by keystroke, as the TUI filter sees it. "found"
+counts the queries whose source paper is in the results at all, "top 10" those where it is
+among the first ten.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 
 from corpus import Corpus, generate
 
-from readinglist.library import Library, bulk_allocation
+from readinglist.library import Library
 from readinglist.model import paper_id, title_key
 from readinglist.query import words_of
 from readinglist.search import SearchEngine
@@ -73,13 +76,15 @@ def title_queries(rng: random.Random, corpus: Corpus, count: int) -> list[Case]:
     return cases
 
 
-def fixed_queries(rng: random.Random, corpus: Corpus) -> list[Case]:
-    """Filters, phrases, negation, short prefixes and abstract search."""
+def fixed_queries(rng: random.Random, corpus: Corpus, library: Library) -> list[Case]:
+    """Filters, phrases, negation, short prefixes and abstract search (a rare word taken
+    from an abstract as the library holds it)."""
     titles = [p.title for p in rng.sample(corpus.papers, 6)]
     phrase = " ".join(words_of(titles[0])[1:3])
     digest = corpus.digests[len(corpus.digests) // 2]
     dated = next(d for d in corpus.digests if d.date)
-    rare = words_of(corpus.papers[rng.randrange(len(corpus.papers))].abstract)[-3]
+    source = corpus.papers[rng.randrange(len(corpus.papers))]
+    rare = words_of(library.abstract(paper_id(title_key(source.title))))[-3]
     return [
         Case("1-2 letters", "s"),
         Case("1-2 letters", "m"),
@@ -144,10 +149,11 @@ def bench(papers: int, runs: int, verbose: bool) -> None:
 
 def measure(papers: int, runs: int, verbose: bool, folder: Path) -> None:
     library, corpus, setup = prepare(papers, folder)
-    builds = [timed(lambda: build_index(library)) for _ in range(3)]
+    builds = [timed(lambda: SearchEngine(library.catalog)) for _ in range(3)]
     setup["index build (median of 3)"] = statistics.median(builds)
+    setup |= abstract_reads(library)
     rng = random.Random(SEED)
-    cases = title_queries(rng, corpus, 40) + fixed_queries(rng, corpus)
+    cases = title_queries(rng, corpus, 40) + fixed_queries(rng, corpus, library)
     engine = library.search_engine()
     setup["first abstract query (builds its text)"] = timed(lambda: library.query("abstract:x"))
     for case in cases:
@@ -167,10 +173,21 @@ def measure(papers: int, runs: int, verbose: bool, folder: Path) -> None:
     report(papers, setup, cases + typing, verbose)
 
 
-def build_index(library: Library) -> SearchEngine:
-    """As ``Library.search_engine`` builds it: with the cyclic GC paused."""
-    with bulk_allocation():
-        return SearchEngine(library)
+def abstract_reads(library: Library) -> dict[str, float]:
+    """Abstracts are read from the digest files when needed: one (the detail pane), 20 at
+    once (``list --json --limit 20``), all of them (the first abstract query's text)."""
+    rng = random.Random(SEED)
+    ids = library.catalog.ids
+    singles = [timed(lambda pid=pid: library.abstract(pid)) for pid in rng.sample(ids, 20)]
+    twenties = [timed(lambda: library.catalog.abstracts(rng.sample(ids, 20))) for _ in range(5)]
+    return {
+        "one abstract (Library.abstract, median of 20)": statistics.median(singles),
+        "one abstract (worst of 20)": max(singles),
+        "20 abstracts (Catalog.abstracts, median of 5)": statistics.median(twenties),
+        "every abstract (Catalog.all_abstracts)": timed(
+            lambda: sum(map(len, library.catalog.all_abstracts()))
+        ),
+    }
 
 
 def corpus_extra(papers: int) -> list[tuple[str, bytes]]:
@@ -187,7 +204,7 @@ def after_import(library: Library, sources: list[tuple[str, bytes]]) -> float:
 def report(papers: int, setup: dict[str, float], cases: list[Case], verbose: bool) -> None:
     print(f"\n## {papers:,} papers\n")
     for label, seconds in setup.items():
-        print(f"{label:>42}: {seconds * 1000:9.1f} ms")
+        print(f"{label:>46}: {seconds * 1000:9.1f} ms")
     print(f"\n| {'queries':<22} | n  | median ms | worst ms | found | top 10 |")
     print(f"|{'-' * 24}|----|-----------|----------|-------|--------|")
     groups: dict[str, list[Case]] = {}

@@ -247,6 +247,7 @@ def cmd_show(library: Library, args: argparse.Namespace) -> int:
         print(_json(library.papers_json([pid])[0]))
         return 0
     paper, state = library.papers[pid], library.state(pid)
+    abstract = library.abstract(pid)  # first: a damaged digest file fails before any output
     digests = ", ".join(d.label for d in library.digest_list(pid))
     lines = [
         paper.title,
@@ -258,7 +259,7 @@ def cmd_show(library: Library, args: argparse.Namespace) -> int:
     ]
     print("\n".join(map(printable_line, lines)))
     print()
-    print(printable(library.abstract(pid)))
+    print(printable(abstract))
     if state.note:
         print("\nNote:\n" + printable(state.note))
     return 0

@@ -30,10 +30,22 @@ import orjson
 
 from readinglist import validate
 from readinglist.errors import LibraryCorrupt, StorageError
-from readinglist.storage import DIGESTS_DIR, atomic_write, check_schema, fsync_dir
+from readinglist.storage import (
+    DIGESTS_DIR,
+    NewerSchema,
+    atomic_write,
+    check_schema,
+    fsync_dir,
+)
 
 #: Schema of a digest file (``meta/schema``).
 CONTENT_VERSION = 1
+#: How to mend a damaged or missing digest file: nothing else holds its papers' text, and
+#: any good copy of it is byte for byte the same (its name is the hash of its content).
+RESTORE = (
+    "copy it back from a backup or from a synced copy of the library folder (any good copy "
+    "has this very name)"
+)
 #: Hex characters of a digest file's name (128 bits of blake2b).
 HASH_CHARS = 32
 
@@ -116,17 +128,21 @@ def read(data_dir: Path, name: str) -> Content:
         payload = path.read_bytes()
     except FileNotFoundError:
         raise LibraryCorrupt(
-            path,
-            "is missing, but imports.json lists it (restore it from a backup or a synced copy)",
+            path, "is missing, but imports.json lists it", recovery=RESTORE
         ) from None
     except OSError as error:
         raise StorageError(f"{path}: cannot read ({error.strerror or error})") from None
-    if content_hash(payload) != name:
-        raise LibraryCorrupt(path, "its content does not match its name (the file was changed)")
-    data = check_schema(path, payload, "digest")
-    problem = validate.problem(data, "digest")
-    if problem:
-        raise LibraryCorrupt(path, problem)
+    try:
+        if content_hash(payload) != name:
+            raise LibraryCorrupt(path, "its content does not match its name (the file was changed)")
+        data = check_schema(path, payload, "digest")
+        problem = validate.problem(data, "digest")
+        if problem:
+            raise LibraryCorrupt(path, problem)
+    except NewerSchema:
+        raise  # not damaged: it says to upgrade readinglist
+    except LibraryCorrupt as error:
+        raise LibraryCorrupt(path, error.problem, recovery=RESTORE) from None
     info = data["digest"]["info"]
     return Content(
         name,

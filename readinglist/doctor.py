@@ -312,11 +312,8 @@ def _damaged_digest_file(data_dir: Path, record: ImportRecord, error: StorageErr
     if not isinstance(error, LibraryCorrupt):
         return Finding(False, f"{error}; {which}")
     text = f"{path.relative_to(data_dir)}: {error.problem}; {which}"
-    if path.exists() and not isinstance(error, NewerSchema):  # a missing file says it already
-        text += (
-            "; restore it from a backup or a synced copy of the library (the right copy's "
-            "content matches its name)"
-        )
+    if not isinstance(error, NewerSchema):
+        text += f"; to recover, {contents.RESTORE}"
     return Finding(False, text)
 
 

@@ -32,16 +32,16 @@ class StorageError(ReadinglistError):
 class LibraryCorrupt(StorageError):
     """A library file is not something we wrote; it is never overwritten."""
 
-    def __init__(self, path: Path, problem: str) -> None:
+    def __init__(self, path: Path, problem: str, recovery: str | None = None) -> None:
         self.path = path
         self.problem = problem
         backup = path.with_name(path.name + ".bak")
-        if backup.exists():
+        if recovery is None and backup.exists():
             recovery = (
                 f"restore the last good copy with `cp '{backup}' '{path}'` "
                 "or run `readinglist doctor`"
             )
-        else:
+        elif recovery is None:
             recovery = (
                 f"no backup exists; move '{path}' aside to start afresh or run `readinglist doctor`"
             )

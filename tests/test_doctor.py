@@ -31,10 +31,7 @@ from tests.libhelpers import NOTE, damaged_versions, make_library, snapshot
 Run = tuple[int, list[str], str]
 #: Libraries written by earlier releases (see tests/fixtures/README.md).
 FIXTURES = Path(__file__).parent / "fixtures"
-RESTORE_A_COPY = (
-    "restore it from a backup or a synced copy of the library (the right copy's content "
-    "matches its name)"
-)
+RESTORE_A_COPY = f"to recover, {contents.RESTORE}"
 
 
 def doctor(capsys: pytest.CaptureFixture[str], data_dir: Path, *args: str) -> Run:
@@ -467,14 +464,15 @@ def test_a_missing_digest_file_is_reported(
     (lib_dir / CATALOG_FILE).unlink()
     before = snapshot(lib_dir)
     code, err = command(capsys, lib_dir, "list")
-    assert code == 1 and err.startswith(
-        f"readinglist: {path}: is missing, but imports.json lists it (restore it from a backup "
-        "or a synced copy); "
+    assert (code, err) == (
+        1,
+        f"readinglist: {path}: is missing, but imports.json lists it; the file was left "
+        f"untouched. To recover, {contents.RESTORE}\n",
     )
     code, lines, _ = doctor(capsys, lib_dir, "--fix", "--yes")
     assert code == 1 and problems(lines) == [
-        f"problem: digests/{path.name}: is missing, but imports.json lists it (restore it "
-        f"from a backup or a synced copy); {listed_for(record)}"
+        f"problem: digests/{path.name}: is missing, but imports.json lists it; "
+        f"{listed_for(record)}; {RESTORE_A_COPY}"
     ]
     # Which papers the library holds is unknown: no verdict on the state's references.
     assert not any("refers to" in line or "ok: digests" in line for line in lines)
@@ -853,11 +851,6 @@ def test_commands_refuse_what_doctor_reports(
 # ------------------------------------------------------------------ core bugs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: errors.LibraryCorrupt advises moving a damaged or missing digest file "
-    "aside 'to start afresh', which only makes the library refuse it as missing",
-)
 def test_the_refusal_of_a_digest_file_gives_a_recovery_that_works(
     capsys: pytest.CaptureFixture[str], lib_dir: Path
 ) -> None:
@@ -868,6 +861,7 @@ def test_the_refusal_of_a_digest_file_gives_a_recovery_that_works(
     code, err = command(capsys, lib_dir, "list")
     assert code == 1
     assert "aside to start afresh" not in err
+    assert err.endswith(f"To recover, {contents.RESTORE}\n"), err
 
 
 # ------------------------------------------------------------------ unreachable folders

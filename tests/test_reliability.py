@@ -529,11 +529,6 @@ def test_a_damaged_digest_file_is_refused_where_its_abstracts_are_read(
         assert snapshot(lib_dir) == before, command
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: `show` prints the paper's title, id and status to stdout before reading "
-    "its abstract, so a damaged digest file gives exit 1 after a partial output",
-)
 def test_show_prints_nothing_when_the_abstract_cannot_be_read(
     capsys: pytest.CaptureFixture[str], lib_dir: Path
 ) -> None:
