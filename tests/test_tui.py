@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.widgets import Input, Static
 
 from readinglist.library import Library
@@ -66,6 +67,23 @@ async def test_filter_narrows_live_and_keys_leave_it(app: ReadingListApp) -> Non
         await pilot.press("slash", "escape")
         assert app.query_one("#filter", Input).value == ""
         assert len(papers.ids) == 751 and app.focused is papers
+
+
+async def test_keys_typed_ahead_after_slash_go_to_the_filter(app: ReadingListApp) -> None:
+    """Typed fast (all keys queued before the app handles ``/``), the query's letters must
+    not reach the list, where ``r``, ``s`` and ``l`` decide papers."""
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        keys = [("slash", "/"), *((c, c) for c in "rsl")]
+        for key, character in keys:
+            app.post_message(events.Key(key, character))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.query_one("#filter", Input).value == "rsl"
+        await pilot.press("slash")  # in the filter, the filter key is text
+        assert app.query_one("#filter", Input).value == "rsl/"
+        assert app.library is not None and app.library.stats().read == 0
+        assert dict(on_disk(app).stateful()) == {}
 
 
 async def test_each_decision_is_one_key_and_moves_on(app: ReadingListApp) -> None:

@@ -64,6 +64,9 @@ APP_BINDINGS: list[Binding] = (
             key_display=_DISPLAY.get(DEFAULT_KEYS[name]),
             tooltip=tooltip,
             id=name,
+            # The app runs priority bindings as keys arrive: the filter takes the focus
+            # before the keys typed after it reach the list, where letters decide papers.
+            priority=name == "filter",
         )
         for name, (action, label, show, tooltip) in _ACTIONS.items()
     ]

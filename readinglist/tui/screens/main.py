@@ -295,6 +295,8 @@ class MainScreen(WritingScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in {"help", "app.quit"}:
             return True
+        if action == "focus_filter" and isinstance(self.focused, Input):
+            return False  # its key (a priority binding) is then typed into the input
         if self.library is None or self.view is None or self.rl.reloading:
             return False
         if action == "load_samples":
@@ -308,7 +310,9 @@ class MainScreen(WritingScreen):
         return [papers.highlighted] if papers.highlighted else []
 
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        # At once, not by ``focus()`` (a callback queued behind keys already typed): keys
+        # typed ahead of it would reach the list, where letters decide papers.
+        self.set_focus(self.query_one("#filter", Input))
 
     def on_key(self, event: events.Key) -> None:
         filter_input = self.query_one("#filter", Input)
