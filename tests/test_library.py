@@ -372,3 +372,28 @@ def test_a_thread_importing_and_one_undoing_take_turns(
         assert reopened.undo() is not None and reopened.state(last).read is False
         assert reopened.redo() is not None
         (data_dir / CATALOG_FILE).unlink()
+
+
+def test_a_reload_after_imports_elsewhere_equals_a_fresh_open(
+    tmp_path: Path, digest_paths: list[Path]
+) -> None:
+    """Reloading replays only the imports made elsewhere onto the catalog it has; what it
+    ends with is what opening the library anew gives, order and abstracts included."""
+    library = Library(tmp_path / "lib")
+    assert library.import_files(digest_paths[:2]).ok
+    other = Library(library.data_dir)
+    assert other.import_files(digest_paths[2:]).ok
+    assert library.refresh()
+    fresh = Library(library.data_dir)
+    assert library.ordered() == fresh.ordered() == other.ordered()
+    assert [library.papers[pid] for pid in fresh.ordered()] == [
+        fresh.papers[pid] for pid in fresh.ordered()
+    ]
+    last = fresh.ordered()[-1]
+    assert library.abstract(last) == fresh.abstract(last)
+    assert library.query("mamba") == fresh.query("mamba")
+    # Its next import saves a catalog.bin the next open trusts.
+    digest = tmp_path / "new.txt"
+    digest.write_text("Apr 2\n\nA Brand New Paper on Mamba\n\nIt is new.\n")
+    assert library.import_files([digest]).ok
+    assert Library(library.data_dir).ordered() == library.ordered() != fresh.ordered()
