@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import marshal
 import os
 import struct
 import sys
+import zlib
 from array import array
 from bisect import bisect_left
 from collections import Counter
@@ -42,9 +42,11 @@ from readinglist.storage import atomic_write
 
 #: Format of ``catalog.bin``; marshal's layout is only promised within one Python version.
 CATALOG_FORMAT = (1, sys.version_info[:2])
-CATALOG_MAGIC = b"readinglist catalog\n"
-#: Each segment: payload length, blake2b-128 of the payload, then the marshalled payload.
-_SEGMENT = struct.Struct("<I16s")
+CATALOG_MAGIC = b"readinglist catalog 2\n"
+#: Each segment: payload length, CRC-32 of the payload, then the marshalled payload. The
+#: CRC finds torn writes and flipped bits; it is 6 ms over an 18 MB base at 100k papers
+#: where blake2b took 41 ms of every command's start.
+_SEGMENT = struct.Struct("<II")
 #: The base is rewritten when an import would take the deltas past this many, or past a
 #: quarter of the base's size: opening then replays at most a few hundred small operations.
 MAX_DELTAS = 64
@@ -518,8 +520,8 @@ def _segment(payload: tuple[Any, ...]) -> bytes:
     return _SEGMENT.pack(len(body), _checksum(body)) + body
 
 
-def _checksum(body: bytes | memoryview) -> bytes:
-    return hashlib.blake2b(body, digest_size=16).digest()
+def _checksum(body: bytes | memoryview) -> int:
+    return zlib.crc32(body)
 
 
 def base_payload(catalog: Catalog) -> tuple[Any, ...]:

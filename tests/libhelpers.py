@@ -6,6 +6,7 @@ import hashlib
 import marshal
 import os
 import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -105,8 +106,8 @@ def rename_to_hash(path: Path, payload: bytes) -> Path:
 # ---------------------------------------------------------------------------- catalog.bin
 
 #: A catalog segment's header, read independently of readinglist.catalog: the payload's
-#: length, then 16 bytes of blake2b of the payload.
-SEGMENT = struct.Struct("<I16s")
+#: length, then the CRC-32 of the payload.
+SEGMENT = struct.Struct("<II")
 
 
 def segments(raw: bytes) -> list[tuple[int, int]]:
@@ -116,9 +117,7 @@ def segments(raw: bytes) -> list[tuple[int, int]]:
     while position < len(raw):
         length, checksum = SEGMENT.unpack_from(raw, position)
         end = position + SEGMENT.size + length
-        assert hashlib.blake2b(raw[position + SEGMENT.size : end], digest_size=16).digest() == (
-            checksum
-        )
+        assert zlib.crc32(raw[position + SEGMENT.size : end]) == checksum
         found.append((position, end))
         position = end
     assert position == len(raw)
@@ -128,7 +127,7 @@ def segments(raw: bytes) -> list[tuple[int, int]]:
 def sealed(payload: Any) -> bytes:
     """A segment holding ``payload``, with a right checksum."""
     body = marshal.dumps(payload)
-    return SEGMENT.pack(len(body), hashlib.blake2b(body, digest_size=16).digest()) + body
+    return SEGMENT.pack(len(body), zlib.crc32(body)) + body
 
 
 def damaged_catalogs(good: bytes) -> dict[str, bytes | None]:
