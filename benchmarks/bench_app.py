@@ -320,6 +320,7 @@ RELOADS = """
 import sys, threading, time
 from pathlib import Path
 from readinglist.library import Library
+from readinglist.reading import release_freed_memory
 
 def rss():
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -343,6 +344,7 @@ for line in sys.stdin:
     worker.join()
     changed, view, took = found  # the old view, its catalog and its index, dropped here
     del found
+    release_freed_memory()  # as the app does when it adopts a new catalog
     view.query(sys.argv[2])
     print(f"{rss()} {took}" if changed else "unchanged", flush=True)
 """

@@ -26,7 +26,7 @@ from readinglist.config import DEFAULT_KEYS, load_config
 from readinglist.errors import FetchError, ReadinglistError
 from readinglist.fetch import fetch_day
 from readinglist.library import Library
-from readinglist.reading import ReadModel
+from readinglist.reading import ReadModel, release_freed_memory
 from readinglist.reports import ImportReport
 from readinglist.safetext import printable, printable_line
 from readinglist.samples import sample_paths
@@ -180,7 +180,10 @@ class ReadingListApp(App[int]):
     def adopt(self, view: ReadModel) -> None:
         """Draw from ``view`` from now on, unless a newer one was adopted already."""
         if self.view is None or view.version >= self.view.version:
+            replaced = self.view is not None and self.view.catalog is not view.catalog
             self.view = view
+            if replaced:
+                release_freed_memory()
 
     def on_library_loaded(self, message: LibraryLoaded) -> None:
         self.library = message.library
