@@ -78,6 +78,9 @@ class MainScreen(WritingScreen):
     def rl(self) -> ReadingListApp:
         return cast("ReadingListApp", self.app)
 
+    def adopt(self, view: ReadModel) -> None:
+        self.rl.adopt(view)
+
     @property
     def library(self) -> Library | None:
         """The write path: every change goes through it (see ``WritingScreen._apply``)."""

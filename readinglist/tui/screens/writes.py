@@ -38,6 +38,10 @@ class WritingScreen(Screen[None]):
     def library(self) -> Library | None:
         raise NotImplementedError
 
+    def adopt(self, view: ReadModel) -> None:
+        """Draw from ``view`` from now on (the app holds it; the screen reaches it)."""
+        raise NotImplementedError
+
     def refresh_view(
         self, keep: str | None = None, *, reopen: bool = False, top: bool = False
     ) -> None:
@@ -106,7 +110,7 @@ class WritingScreen(Screen[None]):
         if error is not None:
             hint = f"\n{failed}" if failed else ""
             self.notify(error + hint, title="Not saved", severity="error", timeout=10)
-        self.app.adopt(view)  # type: ignore[attr-defined]
+        self.adopt(view)
         self.refresh_view(keep)
         if then is not None and error is None:
             then(change)
