@@ -132,17 +132,18 @@ def read(data_dir: Path, name: str) -> Content:
         ) from None
     except OSError as error:
         raise StorageError(f"{path}: cannot read ({error.strerror or error})") from None
+    if content_hash(payload) != name:
+        changed = "its content does not match its name (the file was changed)"
+        raise LibraryCorrupt(path, changed, recovery=RESTORE)
     try:
-        if content_hash(payload) != name:
-            raise LibraryCorrupt(path, "its content does not match its name (the file was changed)")
         data = check_schema(path, payload, "digest")
-        problem = validate.problem(data, "digest")
-        if problem:
-            raise LibraryCorrupt(path, problem)
     except NewerSchema:
         raise  # not damaged: it says to upgrade readinglist
     except LibraryCorrupt as error:
         raise LibraryCorrupt(path, error.problem, recovery=RESTORE) from None
+    problem = validate.problem(data, "digest")
+    if problem:
+        raise LibraryCorrupt(path, problem, recovery=RESTORE)
     info = data["digest"]["info"]
     return Content(
         name,

@@ -35,16 +35,18 @@ class LibraryCorrupt(StorageError):
     def __init__(self, path: Path, problem: str, recovery: str | None = None) -> None:
         self.path = path
         self.problem = problem
-        backup = path.with_name(path.name + ".bak")
-        if recovery is None and backup.exists():
-            recovery = (
-                f"restore the last good copy with `cp '{backup}' '{path}'` "
-                "or run `readinglist doctor`"
-            )
-        elif recovery is None:
-            recovery = (
-                f"no backup exists; move '{path}' aside to start afresh or run `readinglist doctor`"
-            )
+        if recovery is None:
+            backup = path.with_name(path.name + ".bak")
+            if backup.exists():
+                recovery = (
+                    f"restore the last good copy with `cp '{backup}' '{path}'` "
+                    "or run `readinglist doctor`"
+                )
+            else:
+                recovery = (
+                    f"no backup exists; move '{path}' aside to start afresh or run "
+                    "`readinglist doctor`"
+                )
         super().__init__(f"{path}: {problem}; the file was left untouched. To recover, {recovery}")
 
 

@@ -37,6 +37,7 @@ from readinglist.storage import (
     STATE_FILE,
     AtomicJSONStorage,
     atomic_write,
+    file_signature,
     fsync_dir,
     load_file,
     schema_doc,
@@ -59,18 +60,22 @@ def upgrade(data_dir: Path) -> None:
     if not needs_upgrade(data_dir):
         return
     state = AtomicJSONStorage(str(data_dir / STATE_FILE), "state")
-    imports_path = data_dir / IMPORTS_FILE
+    imports_path, papers_path = data_dir / IMPORTS_FILE, data_dir / PAPERS_FILE
     # Refuse damage before taking the lock, and before changing anything.
     state.read()
-    _old_papers(data_dir, beside_imports=imports_path.exists())
+    signature = file_signature(papers_path)
+    data = _old_papers(data_dir, beside_imports=imports_path.exists())
     with Lock(data_dir / LOCK_FILE):
         if not needs_upgrade(data_dir):
             return  # another process did it while we waited
-        state.reload()
+        # Read again only what changed while we waited (papers.json: 161 MB at 100k).
+        if state.changed_on_disk():
+            state.reload()
+        if file_signature(papers_path) != signature:
+            data = _old_papers(data_dir, beside_imports=imports_path.exists())
         if state.upgraded_from is not None or not state.path.exists():
             state.flush()  # at the new schema: older releases refuse the folder from now on
         listed = load_file(imports_path, "imports").get("imports", {})
-        data = _old_papers(data_dir, beside_imports=imports_path.exists())
         added = _write_digest_files(data_dir, data, listed)
         if added or not imports_path.exists():
             payload = {"meta": {"schema": schema_doc("imports")}, "imports": listed | added}

@@ -339,9 +339,7 @@ class Library(Reading):
             # Imports made elsewhere since we read it: replay just those (a reload at 100k:
             # 225 → ~90 ms, and no second copy of every column alive meanwhile). The file
             # another process saved is not what we know: the next save here writes a base.
-            builder = Builder(self.data_dir, self.catalog)
-            for record in records[len(current) :]:
-                builder.apply(record, contents.read(self.data_dir, record.hash), keep=True)
+            builder = self._replayed(self.catalog, records[len(current) :])
             self.catalog, self._file = builder.freeze(), None
             return
         path = self.data_dir / CATALOG_FILE
@@ -364,9 +362,7 @@ class Library(Reading):
             assert base is not None
             self.catalog = base
             return
-        builder = Builder(self.data_dir, base)
-        for record in missing:
-            builder.apply(record, contents.read(self.data_dir, record.hash), keep=True)
+        builder = self._replayed(base, missing)
         if base is not None:
             self.catalog = base  # what the saved file holds, which the delta extends
         with self.store.lock.attempt() as free:
@@ -374,6 +370,13 @@ class Library(Reading):
                 self._adopt(builder.freeze(), builder.ops)
                 return
         self.catalog = builder.freeze()
+
+    def _replayed(self, base: Catalog | None, records: Sequence[ImportRecord]) -> Builder:
+        """``base`` with the imports of ``records`` replayed from their digest files."""
+        builder = Builder(self.data_dir, base)
+        for record in records:
+            builder.apply(record, contents.read(self.data_dir, record.hash), keep=True)
+        return builder
 
     # ----------------------------------------------------------------- changing
 
