@@ -842,34 +842,13 @@ def test_an_upgrade_cut_short_is_finished_by_the_next_open(
     assert not (old.data_dir / INDEX_FILE).exists()
     assert load_versioned(old.state_path, "state")[1] == 4
     assert leftover_temp_files(old.data_dir) == []
+    assert list((old.data_dir / DIGESTS_DIR).glob(".*.tmp")) == []  # a killed writer's
     listed = set(load_file(old.data_dir / IMPORTS_FILE, "imports")["imports"])
     assert len(listed) == len(old.papers["digests"])
     before = snapshot(old.data_dir)
     assert_nothing_lost(Library(old.data_dir), old)
     assert snapshot(old.data_dir) == before
     assert_resurfacing_works(library, old, digest_paths)
-
-
-def test_an_upgrade_cut_short_after_the_rename_still_removes_the_old_index(
-    old: Old, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with monkeypatch.context() as patch:
-        cut_after_rename(old, patch)
-        with pytest.raises(Crash):
-            Library(old.data_dir)
-    Library(old.data_dir)
-    assert not (old.data_dir / INDEX_FILE).exists()
-
-
-def test_a_digest_files_temp_file_left_by_a_killed_upgrade_is_cleaned(
-    old: Old, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with monkeypatch.context() as patch:
-        cut_during_digest_files(old, patch)
-        with pytest.raises(Crash):
-            Library(old.data_dir)
-    Library(old.data_dir)
-    assert list((old.data_dir / DIGESTS_DIR).glob(".*.tmp")) == []
 
 
 def test_opening_waits_for_another_writer_before_upgrading(old: Old) -> None:
