@@ -23,11 +23,14 @@ from typing import Any
 
 import orjson
 
-from readinglist import contents
+from readinglist import contents, journal
 from readinglist.dailypapers import day_id
+from readinglist.device import Device
 from readinglist.errors import LibraryCorrupt, StorageError
+from readinglist.history import EMPTY_DOC, diff
+from readinglist.journal import HISTORY, IMPORT, MIGRATED, SNAPSHOT, UNDO, Entry, Op, Stamp
 from readinglist.lock import Lock
-from readinglist.model import META_FIELDS
+from readinglist.model import META_FIELDS, PaperState
 from readinglist.storage import (
     IMPORTS_FILE,
     INDEX_FILE,
@@ -37,14 +40,19 @@ from readinglist.storage import (
     STATE_FILE,
     AtomicJSONStorage,
     atomic_write,
+    empty_data,
     file_signature,
     fsync_dir,
+    journal_path,
     load_file,
+    read_journal,
     schema_doc,
 )
 
 #: What ``papers.json`` becomes once upgraded.
 RETIRED_PAPERS = f"{PAPERS_FILE}.schema{SCHEMA_VERSION['papers']}.bak"
+#: What ``imports.json`` becomes once its imports are in this device's journal.
+RETIRED_IMPORTS = f"{IMPORTS_FILE}.schema{SCHEMA_VERSION['imports']}.bak"
 
 
 def needs_upgrade(data_dir: Path) -> bool:
@@ -141,21 +149,144 @@ def _write_digest_files(
     return records
 
 
+def single_device_data(data_dir: Path) -> bool:
+    """Whether the folder holds reading state or imports of the single-device layout (an
+    ``imports.json``, or a ``state.json`` with documents), which the next open moves into
+    this device's journal."""
+    if (data_dir / IMPORTS_FILE).exists():
+        return True
+    state = data_dir / STATE_FILE
+    if not state.exists():
+        return False
+    data = load_file(state, "state")
+    return bool(data.get("state") or data.get("history"))
+
+
+def to_journals(data_dir: Path, device: Device) -> None:
+    """Move a single-device library's imports and reading state into ``device``'s journal.
+
+    Under the lock, each step safe to repeat after a kill: state.json is saved at the new
+    schema first (documents kept; the original aside as ``state.json.schemaN.bak``), so
+    older releases refuse the folder from then on; then the journal is written whole (its
+    snapshot entry, :data:`~readinglist.journal.MIGRATED`, says the move is done); then
+    imports.json is renamed aside and state.json emptied to the marker.
+    """
+    if not single_device_data(data_dir):
+        return
+    state = AtomicJSONStorage(str(data_dir / STATE_FILE), "state")
+    state.read()  # refuses damage before anything changes
+    imports_path = data_dir / IMPORTS_FILE
+    with Lock(data_dir / LOCK_FILE):
+        if not single_device_data(data_dir):
+            return  # another process did it while we waited
+        state.reload()
+        if state.upgraded_from is not None:
+            state.flush()
+        own = journal_path(data_dir, device.id)
+        entries = read_journal(own)[2] if own.exists() else []
+        if not any(e.kind == SNAPSHOT and e.label == MIGRATED for e in entries):
+            imports = load_file(imports_path, "imports").get("imports", {})
+            entries += migrated_entries(state.read(), imports, device.id)
+            payload = {
+                "meta": {"schema": schema_doc("journal")},
+                "device": {"device": {"id": device.id, "name": device.name}},
+                "changes": {e.key: journal.encode_entry(e) for e in entries},
+            }
+            own.parent.mkdir(exist_ok=True)
+            atomic_write(own, orjson.dumps(payload))
+        if imports_path.exists():
+            _rename_aside(imports_path, data_dir / RETIRED_IMPORTS)
+        atomic_write(state.path, orjson.dumps(empty_data("state")), backup=False)
+
+
+def migrated_entries(state: dict[str, Any], imports: dict[str, Any], device: str) -> list[Entry]:
+    """A single-device library as journal entries: its imports in their order, its undo
+    steps (still undoable), and a snapshot of every paper's state, each field stamped with
+    the paper's last change so that two devices migrating copies of one library merge by
+    what changed last. The stamps are fixed, not the clock's: migrating again gives the
+    same entries."""
+    entries = [
+        Entry(
+            (0, number, device),
+            record["imported_at"],
+            IMPORT,
+            f"import {record['name']}",
+            record={"hash": name, **{k: record[k] for k in ("digest", "name", "date")}},
+        )
+        for number, (name, record) in enumerate(
+            sorted(imports.items(), key=lambda item: item[1]["seq"]), start=1
+        )
+    ]
+    steps = sorted((int(seq), doc) for seq, doc in state.get("history", {}).items())
+    undone = []
+    for number, (_, step) in enumerate(steps, start=1):
+        stamp: Stamp = (1, number, device)
+        changes = step.get("changes") or {
+            pid: diff(before or EMPTY_DOC, step["after"][pid] or EMPTY_DOC)
+            for pid, before in step["before"].items()
+        }
+        ops = tuple(op for pid, fields in changes.items() for op in _history_ops(pid, fields))
+        entries.append(Entry(stamp, step["at"], HISTORY, step["label"], ops))
+        if step.get("undone"):
+            undone.append(stamp)
+    last = len(steps)
+    for number, stamp in enumerate(reversed(undone), start=last + 1):
+        entries.append(Entry((1, number, device), entries[-1].at, UNDO, "undo", of=stamp))
+    snapshot: list[Op] = []
+    for pid, doc in state.get("state", {}).items():
+        paper = PaperState.from_doc(doc)
+        at = paper.updated or "1970-01-01T00:00:00+00:00"
+        stamp = (journal.wall_ms(paper.updated), 0, device)
+        status = {name: getattr(paper, name) for name in journal.STATUS_FIELDS}
+        if status != journal.EMPTY_STATUS:
+            snapshot.append(Op(pid, "status", journal.EMPTY_STATUS, status, stamp=stamp, at=at))
+        for tag in paper.tags:
+            snapshot.append(Op(pid, journal.TAG_PREFIX + tag, False, True, stamp=stamp, at=at))
+        if paper.note:
+            snapshot.append(Op(pid, journal.NOTE, "", paper.note, stamp=stamp, at=at))
+    entries.append(Entry((2, 0, device), entries[-1].at if entries else "", SNAPSHOT, MIGRATED,
+                         tuple(snapshot)))  # fmt: skip
+    return entries
+
+
+def _history_ops(pid: str, fields: dict[str, list[Any]]) -> list[Op]:
+    """One undo step's field changes ([old, new] per state field) as journal ops."""
+    ops = []
+    status = {n: pair for n, pair in fields.items() if n in journal.STATUS_FIELDS}
+    if status:
+        old = {n: pair[0] for n, pair in status.items()}
+        ops.append(Op(pid, "status", old, {n: pair[1] for n, pair in status.items()}))
+    if "tags" in fields:
+        before, after = fields["tags"]
+        ops += [Op(pid, journal.TAG_PREFIX + t, False, True) for t in after if t not in before]
+        ops += [Op(pid, journal.TAG_PREFIX + t, True, False) for t in before if t not in after]
+    if "note" in fields:
+        ops.append(Op(pid, journal.NOTE, fields["note"][0], fields["note"][1]))
+    return ops
+
+
+def _rename_aside(path: Path, target: Path) -> None:
+    """Rename ``path`` to ``target`` (numbered when taken: an earlier copy is never
+    replaced)."""
+    number, first = 1, target
+    while target.exists():
+        number += 1
+        target = first.with_name(f"{first.name}.{number}")
+    try:
+        os.replace(path, target)
+        fsync_dir(path.parent)
+    except OSError as error:
+        raise StorageError(f"{path}: cannot rename it aside ({error.strerror or error})") from None
+
+
 def _retire(data_dir: Path) -> None:
     """Drop the old index, then rename papers.json aside (never over an earlier copy): a
     kill in between leaves papers.json, and the next open finishes the job."""
-    papers = data_dir / PAPERS_FILE
-    target = data_dir / RETIRED_PAPERS
-    number = 1
-    while target.exists():
-        number += 1
-        target = data_dir / f"{RETIRED_PAPERS}.{number}"
     try:
         with contextlib.suppress(FileNotFoundError):
             (data_dir / INDEX_FILE).unlink()
-        os.replace(papers, target)
-        fsync_dir(data_dir)
     except OSError as error:
         raise StorageError(
-            f"{papers}: cannot rename it aside ({error.strerror or error})"
+            f"{data_dir / INDEX_FILE}: cannot remove it ({error.strerror or error})"
         ) from None
+    _rename_aside(data_dir / PAPERS_FILE, data_dir / RETIRED_PAPERS)

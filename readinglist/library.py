@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from readinglist import catalog as catalogs
-from readinglist import contents, layout
+from readinglist import contents, journal, layout
 from readinglist.catalog import Builder, Catalog, ImportRecord
 from readinglist.dailypapers import (
     DayDigest,
@@ -29,19 +29,20 @@ from readinglist.dailypapers import (
     parse_response,
     to_digest,
 )
+from readinglist.device import Device, this_device
 from readinglist.digest import ParsedDigest, parse_digest, read_bytes
 from readinglist.drafts import DRAFTS_DIR, Drafts
 from readinglist.errors import (
     DigestError,
-    LibraryCorrupt,
     ReadinglistError,
     StorageError,
     UnknownPaper,
 )
-from readinglist.history import History, diff
+from readinglist.journal import CHANGE, IMPORT, NOTE, REDO, TAG_PREFIX, UNDO, Entry, Merger, Op
 from readinglist.lock import Holder as Holder  # re-exported: the app names lock holders
 from readinglist.lock import WaitCallback
 from readinglist.model import (
+    EMPTY_STATE,
     STATUSES,
     PaperState,
     normalise_tag,
@@ -55,7 +56,7 @@ from readinglist.reading import MIN_PREFIX as MIN_PREFIX
 from readinglist.reading import Reading, ReadModel
 from readinglist.reports import Change, FileReport, ImportReport
 from readinglist.search import SearchEngine
-from readinglist.storage import CATALOG_FILE, Signature, Store, document, file_signature, ids
+from readinglist.storage import CATALOG_FILE, DIGESTS_DIR, Signature, Store, file_signature
 
 #: A digest to import: a file (a text digest or a saved API response, told apart by content),
 #: a name and its bytes (stdin), or a day fetched from the Daily Papers API.
@@ -133,12 +134,16 @@ class Library(Reading):
     """An open library. Every mutating method is durable on return; it reads (see
     :class:`Reading`) its newest state. :meth:`view` is a snapshot of it for another thread."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, device: Device | None = None) -> None:
         self.data_dir = data_dir
+        self.device = device or this_device()
         self.drafts = Drafts(data_dir / DRAFTS_DIR)
         layout.upgrade(data_dir)
-        self.store = Store(data_dir)
-        self.history = History(self.store.state_db)
+        layout.to_journals(data_dir, self.device)
+        self.store = Store(data_dir, self.device)
+        self.merger = Merger(self.device.id)
+        #: The last stamp this Library gave out (entries of one change follow each other).
+        self._issued: journal.Stamp | None = None
         self.catalog: Catalog = catalogs.empty(data_dir)
         self._file: _CatalogFile | None = None
         self._states: dict[str, PaperState] = {}
@@ -146,7 +151,7 @@ class Library(Reading):
         self._search: SearchEngine | None = None
         #: Bumped on every change, so views can tell when to re-query.
         self.version = 0
-        self._rebuild({"imports", "state"})
+        self._rebuild({"journals"})
         self.store.clean_temp_files()
 
     # ----------------------------------------------------------------- reading
@@ -164,7 +169,8 @@ class Library(Reading):
         return engine
 
     def stale(self) -> set[str]:
-        """Which files ("imports", "state") another process saved since we read them."""
+        """What another process, or another device through a sync engine, saved since we
+        read it ("journals", "state")."""
         return self.store.stale()
 
     def refresh(self) -> bool:
@@ -217,15 +223,14 @@ class Library(Reading):
             with self.store.lock:
                 with self._transaction():
                     builder = Builder(self.data_dir, self.catalog)
-                    back: dict[str, dict[str, Any]] = {}
                     records: list[ImportRecord] = []
+                    entries: list[Entry] = []
                     for slot, stem, digest, content in parsed:
-                        reports[slot] = self._apply(builder, stem, digest, content, records, back)
-                    if records:
-                        table = self.store.imports_db.table("imports")
-                        table.insert_multiple(document(r.to_doc(), r.hash) for r in records)
-                    if back:
-                        self._put_states(back)
+                        reports[slot] = self._apply(
+                            builder, stem, digest, content, records, entries
+                        )
+                    if entries:
+                        self._write(entries)
                 if records:
                     self._adopt(builder.freeze(), builder.ops)
         if progress:
@@ -239,10 +244,10 @@ class Library(Reading):
         digest: ParsedDigest,
         content: contents.Content,
         records: list[ImportRecord],
-        back: dict[str, dict[str, Any]],
+        entries: list[Entry],
     ) -> FileReport:
-        """Apply one digest to ``builder``, noting its import record and the papers it
-        brings back to the inbox (``back``: their new states).
+        """Apply one digest to ``builder``, noting its import record, and its journal entry
+        (with the papers it brings back to the inbox).
 
         A skipped paper that recurs is back in the inbox, marked resurfaced by this digest:
         recurrence is the strongest signal a reader has. Papers kept for later or read keep
@@ -255,28 +260,31 @@ class Library(Reading):
         if content.hash in known or (not content.fetched and builder.knows_digest(content.digest)):
             return unchanged
         seq = max((r.seq for r in (*builder.imports, *records)), default=0) + 1
-        record = ImportRecord(content.hash, content.digest, stem, digest.date, seq, now())
+        at = now()
+        record = ImportRecord(content.hash, content.digest, stem, digest.date, seq, at)
         applied = builder.apply(record, content)
         if not applied.changed:
             return unchanged
         records.append(record)
         did = content.digest
+        back = {op.pid for entry in entries for op in entry.ops}  # counted by the first digest
+        ops = []
+        for pid in applied.again:
+            state = self.state(pid)
+            if state.status == "skipped" and pid not in back:
+                new = dataclasses.replace(state, status="new", resurfaced=did, decided_at=at)
+                ops += _ops(pid, state, new, ())
+        doc = {"hash": content.hash, "digest": did, "name": stem, "date": digest.date}
+        entries.append(self._entry(IMPORT, f"import {stem}", ops, at=at, record=doc))
         if content.fetched and not (applied.new or applied.again):
             # Fetched again: only fresher figures (still recorded, the catalog changed).
             return unchanged
-        for pid in applied.again:
-            state = self.state(pid)
-            if state.status == "skipped" and pid not in back:  # counted by the first digest
-                stamp = now()
-                back[pid] = dataclasses.replace(
-                    state, status="new", resurfaced=did, decided_at=stamp, updated=stamp
-                ).to_doc()
         return FileReport(
             digest.source,
             "imported",
             new=len(applied.new),
             again=len(applied.again),
-            resurfaced=sum(back.get(pid, {}).get("resurfaced") == did for pid in applied.again),
+            resurfaced=len(ops),
             warnings=digest.warnings,
             layout=digest.layout,
         )
@@ -321,17 +329,9 @@ class Library(Reading):
         self._changed()
 
     def _open_catalog(self) -> None:
-        """The catalog of what imports.json lists: catalog.bin, extended by the imports it
+        """The catalog of what the journals list: catalog.bin, extended by the imports it
         lacks (replayed from their digest files), or rebuilt from them all."""
-        records = tuple(
-            sorted(
-                (
-                    ImportRecord.from_doc(name, doc)
-                    for name, doc in self.store.imports_storage.read().get("imports", {}).items()
-                ),
-                key=lambda r: r.seq,
-            )
-        )
+        records = self._records()
         current = self.catalog.imports
         if records == current:
             return
@@ -370,6 +370,27 @@ class Library(Reading):
                 self._adopt(builder.freeze(), builder.ops)
                 return
         self.catalog = builder.freeze()
+
+    def _records(self) -> tuple[ImportRecord, ...]:
+        """Every import the journals hold, in stamp order, numbered. Another device's
+        import whose digest file the sync engine has not brought yet waits (it is counted
+        once it is here: the numbering is then the same on every device)."""
+        own = self.device.id
+        digests = self.data_dir / DIGESTS_DIR
+        found = [
+            i
+            for i in self.merger.imports()
+            if i.stamp[2] == own or (digests / f"{i.hash}.json").exists()
+        ]
+        return tuple(
+            ImportRecord(i.hash, i.digest, i.name, i.date, seq, i.at)
+            for seq, i in enumerate(found, start=1)
+        )
+
+    def pending(self) -> list[journal.Imported]:
+        """Other devices' imports whose digest file has not arrived yet."""
+        present = {r.hash for r in self.catalog.imports}
+        return [i for i in self.merger.imports() if i.hash not in present]
 
     def _replayed(self, base: Catalog | None, records: Sequence[ImportRecord]) -> Builder:
         """``base`` with the imports of ``records`` replayed from their digest files."""
@@ -451,33 +472,28 @@ class Library(Reading):
         return self._update("edit note", [pid], lambda s: dataclasses.replace(s, note=note))
 
     def undo(self) -> Change | None:
-        """Revert the newest change not yet undone (by this or any other process).
+        """Take back this device's newest change not yet undone, by a new change.
 
-        Only the fields that change touched are put back, over the papers' current state.
+        Only the fields that still hold what it wrote, written by this device, go back:
+        whatever another device changed since stays.
         """
-        with self._transaction():
-            entry = self.history.last_done()
-            if entry is None:
-                return None
-            seq, doc = entry
-            docs = self.history.docs(doc, undo=True, current=self._state_doc)
-            self._put_states(docs)
-            self.history.set_undone(seq, True)
-        self._changed()
-        return Change(f"undo {doc['label']}", tuple(docs))
+        return self._revert(undo=True)
 
     def redo(self) -> Change | None:
-        """Re-apply the oldest undone change, again only the fields it touched."""
+        """Re-apply the change undone last, again only the fields nobody changed since."""
+        return self._revert(undo=False)
+
+    def _revert(self, *, undo: bool) -> Change | None:
         with self._transaction():
-            entry = self.history.first_undone()
-            if entry is None:
+            done, undone = self.merger.undo_stacks()
+            stack = done if undo else undone
+            if not stack:
                 return None
-            seq, doc = entry
-            docs = self.history.docs(doc, undo=False, current=self._state_doc)
-            self._put_states(docs)
-            self.history.set_undone(seq, False)
-        self._changed()
-        return Change(f"redo {doc['label']}", tuple(docs))
+            target = stack[-1]
+            ops = self.merger.reverting(target, undo=undo)
+            word = "undo" if undo else "redo"
+            self._write([self._entry(UNDO if undo else REDO, word, ops, of=target.stamp)])
+        return Change(f"{word} {target.label}", tuple(dict.fromkeys(op.pid for op in ops)))
 
     def _update(
         self, label: str, ids: Sequence[str], change: Callable[[PaperState], PaperState]
@@ -488,47 +504,106 @@ class Library(Reading):
             for pid in ids:
                 if pid not in self.catalog:
                     raise UnknownPaper(f"{pid!r}: no paper has this id")
-            stamp = now()
-            after: dict[str, Any] = {}
-            changes: dict[str, dict[str, list[Any]]] = {}
+            ops: list[Op] = []
+            changed = []
             for pid in dict.fromkeys(ids):
                 old = self.state(pid)
                 new = change(old)
-                if new == old:
-                    continue
-                after[pid] = dataclasses.replace(new, updated=stamp).to_doc()
-                # Only what changed goes into the journal: never a long note left as it was.
-                changes[pid] = diff(old.to_doc(), after[pid])
-            if not after:
+                if new != old:
+                    heads = tuple(v.stamp for v in self.merger.heads(pid))
+                    ops += _ops(pid, old, new, heads)
+                    changed.append(pid)
+            if not ops:
                 return None
-            self._put_states(after)
-            self.history.record(label, changes, stamp)
-        self._changed()
-        return Change(label, tuple(after))
+            self._write([self._entry(CHANGE, label, ops)])
+        return Change(label, tuple(changed))
 
-    def _state_doc(self, pid: str) -> dict[str, Any]:
-        return self.state(pid).to_doc()
+    def conflicts(self) -> list[tuple[str, list[journal.NoteVersion]]]:
+        """Papers whose note was edited on two devices without either seeing the other's
+        edit, with the versions, oldest first."""
+        return [
+            (pid, self.merger.heads(pid))
+            for pid in sorted(self._states)
+            if self.merger.conflicted(pid)
+        ]
 
-    def _put_states(self, docs: Mapping[str, dict[str, Any] | None]) -> None:
-        """Store state documents (None removes one) and update the model to match.
+    def devices(self) -> list[tuple[str, str, int, str | None]]:
+        """(id, name, changes, time of the last change) of each device whose journal is
+        here, this one first."""
+        seen: dict[str, list[journal.Entry]] = {}
+        for entry in self.merger.entries.values():
+            seen.setdefault(entry.stamp[2], []).append(entry)
+        seen.setdefault(self.device.id, [])
+        names = self.merger.names | {self.device.id: self.device.name}
+        rows = [
+            (
+                device,
+                names.get(device, ""),
+                len(entries),
+                max((e.at for e in entries), default=None),
+            )
+            for device, entries in seen.items()
+        ]
+        return sorted(rows, key=lambda row: (row[0] != self.device.id, row[1], row[0]))
 
-        The model's dict and set are replaced rather than changed in place, so a thread
-        reading them (the app's screen while its worker saves) never sees one change size.
-        """
-        table = self.store.state_db.table("state")
-        table.remove(doc_ids=ids(pid for pid in docs if pid in self._states))
-        table.insert_multiple(document(doc, pid) for pid, doc in docs.items() if doc is not None)
+    def _entry(
+        self,
+        kind: str,
+        label: str,
+        ops: Sequence[Op],
+        *,
+        at: str | None = None,
+        of: journal.Stamp | None = None,
+        record: dict[str, Any] | None = None,
+    ) -> Entry:
+        """A new entry of this device, stamped after everything it has seen."""
+        latest = max(filter(None, (self.merger.latest, self._issued)), default=None)
+        stamp = journal.tick(latest, self.device.id, journal.clock_ms())
+        self._issued = stamp
+        return Entry(stamp, at or now(), kind, label, tuple(ops), of, record)
+
+    def _write(self, entries: list[Entry]) -> None:
+        """Add ``entries`` to this device's journal (saved when the transaction ends) and to
+        the merged state. The state dict and read set are replaced, not changed in place,
+        so a thread reading them never sees one change size."""
+        # Copies a sync engine made of this device's journal may hold entries it lacks (a
+        # restored backup): they join it, so that doctor --fix can remove the copies.
+        keys = self.store.journal_storage.read().get("changes", {}).keys()
+        entries = [
+            *{
+                e.stamp: e
+                for other in self.store.others.files.values()
+                if other.device == self.device.id
+                for e in other.entries
+                if e.key not in keys
+            }.values(),
+            *entries,
+        ]
+        touched = self.merger.add(entries)
+        if len(keys) + len(entries) > journal.COMPACT_AT:
+            stamp = journal.tick(entries[-1].stamp, self.device.id, journal.clock_ms())
+            own = [e for e in self.merger.entries.values() if e.stamp[2] == self.device.id]
+            compacted = self.merger.compacted(own, stamp, now())
+            self._issued = stamp
+            self.store.append(compacted, replace=True)
+            self.merger.entries = {
+                s: e for s, e in self.merger.entries.items() if s[2] != self.device.id
+            } | {e.stamp: e for e in compacted}
+        else:
+            self.store.append(entries)
         states, read = dict(self._states), set(self._read)
-        for pid, doc in docs.items():
-            if doc is None:
+        for pid in touched:
+            state = self.merger.state(pid)
+            if state == EMPTY_STATE:
                 states.pop(pid, None)
             else:
-                states[pid] = PaperState.from_doc(doc)
-            if doc and doc.get("status") == "read" and pid in self.catalog:
+                states[pid] = state
+            if state.read and pid in self.catalog:
                 read.add(pid)
             else:
                 read.discard(pid)
         self._states, self._read = states, read
+        self._changed()
 
     # ----------------------------------------------------------------- plumbing
 
@@ -559,8 +634,8 @@ class Library(Reading):
         model half rebuilt.
         """
         with contextlib.suppress(StorageError):
-            self.store.reload({"imports", "state"})
-            self._rebuild({"imports", "state"})
+            self.store.reload({"journals", "state"})
+            self._rebuild({"journals"})
 
     def _rebuild(self, kinds: set[str]) -> None:
         """Derive the in-memory model from the stored documents.
@@ -568,19 +643,18 @@ class Library(Reading):
         A document of the wrong shape (a hand edit, another program) is reported as damage
         of its file, like invalid JSON, rather than surfacing as a traceback.
         """
-        try:
-            if "imports" in kinds:
-                self._open_catalog()
-            if "state" in kinds:
-                data = self.store.state_storage.read()
-                self._states = {
-                    pid: PaperState.from_doc(doc) for pid, doc in data.get("state", {}).items()
-                }
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            storage = self.store.imports_storage if "imports" in kinds else self.store.state_storage
-            raise LibraryCorrupt(
-                storage.path, f"a document is malformed ({type(error).__name__}: {error})"
-            ) from None
+        if "journals" not in kinds:
+            return  # state.json only marks the layout: nothing is derived from it
+        merger = Merger(self.device.id)
+        merger.add(self.store.own_entries())
+        for other in self.store.others.files.values():
+            if other.device:
+                merger.names.setdefault(other.device, other.name)
+                merger.add(other.entries)
+        merger.names[self.device.id] = self.device.name
+        self.merger = merger
+        self._open_catalog()
+        self._states = merger.states()
         # Only papers we have count (state may outlive a paper restored from a backup).
         catalog = self.catalog
         self._read = {p for p, s in self._states.items() if s.read and p in catalog}
@@ -588,6 +662,21 @@ class Library(Reading):
 
     def _changed(self) -> None:
         self.version += 1
+
+
+def _ops(pid: str, old: PaperState, new: PaperState, heads: tuple[journal.Stamp, ...]) -> list[Op]:
+    """The journal ops that take paper ``pid`` from state ``old`` to ``new`` (a note edit
+    replaces the versions ``heads``, which a conflict shows side by side)."""
+    ops = []
+    before = {name: getattr(old, name) for name in journal.STATUS_FIELDS}
+    after = {name: getattr(new, name) for name in journal.STATUS_FIELDS}
+    if before != after:
+        ops.append(Op(pid, "status", before, after))
+    ops += [Op(pid, TAG_PREFIX + t, False, True) for t in new.tags if t not in old.tags]
+    ops += [Op(pid, TAG_PREFIX + t, True, False) for t in old.tags if t not in new.tags]
+    if old.note != new.note:
+        ops.append(Op(pid, NOTE, old.note, new.note, heads))
+    return ops
 
 
 def _retagged(state: PaperState, plus: Sequence[str], minus: Collection[str] = ()) -> PaperState:

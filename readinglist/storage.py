@@ -26,6 +26,7 @@ import os
 import shutil
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -34,8 +35,10 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
-from readinglist import migrate, validate
+from readinglist import journal, migrate, validate
+from readinglist.device import Device
 from readinglist.errors import LibraryCorrupt, StorageError
+from readinglist.journal import Entry
 from readinglist.lock import Lock
 
 #: The schema version each kind of file is saved with; a readinglist that knows an older one
@@ -43,7 +46,11 @@ from readinglist.lock import Lock
 #: state.json 2: undo steps hold field changes; 3: a status instead of read/unread; 4: the
 #: library's papers live in digest files (``contents``) and ``imports.json``, not in
 #: ``papers.json`` (its version stays 1: only the layout upgrade reads it now).
-SCHEMA_VERSION: dict[str, int] = {"papers": 1, "state": 4, "imports": 1, "digest": 1}
+#: state.json 5: the reading state and the imports live in per-device journals
+#: (``journals/``); state.json only marks the layout (older releases refuse it).
+SCHEMA_VERSION: dict[str, int] = {
+    "papers": 1, "state": 5, "imports": 1, "digest": 1, "journal": 1
+}  # fmt: skip
 PAPERS_FILE = "papers.json"
 STATE_FILE = "state.json"
 IMPORTS_FILE = "imports.json"
@@ -55,6 +62,13 @@ LIBRARY_FILES = ((IMPORTS_FILE, "imports"), (STATE_FILE, "state"))
 CATALOG_FILE = "catalog.bin"
 #: The folder of digest files (``readinglist.contents``).
 DIGESTS_DIR = "digests"
+#: The folder of per-device journals (``readinglist.journal``).
+JOURNALS_DIR = "journals"
+#: Most bytes a journal file may have (another device's is input like any other).
+MAX_JOURNAL_BYTES = 256 * 1024 * 1024
+#: What sync engines need not carry (derived, per process, or per device), written once
+#: as ``.stignore`` (Syncthing) and ``.gitignore`` (git) in a new library folder.
+IGNORED = ("catalog.bin", "lock", "*.tmp", "*.bak", "*.corrupt-*")
 #: The title index of the layout before digest files; removed by the upgrade.
 INDEX_FILE = "index.cache"
 
@@ -130,6 +144,7 @@ def leftover_temp_files(data_dir: Path) -> list[Path]:
     digest files whose writer is no longer running."""
     names = [name for name, _ in LIBRARY_FILES] + [CATALOG_FILE]
     saves = [tmp for name in names for tmp in temp_files(data_dir / name)]
+    saves += sorted((data_dir / JOURNALS_DIR).glob(".*.json.*.tmp"))
     # Digest files are written outside the lock: a temp file there may be a running
     # import's, and only its pid (``.<name>.<pid>.tmp``) tells.
     digests = sorted((data_dir / DIGESTS_DIR).glob(".*.tmp"))
@@ -303,7 +318,7 @@ def load_versioned(path: Path, kind: str) -> tuple[Data, int]:
             data = migrate.upgrade(data, kind, version)
         except migrate.MigrationError as error:
             raise LibraryCorrupt(path, str(error)) from None
-    problem = validate.problem(data, kind)
+    problem = journal.problem(data) if kind == "journal" else validate.problem(data, kind)
     if problem:
         raise LibraryCorrupt(path, problem)
     return data, version
@@ -419,22 +434,95 @@ class AtomicJSONStorage(Storage):
         pass
 
 
-class Store:
-    """The two small TinyDB files of one library and the lock that guards writing them."""
+@dataclass(frozen=True, slots=True)
+class JournalFile:
+    """Another journal file in the folder as last read: its entries, or why it was skipped
+    (a copy the sync engine has not finished, another program's file)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    signature: Signature
+    device: str | None = None
+    name: str = ""
+    entries: tuple[Entry, ...] = ()
+    problem: str | None = None
+
+
+def read_journal(path: Path) -> tuple[str, str, list[Entry]]:
+    """(device id, device name, entries) of one journal file; :class:`LibraryCorrupt` or
+    :class:`StorageError` say what is wrong."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_JOURNAL_BYTES + 1)
+    except OSError as error:
+        raise StorageError(f"{path}: cannot read ({error.strerror or error})") from None
+    if len(raw) > MAX_JOURNAL_BYTES:
+        raise LibraryCorrupt(path, f"larger than {MAX_JOURNAL_BYTES:,} bytes; not a journal")
+    data = check_schema(path, raw, "journal")
+    try:
+        return journal.decode(data)
+    except journal.JournalError as error:
+        raise LibraryCorrupt(path, str(error)) from None
+
+
+class Journals:
+    """The journal files of other devices (and copies a sync engine made of any journal,
+    this device's too), read-only: re-read when their listing or signatures change."""
+
+    def __init__(self, folder: Path, own: str) -> None:
+        self.folder = folder
+        self.own = own
+        self.files: dict[str, JournalFile] = {}
+
+    def listing(self) -> dict[str, Signature]:
+        try:
+            names = [p for p in self.folder.glob("*.json") if p.name != self.own]
+        except OSError:
+            return {}
+        return {p.name: file_signature(p) for p in names}
+
+    def changed(self) -> bool:
+        listing = self.listing()
+        return listing.keys() != self.files.keys() or any(
+            self.files[name].signature != signature for name, signature in listing.items()
+        )
+
+    def reload(self) -> None:
+        files = {}
+        for name, signature in self.listing().items():
+            known = self.files.get(name)
+            if known is not None and known.signature == signature:
+                files[name] = known
+                continue
+            try:
+                device, device_name, entries = read_journal(self.folder / name)
+            except LibraryCorrupt as error:
+                files[name] = JournalFile(signature, problem=error.problem)
+            except StorageError as error:
+                files[name] = JournalFile(signature, problem=str(error))
+            else:
+                files[name] = JournalFile(signature, device, device_name, tuple(entries))
+        self.files = files
+
+
+class Store:
+    """The library's files that are written (this device's journal, the layout marker
+    state.json), the other devices' journals, and the lock that guards writing."""
+
+    def __init__(self, data_dir: Path, device: Device) -> None:
         check_data_dir(data_dir)
         self.data_dir = data_dir
-        self.imports_db = LibraryDB(
-            str(data_dir / IMPORTS_FILE), storage=AtomicJSONStorage, kind="imports"
-        )
+        self.device = device
         self.state_db = LibraryDB(
             str(data_dir / STATE_FILE), storage=AtomicJSONStorage, kind="state"
         )
+        self.journal_db = LibraryDB(
+            str(journal_path(data_dir, device.id)), storage=AtomicJSONStorage, kind="journal"
+        )
+        self.others = Journals(data_dir / JOURNALS_DIR, journal_path(data_dir, device.id).name)
         self.lock = Lock(data_dir / LOCK_FILE)
-        # Validate both files now: a damaged library must stop us before anything else.
-        self.imports_storage.read()
+        # Validate now: a damaged library must stop us before anything else.
         self.state_storage.read()
+        self.journal_storage.read()
+        self.others.reload()
         self.save_upgrades()
 
     def save_upgrades(self) -> None:
@@ -453,26 +541,47 @@ class Store:
                         storage.flush()
 
     @property
-    def imports_storage(self) -> AtomicJSONStorage:
-        return self.imports_db.storage  # type: ignore[return-value]
-
-    @property
     def state_storage(self) -> AtomicJSONStorage:
         return self.state_db.storage  # type: ignore[return-value]
 
+    @property
+    def journal_storage(self) -> AtomicJSONStorage:
+        return self.journal_db.storage  # type: ignore[return-value]
+
     def storages(self) -> tuple[AtomicJSONStorage, AtomicJSONStorage]:
-        return (self.imports_storage, self.state_storage)
+        return (self.state_storage, self.journal_storage)
 
     def stale(self) -> set[str]:
-        """Kinds of data ("imports", "state") another process replaced since we read them."""
-        return {s.kind for s in self.storages() if s.changed_on_disk()}
+        """What another process or device replaced since we read it: "state" (the
+        marker), "journals" (this device's or another's)."""
+        found = {s.kind for s in self.storages() if s.changed_on_disk()}
+        if "journal" in found or self.others.changed():
+            found.discard("journal")
+            found.add("journals")
+        return found
 
     def reload(self, kinds: set[str]) -> None:
-        for storage in self.storages():
-            if storage.kind in kinds:
-                storage.reload()
-        for db in (self.imports_db, self.state_db):
+        if "state" in kinds:
+            self.state_storage.reload()
+        if "journals" in kinds:
+            if self.journal_storage.changed_on_disk():
+                self.journal_storage.reload()
+            self.others.reload()
+        for db in (self.state_db, self.journal_db):
             db.clear_cache()
+
+    def own_entries(self) -> list[Entry]:
+        """This device's journal, decoded (it was validated as it was read)."""
+        return journal.decode(self.journal_storage.read())[2]
+
+    def append(self, entries: list[Entry], *, replace: bool = False) -> None:
+        """Add ``entries`` to this device's journal (``replace``: they are all of it now)."""
+        data = self.journal_storage.read()
+        data["device"] = {"device": {"id": self.device.id, "name": self.device.name}}
+        table = self.journal_db.table("changes")
+        if replace:
+            table.truncate()
+        table.insert_multiple(document(journal.encode_entry(e), e.key) for e in entries)
 
     @contextlib.contextmanager
     def transaction(self, on_error: Callable[[], None] | None = None) -> Iterator[set[str]]:
@@ -494,6 +603,8 @@ class Store:
                 storage.hold = True
             try:
                 yield reloaded
+                if self.journal_storage.dirty and not self.state_storage.path.exists():
+                    self.state_storage.dirty = True  # the marker older releases refuse
                 for storage in storages:
                     if storage.dirty:
                         storage.flush()
@@ -510,13 +621,14 @@ class Store:
 
     def _ensure_dir(self) -> None:
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            (self.data_dir / JOURNALS_DIR).mkdir(parents=True, exist_ok=True)
         except FileExistsError:
             raise StorageError(f"{self.data_dir}: is a file, expected the library folder") from None
         except OSError as error:
             raise StorageError(
                 f"{self.data_dir}: cannot create the library folder ({error.strerror or error})"
             ) from None
+        write_ignore_files(self.data_dir)
 
     def clean_temp_files(self) -> list[Path] | None:
         """Remove temp files of writers that died mid-write, unless a writer holds the lock.
@@ -524,3 +636,19 @@ class Store:
         Never waits: opening a library to read must not stall behind another writer.
         """
         return remove_temp_files(self.data_dir, self.lock)
+
+
+def journal_path(data_dir: Path, device: str) -> Path:
+    return data_dir / JOURNALS_DIR / f"{device}.json"
+
+
+def write_ignore_files(data_dir: Path) -> None:
+    """``.stignore`` and ``.gitignore`` listing :data:`IGNORED`, where there are none yet
+    (a reader's own file is never changed)."""
+    for name, comment in ((".stignore", "//"), (".gitignore", "#")):
+        path = data_dir / name
+        if path.exists():
+            continue
+        lines = [f"{comment} readinglist: derived and per-device files, not worth syncing"]
+        with contextlib.suppress(StorageError):
+            atomic_write(path, ("\n".join([*lines, *IGNORED]) + "\n").encode(), backup=False)

@@ -1,0 +1,562 @@
+"""Reading state as one journal per device, merged the same way on every device.
+
+A library folder shared through Syncthing, Dropbox or git is changed offline on several
+devices. Each device writes only its own journal (``journals/<device id>.json``), so a sync
+engine never has two versions of one file to choose between; the state everyone sees is
+:class:`Merger`'s merge of every journal present, which does not depend on the order the
+files arrived in:
+
+* every entry has a hybrid logical clock :data:`Stamp` (wall ms, counter, device): a device
+  stamps each change after everything it has seen, so a clock running late cannot make its
+  changes lose forever, and ties are broken by device id;
+* per paper and field, the change with the highest stamp wins: the status (with its read,
+  decision, snooze and resurface fields, which go together) and each tag (present or not);
+* a note keeps every version nobody has built on (the *heads*: an edit names the versions
+  it replaced, ``base``): two edits made without seeing each other are both kept, shown
+  together as a conflict until the reader saves an edit of that text;
+* an import is the digest file it names (content-addressed: the same on every device),
+  ordered by stamp; the earliest import of one file counts.
+
+Undo is a new change that puts back the fields of this device's newest change which still
+hold what that change wrote *and were written by this device*: it never deletes history and
+never reverts another device's change behind its back. A journal compacts itself (only its
+own device does): changes older than the newest :data:`KEEP_ON_COMPACT` fold into one
+snapshot that keeps, per field, the newest value with its stamp, which is all the merge
+ever uses of them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from readinglist.model import EMPTY_STATE, ID_LENGTH, STATUSES, PaperState
+
+#: (wall clock ms, counter, device id): totally ordered, unique per change.
+Stamp = tuple[int, int, str]
+
+#: The fields of a paper's state that change together, as one value (``status``).
+STATUS_FIELDS = ("status", "read_at", "decided_at", "snoozed_until", "resurfaced")
+EMPTY_STATUS: dict[str, str | None] = {name: getattr(EMPTY_STATE, name) for name in STATUS_FIELDS}
+TAG_PREFIX = "tag:"
+NOTE = "note"
+#: Entry kinds. ``history`` is an undo step carried over from the single-device layout: it
+#: can be undone, but its values are already in the migrated snapshot.
+CHANGE, UNDO, REDO, IMPORT, SNAPSHOT, HISTORY = (
+    "change", "undo", "redo", "import", "snapshot", "history"
+)  # fmt: skip
+KINDS = frozenset({CHANGE, UNDO, REDO, IMPORT, SNAPSHOT, HISTORY})
+#: The label of the snapshot made from a single-device library's state.json.
+MIGRATED = "state before sync (migrated)"
+#: A journal compacts when it holds more entries than this …
+COMPACT_AT = 20_000
+#: … keeping this many newest entries whole (undo reaches back this far).
+KEEP_ON_COMPACT = 2_000
+#: Limits on what a journal (possibly another device's, possibly damaged) may hold.
+MAX_TEXT = 1_000_000
+MAX_LABEL = 1_000
+
+_KEY_RE = re.compile(r"(0|[1-9][0-9]{0,15})\.(0|[1-9][0-9]{0,8})")
+_PID_RE = re.compile(f"[0-9a-f]{{{ID_LENGTH}}}")
+_DEVICE_RE = re.compile("[0-9a-f]{16}")
+_HASH_RE = re.compile("[0-9a-f]{32}")
+
+
+class JournalError(ValueError):
+    """What is wrong in a journal, naming the entry and field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One field of one paper: ``old`` → ``new`` (``old`` is what undo puts back)."""
+
+    pid: str
+    field: str
+    old: Any
+    new: Any
+    #: A note edit: the versions it replaces (the heads its device saw).
+    base: tuple[Stamp, ...] = ()
+    #: In a snapshot, each op keeps the stamp and time of the change it comes from.
+    stamp: Stamp | None = None
+    at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    stamp: Stamp
+    at: str
+    kind: str
+    label: str = ""
+    ops: tuple[Op, ...] = ()
+    #: The change an undo or redo is of.
+    of: Stamp | None = None
+    #: An import: hash (the digest file), digest, name, date.
+    record: Mapping[str, Any] | None = None
+
+    @property
+    def key(self) -> str:
+        return key_of(self.stamp)
+
+
+@dataclass(frozen=True, slots=True)
+class NoteVersion:
+    stamp: Stamp
+    text: str
+    base: tuple[Stamp, ...]
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """An import as merged: the first import of one digest file, in stamp order."""
+
+    stamp: Stamp
+    hash: str
+    digest: str
+    name: str
+    date: str | None
+    at: str
+
+
+def key_of(stamp: Stamp) -> str:
+    """An entry's key in its journal (the device is the journal's)."""
+    return f"{stamp[0]}.{stamp[1]}"
+
+
+def wall_ms(at: str | None) -> int:
+    """The wall clock of an ISO time (0 when unknown)."""
+    if not at:
+        return 0
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        return 0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0, int(moment.timestamp() * 1000))
+
+
+def clock_ms() -> int:
+    """This device's wall clock (a function, so a test can skew it)."""
+    return time.time_ns() // 1_000_000
+
+
+def tick(latest: Stamp | None, device: str, now_ms: int) -> Stamp:
+    """The next stamp of ``device``: after everything seen (``latest``), even if its clock is
+    behind; from its own clock when that is ahead."""
+    if latest is None or now_ms > latest[0]:
+        return (now_ms, 0, device)
+    return (latest[0], latest[1] + 1, device)
+
+
+# ----------------------------------------------------------------------------- the file
+
+
+def encode_entry(entry: Entry) -> dict[str, Any]:
+    doc: dict[str, Any] = {"at": entry.at, "kind": entry.kind}
+    if entry.label:
+        doc["label"] = entry.label
+    if entry.ops:
+        doc["ops"] = [_encode_op(op) for op in entry.ops]
+    if entry.of is not None:
+        doc["of"] = list(entry.of[:2])  # always this journal's device
+    if entry.record is not None:
+        doc["import"] = dict(entry.record)
+    return doc
+
+
+def _encode_op(op: Op) -> dict[str, Any]:
+    doc: dict[str, Any] = {"p": op.pid, "f": op.field, "o": op.old, "n": op.new}
+    if op.base:
+        doc["b"] = [list(stamp) for stamp in op.base]
+    if op.stamp is not None:
+        doc["s"] = list(op.stamp)
+        doc["a"] = op.at
+    return doc
+
+
+def device_of(data: Mapping[str, Any]) -> tuple[str, str]:
+    """(id, name) of the device a journal file belongs to (``JournalError`` if unknown);
+    ("", "") for a journal not written yet."""
+    if "device" not in data and not data.get("changes"):
+        return "", ""
+    info = data.get("device", {}).get("device") if type(data.get("device")) is dict else None
+    if type(info) is not dict:
+        raise JournalError("table 'device' must hold one document, 'device'")
+    device, name = info.get("id"), info.get("name")
+    if type(device) is not str or not _DEVICE_RE.fullmatch(device):
+        raise JournalError("device/device: field 'id' is not a device id (16 hex characters)")
+    if type(name) is not str or len(name) > 200:
+        raise JournalError("device/device: field 'name' is not a device name (text)")
+    return device, name
+
+
+def decode(data: Mapping[str, Any]) -> tuple[str, str, list[Entry]]:
+    """(device id, device name, entries) of a whole journal file; ``JournalError`` names the
+    first thing a readinglist would not have written."""
+    device, name = device_of(data)
+    changes = data.get("changes", {})
+    if type(changes) is not dict:
+        raise JournalError("table 'changes' is not an object of entries")
+    entries = []
+    for key, doc in changes.items():
+        where = f"changes/{key[:40]!r}"
+        match = _KEY_RE.fullmatch(key) if type(key) is str else None
+        if match is None:
+            raise JournalError(f"{where}: key is not a stamp (wall.counter)")
+        try:
+            entries.append(_decode_entry((int(match[1]), int(match[2]), device), doc))
+        except JournalError as error:
+            raise JournalError(f"{where}: {error}") from None
+    return device, name, entries
+
+
+def problem(data: Mapping[str, Any]) -> str | None:
+    """What is wrong with a journal file, or None."""
+    try:
+        decode(data)
+    except JournalError as error:
+        return str(error)
+    return None
+
+
+def _decode_entry(stamp: Stamp, doc: Any) -> Entry:
+    if type(doc) is not dict:
+        raise JournalError("is not an object")
+    kind, at = doc.get("kind"), doc.get("at")
+    if kind not in KINDS:
+        raise JournalError(f"field 'kind' is not one of {', '.join(sorted(KINDS))}")
+    if type(at) is not str or len(at) > 40:
+        raise JournalError("field 'at' is not a time")
+    label = doc.get("label", "")
+    if type(label) is not str or len(label) > MAX_LABEL:
+        raise JournalError("field 'label' is not a short text")
+    ops = doc.get("ops", [])
+    if type(ops) is not list:
+        raise JournalError("field 'ops' is not a list")
+    of = doc.get("of")
+    record = doc.get("import")
+    if (of is None) == (kind in (UNDO, REDO)):
+        raise JournalError("field 'of' belongs to an undo or redo, and only there")
+    if (record is None) == (kind == IMPORT):
+        raise JournalError("field 'import' belongs to an import, and only there")
+    return Entry(
+        stamp,
+        at,
+        kind,
+        label,
+        tuple(_decode_op(op, n, stamp[2], kind) for n, op in enumerate(ops)),
+        None if of is None else _stamp(of, stamp[2], "of"),
+        None if record is None else _record(record),
+    )
+
+
+def _decode_op(doc: Any, number: int, device: str, kind: str) -> Op:
+    where = f"ops[{number}]"
+    if type(doc) is not dict:
+        raise JournalError(f"{where} is not an object")
+    pid, name = doc.get("p"), doc.get("f")
+    if type(pid) is not str or not _PID_RE.fullmatch(pid):
+        raise JournalError(f"{where}: field 'p' is not a paper id")
+    if name not in ("status", NOTE) and not (
+        type(name) is str and name.startswith(TAG_PREFIX) and 4 < len(name) <= 200
+    ):
+        raise JournalError(f"{where}: field 'f' is not status, note or tag:<name>")
+    for side in ("o", "n"):
+        if side not in doc or not _value_ok(name, doc[side], partial=kind == HISTORY):
+            raise JournalError(f"{where}: field {side!r} is not a {name.split(':')[0]} value")
+    base = doc.get("b", [])
+    if type(base) is not list or len(base) > 1000:
+        raise JournalError(f"{where}: field 'b' is not a list of stamps")
+    stamp = at = None
+    if kind == SNAPSHOT:
+        stamp, at = _stamp(doc.get("s"), device, f"{where}.s"), doc.get("a")
+        if type(at) is not str or len(at) > 40:
+            raise JournalError(f"{where}: field 'a' is not a time")
+    return Op(
+        pid,
+        name,
+        doc["o"],
+        doc["n"],
+        tuple(_stamp(s, None, f"{where}.b") for s in base),
+        stamp,
+        at,
+    )
+
+
+def _value_ok(name: str, value: Any, *, partial: bool) -> bool:
+    """``partial``: an undo step carried over from state.json holds only the status fields
+    it changed."""
+    if name == NOTE:
+        return type(value) is str and len(value) <= MAX_TEXT
+    if name == "status":
+        return (
+            type(value) is dict
+            and (set(value) <= set(STATUS_FIELDS) if partial else set(value) == set(STATUS_FIELDS))
+            and value.get("status", "new") in STATUSES
+            and all(type(value[f]) in (str, type(None)) for f in value if f != "status")
+            and all(len(value[f] or "") <= 100 for f in value)
+        )
+    return type(value) is bool
+
+
+def _stamp(value: Any, device: str | None, where: str) -> Stamp:
+    """A stamp as stored: [wall, counter] (the journal's device) or [wall, counter, device]."""
+    if type(value) is list and len(value) == (2 if device else 3):
+        wall, counter = value[0], value[1]
+        owner = device if device else value[2]
+        if (
+            type(wall) is int
+            and type(counter) is int
+            and 0 <= wall < 10**16
+            and 0 <= counter < 10**9
+            and type(owner) is str
+            and _DEVICE_RE.fullmatch(owner)
+        ):
+            return (wall, counter, owner)
+    raise JournalError(f"field {where!r} is not a stamp")
+
+
+def _record(value: Any) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise JournalError("field 'import' is not an object")
+    if type(value.get("hash")) is not str or not _HASH_RE.fullmatch(value["hash"]):
+        raise JournalError("field 'import.hash' is not a digest file's name")
+    for name in ("digest", "name"):
+        if type(value.get(name)) is not str or not 0 < len(value[name]) <= 500:
+            raise JournalError(f"field 'import.{name}' is not a short text")
+    if type(value.get("date")) not in (str, type(None)):
+        raise JournalError("field 'import.date' is not a date or null")
+    return {k: value[k] for k in ("hash", "digest", "name", "date")}
+
+
+# ----------------------------------------------------------------------------- the merge
+
+
+@dataclass(slots=True)
+class _Paper:
+    """What the merge knows of one paper: the winning value per field, its note versions."""
+
+    #: field → (stamp, position of the op in its entry, value)
+    fields: dict[str, tuple[Stamp, int, Any]] = field(default_factory=dict)
+    notes: dict[Stamp, NoteVersion] = field(default_factory=dict)
+    based: set[Stamp] = field(default_factory=set)
+    latest: tuple[Stamp, str] | None = None
+
+
+class Merger:
+    """The merge of every journal entry it was given (in any order, any number of times).
+
+    Owned by one :class:`~readinglist.library.Library`; what it hands out (states,
+    imports) are new objects, never views of its own.
+    """
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.entries: dict[Stamp, Entry] = {}
+        self.names: dict[str, str] = {}
+        self._papers: dict[str, _Paper] = {}
+        self._imports: dict[str, Imported] = {}
+        self.latest: Stamp | None = None
+
+    def add(self, entries: Iterable[Entry]) -> set[str]:
+        """Merge ``entries``; the papers whose state may have changed."""
+        touched: set[str] = set()
+        for entry in entries:
+            if entry.stamp in self.entries:
+                continue
+            self.entries[entry.stamp] = entry
+            if self.latest is None or entry.stamp > self.latest:
+                self.latest = entry.stamp
+            if entry.record is not None:
+                self._import(entry)
+            if entry.kind == HISTORY:
+                continue
+            for position, op in enumerate(entry.ops):
+                self._apply(op, op.stamp or entry.stamp, op.at or entry.at, position)
+                touched.add(op.pid)
+        return touched
+
+    def _import(self, entry: Entry) -> None:
+        record = entry.record
+        assert record is not None
+        known = self._imports.get(record["hash"])
+        if known is None or entry.stamp < known.stamp:
+            self._imports[record["hash"]] = Imported(
+                entry.stamp, record["hash"], record["digest"], record["name"], record["date"],
+                entry.at,
+            )  # fmt: skip
+
+    def _apply(self, op: Op, stamp: Stamp, at: str, position: int) -> None:
+        paper = self._papers.get(op.pid)
+        if paper is None:
+            paper = self._papers[op.pid] = _Paper()
+        if self.latest is None or stamp > self.latest:
+            self.latest = stamp
+        if paper.latest is None or stamp > paper.latest[0]:
+            paper.latest = (stamp, at)
+        if op.field == NOTE:
+            if stamp not in paper.notes:
+                paper.notes[stamp] = NoteVersion(stamp, op.new, op.base, at)
+                paper.based.update(op.base)
+            return
+        known = paper.fields.get(op.field)
+        if known is None or stamp > known[0]:
+            paper.fields[op.field] = (stamp, position, op.new)
+
+    # ----------------------------------------------------------------- reading
+
+    def imports(self) -> list[Imported]:
+        """Every digest file imported anywhere, first import first."""
+        return sorted(self._imports.values(), key=lambda imported: imported.stamp)
+
+    def papers(self) -> Iterable[str]:
+        return self._papers.keys()
+
+    def heads(self, pid: str) -> list[NoteVersion]:
+        """The note versions nobody has replaced, oldest first (one unless in conflict)."""
+        paper = self._papers.get(pid)
+        if paper is None:
+            return []
+        return sorted(
+            (v for s, v in paper.notes.items() if s not in paper.based), key=lambda v: v.stamp
+        )
+
+    def conflicted(self, pid: str) -> bool:
+        return len({v.text for v in self.heads(pid)}) > 1
+
+    def state(self, pid: str) -> PaperState:
+        paper = self._papers.get(pid)
+        if paper is None:
+            return EMPTY_STATE
+        status = paper.fields.get("status")
+        values = status[2] if status else EMPTY_STATUS
+        tags = sorted(
+            (stamp, position, name[len(TAG_PREFIX) :])
+            for name, (stamp, position, present) in paper.fields.items()
+            if present and name.startswith(TAG_PREFIX)
+        )
+        state = PaperState(
+            status=values["status"] or "new",
+            tags=tuple(tag for _, _, tag in tags),
+            note=self.note(pid),
+            read_at=values["read_at"],
+            decided_at=values["decided_at"],
+            snoozed_until=values["snoozed_until"],
+            resurfaced=values["resurfaced"],
+        )
+        if state == EMPTY_STATE:
+            return EMPTY_STATE
+        return replace(state, updated=paper.latest[1] if paper.latest else None)
+
+    def note(self, pid: str) -> str:
+        heads = self.heads(pid)
+        texts = list(dict.fromkeys(v.text for v in heads))
+        if len(texts) <= 1:
+            return texts[0] if texts else ""
+        return conflict_text([v for v in heads if v.text in texts], self.names)
+
+    def states(self, pids: Iterable[str] | None = None) -> dict[str, PaperState]:
+        """The papers (``pids``, default all) that have any state, and their state."""
+        found = {}
+        for pid in self._papers if pids is None else pids:
+            state = self.state(pid)
+            if state != EMPTY_STATE:
+                found[pid] = state
+        return found
+
+    def value(self, pid: str, name: str) -> tuple[Stamp | None, Any]:
+        """The winning (stamp, value) of one field (a note: its one head, if one)."""
+        paper = self._papers.get(pid)
+        if name == NOTE:
+            heads = self.heads(pid)
+            if len(heads) == 1:
+                return heads[0].stamp, heads[0].text
+            return None, self.note(pid)
+        known = paper.fields.get(name) if paper else None
+        if known is None:
+            return None, EMPTY_STATUS if name == "status" else False
+        return known[0], known[2]
+
+    # ----------------------------------------------------------------- undo
+
+    def undo_stacks(self) -> tuple[list[Entry], list[Entry]]:
+        """This device's changes that undo can take back (newest last) and that redo can
+        re-apply (the next one last)."""
+        done: list[Entry] = []
+        undone: list[Entry] = []
+        for stamp in sorted(s for s in self.entries if s[2] == self.device):
+            entry = self.entries[stamp]
+            if entry.kind in (CHANGE, HISTORY):
+                done.append(entry)
+                undone.clear()
+            elif entry.kind in (UNDO, REDO):
+                source, target = (done, undone) if entry.kind == UNDO else (undone, done)
+                found = next((e for e in source if e.stamp == entry.of), None)
+                if found is not None:
+                    source.remove(found)
+                    target.append(found)
+        return done, undone
+
+    def reverting(self, entry: Entry, *, undo: bool) -> list[Op]:
+        """The ops that undo (or redo) ``entry``: each field still holding what this device
+        last wrote there goes back; a field another device changed since is left alone."""
+        ops = []
+        for op in entry.ops:
+            wanted, back = (op.new, op.old) if undo else (op.old, op.new)
+            stamp, value = self.value(op.pid, op.field)
+            if stamp is None or stamp[2] != self.device:
+                continue
+            if op.field == "status":  # a carried-over undo step names only what it changed
+                if any(value[name] != wanted[name] for name in wanted):
+                    continue
+                back = {**value, **back}
+            elif value != wanted:
+                continue
+            base = tuple(v.stamp for v in self.heads(op.pid)) if op.field == NOTE else ()
+            ops.append(Op(op.pid, op.field, value, back, base))
+        return ops
+
+    # ----------------------------------------------------------------- compaction
+
+    def compacted(self, own: list[Entry], stamp: Stamp, at: str) -> list[Entry]:
+        """``own`` (this device's entries) with all but the newest :data:`KEEP_ON_COMPACT`
+        folded into one snapshot (stamped ``stamp``): per field, the newest value with its
+        stamp, unless a kept entry writes that field again. Imports stay, without their ops.
+        """
+        ordered = sorted(own, key=lambda e: e.stamp)
+        old, kept = ordered[:-KEEP_ON_COMPACT], ordered[-KEEP_ON_COMPACT:]
+        later = {(op.pid, op.field) for e in kept if e.kind != HISTORY for op in e.ops}
+        newest: dict[tuple[str, str], Op] = {}
+        for entry in old:
+            if entry.kind == HISTORY:
+                continue
+            for op in entry.ops:
+                slot = (op.pid, op.field)
+                if slot not in later:
+                    newest[slot] = Op(
+                        op.pid, op.field, op.old, op.new, op.base,
+                        op.stamp or entry.stamp, op.at or entry.at,
+                    )  # fmt: skip
+        imports = [
+            Entry(e.stamp, e.at, IMPORT, e.label, (), None, e.record) for e in old if e.record
+        ]
+        snapshot = Entry(stamp, at, SNAPSHOT, "compacted", tuple(newest.values()))
+        return [*imports, snapshot, *kept]
+
+
+def conflict_text(heads: list[NoteVersion], names: Mapping[str, str]) -> str:
+    """A note edited on two devices without either seeing the other's edit: both texts,
+    each under a line naming its device and time, until the reader saves an edit."""
+    parts = [
+        "CONFLICT: this note was edited on two devices. Keep what you want, delete the rest "
+        "and save (`readinglist conflicts` lists these notes)."
+    ]
+    for version in heads:
+        device = names.get(version.stamp[2]) or version.stamp[2]
+        parts.append(f"--- {device}, {version.at[:16].replace('T', ' ')} ---\n{version.text}")
+    return "\n\n".join(parts)
