@@ -27,8 +27,8 @@ import sys
 import zlib
 from array import array
 from bisect import bisect_left
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -270,47 +270,75 @@ class Builder:
             {arxiv_id: b.ids[slot] for arxiv_id, slot in base.arxiv.items()} if base else {}
         )
         self._frozen = False
-        #: Word → slots added since the base.
-        self._words: dict[str, list[int]] = {}
+        #: Word → slots added since the base (a defaultdict: 1M ``setdefault(word, [])``
+        #: calls, each allocating a list, cost 0.04 s more at 100k).
+        self._words: defaultdict[str, list[int]] = defaultdict(list)
+        #: Paper id → the words of its title, when :meth:`apply` knew them already (from
+        #: its title key) before the paper's operation is replayed; see :meth:`_title_words`.
+        self._known_words: dict[str, list[str]] = {}
         #: Slots added or seen again since the base (what the order must place anew).
         self._changed: set[int] = set()
         self.ops: list[Op] = []
 
     # ------------------------------------------------------------ operations
 
-    def _do(self, op: Op) -> None:
+    def _do(self, *ops: Op) -> None:
         if self._frozen:
             raise RuntimeError("a frozen builder's lists belong to its catalog")
-        self.ops.append(op)
-        self.replay(op)
+        self.ops += ops
+        self.replay_all(ops)
 
     def replay(self, op: Op) -> None:
+        self.replay_all((op,))
+
+    def replay_all(self, ops: Iterable[Op]) -> None:
+        """Apply operations in order (an import's, or a saved delta's).
+
+        Papers and sightings, nearly all of the operations, are applied with every column
+        bound to a local name once per call rather than looked up per operation (an import
+        of 100k papers: 1.35 → 0.8 s in this method).
+        """
+        ids, slots, titles, links, metas = self.ids, self.slots, self.titles, self.links, self.meta
+        sightings, (files, entries), counts = self.sightings, self.homes, self.seen_counts
+        index, arxiv, changed = self._words, self._arxiv, self._changed
+        for op in ops:
+            kind = op[0]
+            if kind == "paper":
+                _, pid, title, urls, meta, file_no, entry_no, number = op
+                slot = len(ids)
+                ids.append(pid)
+                slots[pid] = slot
+                titles.append(title)
+                links.append(tuple(urls))
+                metas.append(meta)
+                sightings.append((number,))
+                files.append(file_no)
+                entries.append(entry_no)
+                counts[1] += 1
+                for word in self._title_words(pid, title):
+                    index[word].append(slot)
+                if meta and meta.get("arxiv_id"):
+                    arxiv.setdefault(meta["arxiv_id"], pid)
+                changed.add(slot)
+            elif kind == "sight":
+                _, slot, number = op
+                seen = sightings[slot]
+                counts[len(seen)] -= 1
+                counts[len(seen) + 1] += 1
+                sightings[slot] = (*seen, number)
+                changed.add(slot)
+            else:
+                self._replay_other(op)
+
+    def _title_words(self, pid: str, title: str) -> set[str]:
+        """The distinct words of a new paper's title: as :meth:`apply` found them, else
+        ``words_of(title)``."""
+        known = self._known_words.pop(pid, None)
+        return set(words_of(title) if known is None else known)
+
+    def _replay_other(self, op: Op) -> None:
         kind = op[0]
-        if kind == "paper":
-            _, pid, title, links, meta, file_no, entry_no, number = op
-            slot = len(self.ids)
-            self.ids.append(pid)
-            self.slots[pid] = slot
-            self.titles.append(title)
-            self.links.append(tuple(links))
-            self.meta.append(meta)
-            self.sightings.append((number,))
-            self.homes[0].append(file_no)
-            self.homes[1].append(entry_no)
-            self.seen_counts[1] += 1
-            for word in set(words_of(title)):
-                self._words.setdefault(word, []).append(slot)
-            if meta and meta.get("arxiv_id"):
-                self._arxiv.setdefault(meta["arxiv_id"], pid)
-            self._changed.add(slot)
-        elif kind == "sight":
-            _, slot, number = op
-            seen = self.sightings[slot]
-            self.seen_counts[len(seen)] -= 1
-            self.seen_counts[len(seen) + 1] += 1
-            self.sightings[slot] = (*seen, number)
-            self._changed.add(slot)
-        elif kind == "enrich":
+        if kind == "enrich":
             _, slot, meta, links = op
             self.meta[slot] = meta
             self.links[slot] = tuple(links)
@@ -355,13 +383,16 @@ class Builder:
         again: dict[str, None] = {}
         enriched: dict[str, None] = {}
         pending: list[Op] = []
+        known_words = self._known_words
         if number is None:
             number = len(self.digests)
         for entry_no, doc in enumerate(content.papers):
             meta = _meta(doc) if content.fetched else None
             pid = doc.get("id")  # an upgraded library's paper, identified already
+            key = None
             if pid is None:
-                pid = paper_id(title_key(doc["title"]))
+                key = title_key(doc["title"])
+                pid = paper_id(key)
                 if meta and meta.get("arxiv_id"):
                     pid = self._identify(pid, meta["arxiv_id"], doc["title"], new)
             if pid in new or pid in again:
@@ -371,6 +402,10 @@ class Builder:
                 links = list(doc.get("links", ()))
                 pending.append(("paper", pid, doc["title"], links, meta, file_no, entry_no, number))
                 new[pid] = meta
+                if key is not None and doc["title"].isascii():
+                    # An ASCII title's words are its key's (``query.words_of`` splits titles
+                    # as ``title_key`` does): 0.6 s of 100k papers' words_of saved.
+                    known_words[pid] = key.split()
                 if meta and meta.get("arxiv_id"):
                     self._arxiv.setdefault(meta["arxiv_id"], pid)  # found by the next entries
                 continue
@@ -399,8 +434,7 @@ class Builder:
                 ("digest", number, old.id, old.name, old.date, old.seq, old.imported_at,
                  old.papers + sightings)
             )  # fmt: skip
-        for op in pending:
-            self._do(op)
+        self._do(*pending)
         return Applied(tuple(new), tuple(again), tuple(enriched))
 
     def _identify(

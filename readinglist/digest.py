@@ -80,6 +80,9 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
     (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
 )
+#: Bytes that make an ASCII line not plain (see ``_plain``): C0 controls but line ends, DEL.
+_NOT_PLAIN = bytes([*range(0, 10), 11, 12, *range(14, 32), 127])
+_WIDE_BOMS = tuple(bom for bom, codec, _ in _BOMS if codec != "utf-8")
 #: How ``surrogateescape`` marks an invalid UTF-8 byte; a line with one is damaged.
 _BAD_LINE_RE = re.compile("[\udc80-\udcff][^\r\n]*")
 #: Opening a FIFO without O_NONBLOCK waits for a writer; a terminal must not become ours.
@@ -215,12 +218,19 @@ def parse_digest(data: bytes, source: str) -> ParsedDigest:
     """Parse digest bytes; raise :class:`DigestError` with a line number on any problem."""
     text, warnings = _decode(data, source)
     lines = _split_lines(text)
+    plain = _plain(data)
     items: list[tuple[int, str]] = []
     blank_lines = 0
     neutralised = 0
     for number, raw in enumerate(lines, start=1):
         if len(raw) > MAX_LINE_CHARS:
             raise DigestError(source, f"line is {len(raw):,} characters long; not a digest", number)
+        if not raw:
+            blank_lines += 1
+            continue
+        if plain and raw.isascii() and raw[0] != " " and raw[-1] != " ":
+            items.append((number, raw))  # already collapsed and printable: see _plain
+            continue
         line = " ".join(raw.split())  # collapse whitespace; far faster than a regex
         if line:
             safe = printable_line(line)
@@ -270,7 +280,25 @@ def _neutralised_warning(source: str, number: int, line: str) -> str:
 
 def _split_lines(text: str) -> list[str]:
     """Lines ended by LF, CRLF or a lone CR (str.splitlines also splits on form feeds etc.)."""
+    if "\r" not in text:  # the usual case: two copies of the text saved (0.12 s at 100k)
+        return text.split("\n")
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _plain(data: bytes) -> bool:
+    """Whether every ASCII line of the text decoded from ``data`` that neither starts nor
+    ends with a space is already what the parser makes of it: whitespace collapsed (no tab,
+    form feed or double space) and printable (no control character), so it is taken as is.
+
+    Checked once over the bytes instead of per line: collapsing and neutralising every line
+    took 4.8 s of parsing 100k papers (split/join 2.8 s, the unsafe-character regex 2.0 s);
+    these two C-level scans take 0.5 s. An ASCII character of the text is the same byte of
+    ``data`` whether it was decoded as UTF-8 (damaged or not) or Windows-1252; UTF-16 and
+    UTF-32 text is never plain.
+    """
+    if data.startswith(_WIDE_BOMS):
+        return False
+    return len(data.translate(None, _NOT_PLAIN)) == len(data) and b"  " not in data
 
 
 def _count_lines(text: str) -> int:
@@ -430,11 +458,12 @@ def _pair(body: list[tuple[int, str]], date: str | None, source: str) -> list[En
     """
     entries: list[Entry] = []
     current_date = date
+    is_date, is_header, count = _DATE_RE.match, _HEADER_RE.match, len(body)
     index = 0
-    while index < len(body):
+    while index < count:
         number, title = body[index]
-        if _DATE_RE.match(title) or _HEADER_RE.match(title):
-            current_date = title if _DATE_RE.match(title) else current_date
+        if is_date(title) or is_header(title):
+            current_date = title if is_date(title) else current_date
             index += 1
             continue
         if len(title) > MAX_TITLE_CHARS:
@@ -444,23 +473,15 @@ def _pair(body: list[tuple[int, str]], date: str | None, source: str) -> list[En
                 "(is a title missing above it?)",
                 number,
             )
-        following = body[index + 1][1] if index + 1 < len(body) else None
-        after = body[index + 2][1] if index + 2 < len(body) else None
+        following = body[index + 1][1] if index + 1 < count else None
+        after = body[index + 2][1] if index + 2 < count else None
         if (
             following is None
-            or _DATE_RE.match(following)
+            or is_date(following)
             or (_looks_like_title(following) and (after is None or not _looks_like_title(after)))
         ):
             raise DigestError(source, f"title {_quote(title)} has no abstract", number)
-        entries.append(
-            Entry(
-                title=title,
-                abstract=following,
-                line=number,
-                links=find_links(following),
-                date=current_date,
-            )
-        )
+        entries.append(Entry(title, following, number, find_links(following), current_date))
         index += 2
     return entries
 
@@ -468,9 +489,10 @@ def _pair(body: list[tuple[int, str]], date: str | None, source: str) -> list[En
 def find_links(text: str) -> tuple[str, ...]:
     """URLs in an abstract, without the sentence punctuation that follows them."""
     links: dict[str, None] = {}
-    if "http" not in text:
+    start = text.find("http")  # every URL starts with it: the regex scans from there on
+    if start < 0:
         return ()
-    for match in _URL_RE.finditer(text):
+    for match in _URL_RE.finditer(text, start):
         url = match.group().rstrip(_URL_TRAILING)
         # Drop unbalanced closing parentheses by index: recounting and slicing per character
         # made a URL followed by 64k ")" take seconds.

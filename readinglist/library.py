@@ -684,5 +684,4 @@ def _retagged(state: PaperState, plus: Sequence[str], minus: Collection[str] = (
     if not plus and not minus:
         return state
     tags = [t for t in state.tags if t not in minus]
-    tags += [t for t in plus if t not in tags]
-    return dataclasses.replace(state, tags=tuple(tags))
+    return dataclasses.replace(state, tags=tuple(dict.fromkeys([*tags, *plus])))

@@ -19,7 +19,7 @@ def private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Crash logs of the app under test, and this device's identity, go to the test's folder,
     not the real home."""
     monkeypatch.setenv("READINGLIST_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("READINGLIST_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("READINGLIST_CONFIG_DIR", str(tmp_path / "device-config"))
 
 
 @pytest.fixture(autouse=True)

@@ -194,8 +194,10 @@ async def test_changes_from_another_process_show_up(app: ReadingListApp) -> None
         await ready(pilot)
         first = papers_of(app).ids[0]
         Library(app.data_dir).tag([first], add=["from-cli"])
-        app._poll()
+        app._poll()  # re-read in a worker, as another device's changes are
+        await ready(pilot)
         assert app.library is not None and app.library.state(first).tags == ("from-cli",)
+        assert app.view is not None and app.view.state(first).tags == ("from-cli",)
         # And our next change does not undo theirs.
         await pilot.press("r")
         disk = on_disk(app)

@@ -207,12 +207,13 @@ class ReadingListApp(App[int]):
             return
         try:
             stale = self.library.stale()
-            if "imports" in stale:
-                # Another process imported digests: re-reading and re-indexing 100k papers
+            if "journals" in stale:
+                # Another process, or another device through a sync engine, changed the
+                # journals: they may hold imports, and re-reading and re-indexing 100k papers
                 # takes a second or two, so it happens in a worker, as at start.
                 self.reloading = True
                 self.searchable = False
-                self.main.busy("Reloading: digests were imported…")
+                self.main.busy("Reloading: the library changed elsewhere…")
                 self._reload_library()
             elif stale and self.library.refresh():
                 self.adopt(self.library.view())
