@@ -87,6 +87,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         "stats": cmd_stats,
         "undo": cmd_undo,
         "redo": cmd_undo,
+        "devices": cmd_devices,
+        "conflicts": cmd_conflicts,
     }[args.command]
     return handler(library, args)
 
@@ -349,6 +351,45 @@ def cmd_export(library: Library, args: argparse.Namespace) -> int:
         return 0
     write_export(args.output, text, library.data_dir)
     _error(f"wrote {plural(len(ids), 'paper')} to {args.output}")
+    return 0
+
+
+def cmd_devices(library: Library, args: argparse.Namespace) -> int:
+    rows = library.devices()
+    if args.json:
+        keys = ("id", "name", "changes", "last_change")
+        print(_json([dict(zip(keys, row, strict=True)) | {"this": row[0] == library.device.id}
+                     for row in rows]))  # fmt: skip
+        return 0
+    for device, name, changes, last in rows:
+        this = " (this device)" if device == library.device.id else ""
+        when = f"last change {last[:16].replace('T', ' ')}" if last else "no changes yet"
+        print(printable_line(f"{device}  {name}{this}: {plural(changes, 'change')}, {when}"))
+    pending = library.pending()
+    if pending:
+        print(f"{plural(len(pending), 'import')} of other devices wait for their digest files.")
+    return 0
+
+
+def cmd_conflicts(library: Library, args: argparse.Namespace) -> int:
+    found = library.conflicts()
+    names = library.merger.names
+    if args.json:
+        print(_json([
+            {"id": pid, "title": library.papers[pid].title if pid in library.papers else None,
+             "versions": [{"device": names.get(v.stamp[2], v.stamp[2]), "at": v.at,
+                           "text": v.text} for v in versions]}
+            for pid, versions in found
+        ]))  # fmt: skip
+        return 0
+    if not found:
+        print("no conflicting notes.")
+    for pid, versions in found:
+        title = library.papers[pid].title if pid in library.papers else "(not in the library)"
+        where = ", ".join(f"{names.get(v.stamp[2], v.stamp[2])} {v.at[:16]}" for v in versions)
+        print(printable_line(f"{pid}  {title}  [{where}]"))
+    if found:
+        print("Edit each note (`readinglist note ID`, or n in the app) to keep what you want.")
     return 0
 
 

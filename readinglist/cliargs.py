@@ -181,6 +181,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add_parser(
+        "devices",
+        help="devices whose journal is in this library, and their last change",
+        description="Devices sharing this library folder (through Syncthing, Dropbox, git …): "
+        "each writes its own journal; their changes merge.",
+    )
+    p.add_argument("--json", action="store_true")
+    p = add_parser(
+        "conflicts",
+        help="notes edited on two devices without either seeing the other's edit",
+        description="Notes edited on two devices at once: the note shows both versions "
+        "until you save an edit of it (`readinglist note ID`, or n in the app).",
+    )
+    p.add_argument("--json", action="store_true")
+
+    p = add_parser(
         "doctor",
         help="check the library files; --fix repairs what is safe",
         description="Check the library files, even damaged ones. With --fix, repair what can be "

@@ -16,6 +16,7 @@ may belong to papers in a backup).
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -23,24 +24,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from readinglist import catalog as catalogs
-from readinglist import contents
+from readinglist import contents, journal
 from readinglist.catalog import Builder, ImportRecord
+from readinglist.device import Device, this_device
 from readinglist.errors import LibraryCorrupt, StorageError
+from readinglist.journal import Merger
 from readinglist.layout import RETIRED_PAPERS
+from readinglist.library import import_records
 from readinglist.lock import Lock
 from readinglist.safetext import printable_line
 from readinglist.storage import (
     CATALOG_FILE,
     DIGESTS_DIR,
     IMPORTS_FILE,
-    LIBRARY_FILES,
+    JOURNALS_DIR,
     LOCK_FILE,
     PAPERS_FILE,
+    STATE_FILE,
     Data,
+    Journals,
     NewerSchema,
     atomic_write,
     backup_path,
     check_data_dir,
+    journal_path,
     leftover_temp_files,
     load_file,
     load_versioned,
@@ -66,10 +73,12 @@ class Finding:
         return printable_line(f"{'ok' if self.ok else 'problem'}: {self.text}")
 
 
-def diagnose(data_dir: Path) -> list[Finding]:
-    """Every check on the library folder, in reading order."""
+def diagnose(data_dir: Path, device: Device | None = None) -> list[Finding]:
+    """Every check on the library folder, in reading order (``device``: whose journal is
+    this device's, default the config dir's)."""
     try:
         exists = check_data_dir(data_dir)  # what every command checks first, worded the same
+        device = device or this_device()
     except StorageError as error:
         return [Finding(False, str(error))]
     if not exists:
@@ -79,8 +88,13 @@ def diagnose(data_dir: Path) -> list[Finding]:
     # papers.json is upgraded by the next open; beside an imports.json (an upgrade cut short)
     # only the digests it alone holds are added, and a damaged one is set aside unread.
     upgrading = (data_dir / PAPERS_FILE).exists() and not (data_dir / IMPORTS_FILE).exists()
+    own = journal_path(data_dir, device.id)
     files = [(PAPERS_FILE, "papers")] if upgrading else []
-    for name, kind in [*files, *LIBRARY_FILES]:
+    files.append((STATE_FILE, "state"))
+    if (data_dir / IMPORTS_FILE).exists():
+        files.append((IMPORTS_FILE, "imports"))
+    files.append((str(own.relative_to(data_dir)), "journal"))
+    for name, kind in files:
         path = data_dir / name
         backup, saved = _check_backup(path, kind)
         finding, data = _check_file(path, kind, saved, upgrading=upgrading)
@@ -97,21 +111,139 @@ def diagnose(data_dir: Path) -> list[Finding]:
                 f"as {RETIRED_PAPERS} (numbered if that name is taken)",
             )
         )
+    others = Journals(data_dir / JOURNALS_DIR, own.name)
+    others.reload()
+    findings += _check_journals(data_dir, others, loaded.get("journal"), device)
+    single = "imports" in loaded or bool(
+        loaded.get("state", {}).get("state") or loaded.get("state", {}).get("history")
+    )
     known: set[str] | None = None
     records: tuple[ImportRecord, ...] | None = None
     if upgrading:
         known = set(loaded["papers"].get("papers", {})) if "papers" in loaded else None
-    elif "imports" in loaded:
-        records = _records(loaded["imports"])
-        digest_findings, known = _check_digest_files(data_dir, records)
+        if known is not None and "state" in loaded:
+            findings += _check_references(known, *_state_refs(loaded["state"]), PAPERS_FILE)
+    elif single:
+        if "imports" in loaded:
+            records = _records(loaded["imports"])
+            digest_findings, known = _check_digest_files(data_dir, records, IMPORTS_FILE)
+            findings += digest_findings
+        if known is not None and "state" in loaded:
+            findings += _check_references(known, *_state_refs(loaded["state"]), "no digest file")
+    elif "journal" in loaded:
+        merger = Merger(device.id)
+        merger.add(journal.decode(loaded["journal"])[2])
+        for other in others.files.values():
+            merger.add(other.entries)
+        records = import_records(merger, data_dir)
+        digest_findings, known = _check_digest_files(data_dir, records, "the journals")
         findings += digest_findings
-    if known is not None and "state" in loaded:
-        lacking = f"{PAPERS_FILE} does not hold" if upgrading else "no digest file holds"
-        findings += _check_references(known, loaded["state"], lacking)
+        waiting = len(merger.imports()) - len(records)
+        if waiting:
+            findings.append(
+                Finding(
+                    True,
+                    f"{DIGESTS_DIR}: {_count(waiting, 'import')} of other devices wait for "
+                    "their digest files (the sync engine has not brought them yet); they "
+                    "count once they arrive",
+                )
+            )
+        if known is not None:
+            orphans = [pid for pid in merger.states() if pid not in known]
+            done, undone = merger.undo_stacks()
+            steps = {op.pid for e in (*done, *undone) for op in e.ops if op.pid not in known}
+            findings += _check_references(known, orphans, steps, "no digest file")
     if records is not None:
         findings.append(_describe_catalog(data_dir, records))
     findings += _check_leftovers(data_dir)
     return findings
+
+
+def _state_refs(state: Data) -> tuple[list[str], set[str]]:
+    """The papers a single-device state.json has state for, and those its undo steps name."""
+    # load_file checked the shapes: a step holds "changes", or "before" and "after".
+    in_history = {
+        pid
+        for step in state.get("history", {}).values()
+        for side in (("changes",) if "changes" in step else ("before", "after"))
+        for pid in step[side]
+    }
+    return list(state.get("state", {})), in_history
+
+
+def _check_journals(
+    data_dir: Path, others: Journals, own: Data | None, device: Device
+) -> list[Finding]:
+    """Other devices' journals, copies sync engines made of any journal, and what else is
+    in the journals folder."""
+    findings = []
+    mains: dict[str, set[journal.Stamp]] = {}
+    if own is not None:
+        mains[device.id] = {e.stamp for e in journal.decode(own)[2]}
+    for name, file in others.files.items():
+        if file.device and name == f"{file.device}.json":
+            mains[file.device] = {e.stamp for e in file.entries}
+    for name, file in sorted(others.files.items()):
+        where = f"{JOURNALS_DIR}/{name}"
+        if file.device is None:
+            findings.append(
+                Finding(
+                    False,
+                    f"{where}: {file.problem}; skipped by every command (a copy the sync "
+                    "engine has not finished, or damaged; the device that owns it rewrites "
+                    "it whole with its next change)",
+                )
+            )
+            continue
+        who = f"{'this device' if file.device == device.id else 'device'} {file.name!r}"
+        if name == f"{file.device}.json":
+            findings.append(
+                Finding(True, f"{where}: {who}'s journal, {_count(len(file.entries), 'change')}")
+            )
+            continue
+        missing = [e for e in file.entries if e.stamp not in mains.get(file.device, set())]
+        if missing:
+            findings.append(
+                Finding(
+                    True,
+                    f"{where}: a copy a sync engine made of {who}'s journal, with "
+                    f"{_count(len(missing), 'change')} the journal lacks; merged like the "
+                    "journal itself, and folded into it by that device's next change",
+                )
+            )
+        else:
+            path = data_dir / JOURNALS_DIR / name
+            findings.append(
+                Finding(
+                    False,
+                    f"{where}: a copy a sync engine made of {who}'s journal; everything in "
+                    "it is in the journal itself, so it is redundant",
+                    repair=functools.partial(_remove_copy, path),
+                )
+            )
+    try:
+        strays = sorted(
+            p.name for p in (data_dir / JOURNALS_DIR).iterdir() if not p.name.endswith(".json")
+        )
+    except OSError:
+        strays = []
+    strays = [n for n in strays if not n.endswith(".bak")]
+    if strays:
+        findings.append(
+            Finding(
+                True,
+                f"{JOURNALS_DIR}: {', '.join(strays[:SHOWN_IDS])} "
+                f"{'and more ' if len(strays) > SHOWN_IDS else ''}(not journals: a sync "
+                "engine's temp files or a temp file of a save; never read)",
+            )
+        )
+    return findings
+
+
+def _remove_copy(path: Path) -> str:
+    with _lock(path.parent.parent):
+        path.unlink(missing_ok=True)
+    return f"removed {JOURNALS_DIR}/{path.name} (a redundant copy)"
 
 
 def run(data_dir: Path, *, fix: bool, confirm: Callable[[str], bool]) -> int:
@@ -180,10 +312,20 @@ def _describe(data: Data, kind: str) -> str:
         papers, digests = len(data.get("papers", {})), len(data.get("digests", {}))
         return f"{_count(papers, 'paper')} from {_count(digests, 'digest')}"
     if kind == "imports":
-        return _count(len(data.get("imports", {})), "import")
+        return (
+            f"{_count(len(data.get('imports', {})), 'import')} (the single-device layout: the "
+            "next open moves them into this device's journal)"
+        )
+    if kind == "journal":
+        _, name, entries = journal.decode(data)
+        changes = _count(len(entries), "change")
+        return f"this device's journal ({name or 'nothing saved yet'}), {changes}"
+    if not data.get("state") and not data.get("history"):
+        return f"marks the layout; the reading state lives in {JOURNALS_DIR}/"
     return (
         f"reading state for {_count(len(data.get('state', {})), 'paper')}, "
-        f"{_count(len(data.get('history', {})), 'undo step')}"
+        f"{_count(len(data.get('history', {})), 'undo step')} (the single-device layout: the "
+        "next open moves them into this device's journal)"
     )
 
 
@@ -258,10 +400,11 @@ def _records(imports: Data) -> tuple[ImportRecord, ...]:
 
 
 def _check_digest_files(
-    data_dir: Path, records: tuple[ImportRecord, ...]
+    data_dir: Path, records: tuple[ImportRecord, ...], source: str
 ) -> tuple[list[Finding], set[str] | None]:
-    """Every digest file imports.json lists, read and checked as opening the library reads
-    it, and the ids of the papers they hold (None when one cannot be read).
+    """Every digest file ``source`` (imports.json, or the journals) lists, read and checked
+    as opening the library reads it, and the ids of the papers they hold (None when one
+    cannot be read).
 
     The papers are identified by replaying the imports (:class:`~readinglist.catalog.Builder`,
     the one place paper identity is decided), exactly as a library without ``catalog.bin``
@@ -282,9 +425,9 @@ def _check_digest_files(
             except (KeyError, TypeError, ValueError, AttributeError) as error:
                 # What the library says when a document it replays is malformed.
                 problem = f"a document is malformed ({type(error).__name__}: {error})"
-                findings.append(Finding(False, f"{IMPORTS_FILE}: {problem}"))
+                findings.append(Finding(False, f"{source}: {problem}"))
                 builder = None
-    unlisted = _unlisted_digest_files(data_dir, records)
+    unlisted = _unlisted_digest_files(data_dir, records, source)
     if builder is None:
         return findings + unlisted, None
     catalog = builder.freeze()
@@ -294,7 +437,8 @@ def _check_digest_files(
         findings.append(
             Finding(
                 True,
-                f"{DIGESTS_DIR}: the {files} {IMPORTS_FILE} lists {verb} intact "
+                f"{DIGESTS_DIR}: the {files} {source} list{'s' * (source == IMPORTS_FILE)} "
+                f"{verb} intact "
                 f"(content matching the name), {_count(len(catalog), 'paper')}",
             )
         )
@@ -317,8 +461,10 @@ def _damaged_digest_file(data_dir: Path, record: ImportRecord, error: StorageErr
     return Finding(False, text)
 
 
-def _unlisted_digest_files(data_dir: Path, records: tuple[ImportRecord, ...]) -> list[Finding]:
-    """Digest files imports.json does not list: harmless, described only."""
+def _unlisted_digest_files(
+    data_dir: Path, records: tuple[ImportRecord, ...], source: str
+) -> list[Finding]:
+    """Digest files ``source`` does not list: harmless, described only."""
     folder = data_dir / DIGESTS_DIR
     listed = {record.hash for record in records}
     try:
@@ -338,8 +484,8 @@ def _unlisted_digest_files(data_dir: Path, records: tuple[ImportRecord, ...]) ->
         Finding(
             True,
             f"{DIGESTS_DIR}: {_count(len(unlisted), 'digest file')} that "
-            f"{IMPORTS_FILE} does not list (an import cut short, or one a restored "
-            f"{IMPORTS_FILE} lacks: importing that digest again lists it); harmless",
+            f"{source} do{'es' * (source == IMPORTS_FILE)} not list (an import cut short, or "
+            "one a restored file lacks: importing that digest again lists it); harmless",
         )
     ]
 
@@ -368,28 +514,24 @@ def _describe_catalog(data_dir: Path, records: tuple[ImportRecord, ...]) -> Find
         )
     return Finding(
         True,
-        f"{CATALOG_FILE}: does not match {IMPORTS_FILE}; {derived}, rebuilt by the next open",
+        f"{CATALOG_FILE}: does not match the imports; {derived}, rebuilt by the next open",
     )
 
 
-def _check_references(known: set[str], state: Data, lacking: str) -> list[Finding]:
-    """State and undo history must refer to papers the library has (``known``); ``lacking``
-    says where the others are missing from."""
-    orphans = [pid for pid in state.get("state", {}) if pid not in known]
-    # load_file checked the shapes: a step holds "changes", or "before" and "after".
-    unknown_in_history = {
-        pid
-        for step in state.get("history", {}).values()
-        for side in (("changes",) if "changes" in step else ("before", "after"))
-        for pid in step[side]
-        if pid not in known
-    }
+def _check_references(
+    known: set[str], stateful: list[str], in_history: set[str], source: str
+) -> list[Finding]:
+    """State and undo steps must refer to papers the library has (``known``); ``source``
+    is where the others are missing from."""
+    orphans = [pid for pid in stateful if pid not in known]
+    unknown_in_history = sorted(pid for pid in in_history if pid not in known)
+    lacking = f"{source} hold{'s' * (source != 'the journals')}"
     findings = []
     if orphans:
         findings.append(
             Finding(
                 False,
-                f"state.json: reading state for {_ids(orphans)} that {lacking}; "
+                f"reading state for {_ids(orphans)} that {lacking}; "
                 "kept (re-importing the digests that listed them brings them back)",
             )
         )
@@ -397,7 +539,7 @@ def _check_references(known: set[str], state: Data, lacking: str) -> list[Findin
         findings.append(
             Finding(
                 False,
-                f"state.json: undo history refers to {_ids(sorted(unknown_in_history))} "
+                f"undo history refers to {_ids(unknown_in_history)} "
                 f"that {lacking}; undoing those steps restores state for them",
             )
         )

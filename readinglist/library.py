@@ -372,20 +372,7 @@ class Library(Reading):
         self.catalog = builder.freeze()
 
     def _records(self) -> tuple[ImportRecord, ...]:
-        """Every import the journals hold, in stamp order, numbered. Another device's
-        import whose digest file the sync engine has not brought yet waits (it is counted
-        once it is here: the numbering is then the same on every device)."""
-        own = self.device.id
-        digests = self.data_dir / DIGESTS_DIR
-        found = [
-            i
-            for i in self.merger.imports()
-            if i.stamp[2] == own or (digests / f"{i.hash}.json").exists()
-        ]
-        return tuple(
-            ImportRecord(i.hash, i.digest, i.name, i.date, seq, i.at)
-            for seq, i in enumerate(found, start=1)
-        )
+        return import_records(self.merger, self.data_dir)
 
     def pending(self) -> list[journal.Imported]:
         """Other devices' imports whose digest file has not arrived yet."""
@@ -645,14 +632,7 @@ class Library(Reading):
         """
         if "journals" not in kinds:
             return  # state.json only marks the layout: nothing is derived from it
-        merger = Merger(self.device.id)
-        merger.add(self.store.own_entries())
-        for other in self.store.others.files.values():
-            if other.device:
-                merger.names.setdefault(other.device, other.name)
-                merger.add(other.entries)
-        merger.names[self.device.id] = self.device.name
-        self.merger = merger
+        merger = self.merger = merged(self.data_dir, self.store)
         self._open_catalog()
         self._states = merger.states()
         # Only papers we have count (state may outlive a paper restored from a backup).
@@ -662,6 +642,34 @@ class Library(Reading):
 
     def _changed(self) -> None:
         self.version += 1
+
+
+def import_records(merger: Merger, data_dir: Path) -> tuple[ImportRecord, ...]:
+    """Every import the journals hold, in stamp order, numbered. Another device's import
+    whose digest file the sync engine has not brought yet waits (it is counted once it is
+    here: the numbering is then the same on every device)."""
+    digests = data_dir / DIGESTS_DIR
+    found = [
+        i
+        for i in merger.imports()
+        if i.stamp[2] == merger.device or (digests / f"{i.hash}.json").exists()
+    ]
+    return tuple(
+        ImportRecord(i.hash, i.digest, i.name, i.date, seq, i.at)
+        for seq, i in enumerate(found, start=1)
+    )
+
+
+def merged(data_dir: Path, store: Store) -> Merger:
+    """The merge of every readable journal in ``store`` (this device's and the others')."""
+    merger = Merger(store.device.id)
+    merger.add(store.own_entries())
+    for other in store.others.files.values():
+        if other.device:
+            merger.names.setdefault(other.device, other.name)
+            merger.add(other.entries)
+    merger.names[store.device.id] = store.device.name
+    return merger
 
 
 def _ops(pid: str, old: PaperState, new: PaperState, heads: tuple[journal.Stamp, ...]) -> list[Op]:
