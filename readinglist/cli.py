@@ -386,7 +386,9 @@ def cmd_conflicts(library: Library, args: argparse.Namespace) -> int:
         print("no conflicting notes.")
     for pid, versions in found:
         title = library.papers[pid].title if pid in library.papers else "(not in the library)"
-        where = ", ".join(f"{names.get(v.stamp[2], v.stamp[2])} {v.at[:16]}" for v in versions)
+        where = ", ".join(
+            f"{names.get(v.stamp[2], v.stamp[2])} {v.at[:16].replace('T', ' ')}" for v in versions
+        )
         print(printable_line(f"{pid}  {title}  [{where}]"))
     if found:
         print("Edit each note (`readinglist note ID`, or n in the app) to keep what you want.")

@@ -195,10 +195,12 @@ def _check_journals(
                 )
             )
             continue
-        who = f"{'this device' if file.device == device.id else 'device'} {file.name!r}"
+        who = "this device" if file.device == device.id else f"device {file.name} ({file.device})"
         if name == f"{file.device}.json":
             findings.append(
-                Finding(True, f"{where}: {who}'s journal, {_count(len(file.entries), 'change')}")
+                Finding(
+                    True, f"{where}: the journal of {who}, {_count(len(file.entries), 'change')}"
+                )
             )
             continue
         missing = [e for e in file.entries if e.stamp not in mains.get(file.device, set())]
@@ -206,7 +208,7 @@ def _check_journals(
             findings.append(
                 Finding(
                     True,
-                    f"{where}: a copy a sync engine made of {who}'s journal, with "
+                    f"{where}: a copy a sync engine made of the journal of {who}, with "
                     f"{_count(len(missing), 'change')} the journal lacks; merged like the "
                     "journal itself, and folded into it by that device's next change",
                 )
@@ -216,7 +218,7 @@ def _check_journals(
             findings.append(
                 Finding(
                     False,
-                    f"{where}: a copy a sync engine made of {who}'s journal; everything in "
+                    f"{where}: a copy a sync engine made of the journal of {who}; everything in "
                     "it is in the journal itself, so it is redundant",
                     repair=functools.partial(_remove_copy, path),
                 )

@@ -174,7 +174,7 @@ def _encode_op(op: Op) -> dict[str, Any]:
     if op.base:
         doc["b"] = [list(stamp) for stamp in op.base]
     if op.stamp is not None:
-        doc["s"] = list(op.stamp)
+        doc["s"] = list(op.stamp[:2])  # always this journal's device
         doc["a"] = op.at
     return doc
 

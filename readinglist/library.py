@@ -170,8 +170,15 @@ class Library(Reading):
 
     def stale(self) -> set[str]:
         """What another process, or another device through a sync engine, saved since we
-        read it ("journals", "state")."""
-        return self.store.stale()
+        read it ("journals", "state"); "journals" too when a digest file another device's
+        import waited for has arrived."""
+        found = self.store.stale()
+        digests = self.data_dir / DIGESTS_DIR
+        if "journals" not in found and any(
+            (digests / f"{i.hash}.json").exists() for i in self.pending()
+        ):
+            found.add("journals")
+        return found
 
     def refresh(self) -> bool:
         """Pick up what another process saved; True when anything changed.

@@ -1,0 +1,337 @@
+"""Two devices sharing one library folder through a sync engine, edited offline on both.
+
+Two library folders and two device identities in ``tmp_path`` stand in for a laptop and a
+desktop; :func:`sync` copies files between them the way Syncthing, Dropbox or
+``rsync -a --update`` do (what is missing or newer, both ways, deleting nothing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from readinglist import doctor, journal
+from readinglist.device import Device
+from readinglist.journal import Entry, Merger, Op
+from readinglist.library import Library
+from readinglist.storage import JOURNALS_DIR
+
+LAPTOP = Device("1" * 16, "laptop")
+DESKTOP = Device("2" * 16, "desktop")
+
+
+def sync(a: Path, b: Path, *, skip: tuple[str, ...] = ()) -> None:
+    """Copy what is missing or newer from ``a`` to ``b`` and back (files named in ``skip``
+    stay behind: a sync engine that has not got to them yet)."""
+    for source, target in ((a, b), (b, a)):
+        for path in sorted(source.rglob("*")):
+            if not path.is_file() or path.name == "lock" or path.name in skip:
+                continue
+            copy = target / path.relative_to(source)
+            if not copy.exists() or path.stat().st_mtime_ns > copy.stat().st_mtime_ns:
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, copy)
+
+
+def listing(library: Library) -> list[dict[str, Any]]:
+    """What ``readinglist list --json`` prints: every paper, state and digest, in order."""
+    return library.papers_json(library.ordered())
+
+
+@pytest.fixture
+def folders(tmp_path: Path, digest_paths: list[Path]) -> tuple[Path, Path]:
+    """The laptop imported three digests; the desktop got the folder by sync."""
+    laptop, desktop = tmp_path / "laptop", tmp_path / "desktop"
+    assert Library(laptop, LAPTOP).import_files(digest_paths[:3]).ok
+    sync(laptop, desktop)
+    return laptop, desktop
+
+
+@contextlib.contextmanager
+def clock_off_by(monkeypatch: pytest.MonkeyPatch, ms: int) -> Iterator[None]:
+    real = journal.clock_ms
+    with monkeypatch.context() as patch:
+        patch.setattr(journal, "clock_ms", lambda: real() + ms)
+        yield
+
+
+def test_offline_edits_on_both_devices_converge_with_nothing_lost(
+    folders: tuple[Path, Path], digest_paths: list[Path]
+) -> None:
+    laptop, desktop = folders
+    a = Library(laptop, LAPTOP)
+    first, second, third, fourth = a.ordered()[:4]
+    a.mark([first])
+    a.tag([second], add=["ml"])
+    a.set_note(third, "laptop thoughts")
+    assert a.import_files([digest_paths[4]]).ok
+    b = Library(desktop, DESKTOP)
+    b.decide([fourth], "later")
+    b.tag([second], add=["vision"])
+    b.set_note(third, "desktop thoughts")
+    assert b.import_files([digest_paths[3]]).ok
+    sync(laptop, desktop)
+    a, b = Library(laptop, LAPTOP), Library(desktop, DESKTOP)
+    assert listing(a) == listing(b)
+    assert len(a.papers) == 751  # both imports, merged
+    assert a.state(first).read and a.state(fourth).status == "later"
+    assert set(a.state(second).tags) == {"ml", "vision"}
+    note = a.state(third).note
+    assert "laptop thoughts" in note and "desktop thoughts" in note and "CONFLICT" in note
+    assert [pid for pid, _ in a.conflicts()] == [third] == [pid for pid, _ in b.conflicts()]
+    # The reader settles it on one device; the other sees it settled.
+    a.set_note(third, "both: laptop and desktop thoughts")
+    sync(laptop, desktop)
+    b = Library(desktop, DESKTOP)
+    assert b.state(third).note == "both: laptop and desktop thoughts"
+    assert b.conflicts() == []
+
+
+def test_the_same_field_changed_on_both_goes_to_the_later_change(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    laptop, desktop = folders
+    a, b = Library(laptop, LAPTOP), Library(desktop, DESKTOP)
+    pid = a.ordered()[0]
+    a.decide([pid], "skipped")
+    with clock_off_by(monkeypatch, 1000):
+        b.decide([pid], "later")
+    sync(laptop, desktop)
+    assert Library(laptop, LAPTOP).state(pid).status == "later"
+    assert Library(desktop, DESKTOP).state(pid).status == "later"
+
+
+def test_a_clock_an_hour_behind_still_wins_once_it_has_seen_the_other_change(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    laptop, desktop = folders
+    a = Library(laptop, LAPTOP)
+    pid = a.ordered()[0]
+    a.mark([pid])
+    sync(laptop, desktop)
+    with clock_off_by(monkeypatch, -3_600_000):
+        b = Library(desktop, DESKTOP)
+        assert b.state(pid).read
+        b.decide([pid], "later")  # after seeing the laptop's: it must win
+        b.mark([pid], read=False)
+        b.decide([pid], "skipped")  # its own changes keep their order
+    sync(laptop, desktop)
+    assert Library(laptop, LAPTOP).state(pid).status == "skipped"
+    assert Library(desktop, DESKTOP).state(pid).status == "skipped"
+
+
+def test_undo_takes_back_only_this_devices_change(folders: tuple[Path, Path]) -> None:
+    laptop, desktop = folders
+    a = Library(laptop, LAPTOP)
+    first, second = a.ordered()[:2]
+    a.mark([first])
+    a.tag([second], add=["ml"])
+    sync(laptop, desktop)
+    b = Library(desktop, DESKTOP)
+    b.tag([first], add=["later-reading"])
+    b.decide([second], "later")
+    b.tag([second], remove=["ml"])
+    sync(laptop, desktop)
+    a = Library(laptop, LAPTOP)
+    # The laptop's last change was "+ml on second", which the desktop took back since:
+    # undo leaves the desktop's change alone (nothing to put back).
+    change = a.undo()
+    assert change is not None and change.ids == ()
+    assert a.state(second).tags == () and a.state(second).status == "later"
+    # The one before: "first read", which nobody changed since.
+    change = a.undo()
+    assert change is not None and change.ids == (first,)
+    assert not a.state(first).read and a.state(first).tags == ("later-reading",)
+    assert a.redo() is not None and a.state(first).read
+    # Undo never deletes history: the journal grew by three entries.
+    kinds = [e.kind for e in a.store.own_entries()]
+    assert kinds[-3:] == ["undo", "undo", "redo"]
+    sync(laptop, desktop)
+    assert listing(Library(desktop, DESKTOP)) == listing(Library(laptop, LAPTOP))
+
+
+def test_imports_on_both_devices_are_ordered_the_same_on_both(
+    tmp_path: Path, digest_paths: list[Path]
+) -> None:
+    laptop, desktop = tmp_path / "laptop", tmp_path / "desktop"
+    assert Library(laptop, LAPTOP).import_files(digest_paths[:2]).ok
+    assert Library(desktop, DESKTOP).import_files(digest_paths[1:4]).ok  # one in common
+    sync(laptop, desktop)
+    a, b = Library(laptop, LAPTOP), Library(desktop, DESKTOP)
+    assert len(a.catalog.imports) == 4 == len(b.catalog.imports)
+    assert a.catalog.imports == b.catalog.imports
+    assert listing(a) == listing(b)
+
+
+def test_an_import_waits_for_its_digest_file(
+    folders: tuple[Path, Path], digest_paths: list[Path]
+) -> None:
+    laptop, desktop = folders
+    b = Library(desktop, DESKTOP)
+    assert b.import_files([digest_paths[3]]).ok
+    (name,) = {r.hash for r in b.catalog.imports} - {
+        r.hash for r in Library(laptop, LAPTOP).catalog.imports
+    }
+    sync(laptop, desktop, skip=(f"{name}.json",))
+    a = Library(laptop, LAPTOP)  # the journal came, the digest file not yet
+    assert len(a.papers) == 424 and len(a.pending()) == 1
+    report = [f.text for f in doctor.diagnose(laptop, LAPTOP)]
+    assert any("wait for their digest files" in text for text in report)
+    sync(laptop, desktop)
+    a.refresh()
+    assert len(a.papers) == len(b.papers) and a.pending() == []
+
+
+def test_a_journal_cut_short_mid_copy_is_skipped_until_it_is_whole(
+    folders: tuple[Path, Path],
+) -> None:
+    laptop, desktop = folders
+    b = Library(desktop, DESKTOP)
+    pid = b.ordered()[0]
+    b.mark([pid])
+    theirs = b.store.journal_storage.path
+    half = laptop / JOURNALS_DIR / theirs.name
+    half.write_bytes(theirs.read_bytes()[: theirs.stat().st_size // 2])
+    a = Library(laptop, LAPTOP)  # opens; the half file is not read
+    assert not a.state(pid).read
+    a.tag([pid], add=["x"])  # and changes still save
+    findings = doctor.diagnose(laptop, LAPTOP)
+    assert any(not f.ok and theirs.name in f.text and "skipped" in f.text for f in findings)
+    shutil.copy2(theirs, half)
+    assert a.refresh() and a.state(pid).read and a.state(pid).tags == ("x",)
+
+
+@pytest.mark.parametrize(
+    "copy_name",
+    [
+        "{id}.sync-conflict-20261123-101010-ABCDEFG.json",  # Syncthing
+        "{id} (conflicted copy 2026-11-23).json",  # Dropbox
+    ],
+)
+def test_a_conflict_copy_of_a_journal_is_merged_then_folded_and_removed(
+    folders: tuple[Path, Path], copy_name: str
+) -> None:
+    laptop, _ = folders
+    a = Library(laptop, LAPTOP)
+    first, second = a.ordered()[:2]
+    a.mark([first])
+    own = a.store.journal_storage.path
+    newer = own.read_bytes()
+    # A backup put back an older journal; the sync engine kept the newer one as a copy.
+    a.tag([second], add=["kept"])
+    copy = own.with_name(copy_name.format(id=LAPTOP.id))
+    shutil.copy2(own, copy)
+    own.write_bytes(newer)
+    a = Library(laptop, LAPTOP)
+    assert a.state(second).tags == ("kept",) and a.state(first).read  # merged from the copy
+    findings = doctor.diagnose(laptop, LAPTOP)
+    assert not any(f.repair for f in findings if copy.name in f.text)  # not redundant yet
+    a.tag([first], add=["y"])  # the next change folds the copy into the journal
+    (finding,) = [f for f in doctor.diagnose(laptop, LAPTOP) if copy.name in f.text]
+    assert not finding.ok and finding.repair is not None and "redundant" in finding.text
+    assert doctor.run(laptop, fix=True, confirm=lambda _: True) == 0
+    assert not copy.exists()
+    a = Library(laptop, LAPTOP)
+    assert a.state(second).tags == ("kept",) and a.state(first).tags == ("y",)
+
+
+def test_compaction_on_one_device_while_the_other_is_offline(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal, "COMPACT_AT", 40)
+    monkeypatch.setattr(journal, "KEEP_ON_COMPACT", 10)
+    laptop, desktop = folders
+    a, b = Library(laptop, LAPTOP), Library(desktop, DESKTOP)
+    ids = a.ordered()[:30]
+    for n, pid in enumerate(ids):
+        a.tag([pid], add=[f"t{n % 3}"])
+        a.decide([pid], "later" if n % 2 else "skipped")
+    sync(laptop, desktop)  # the desktop holds the long journal
+    for pid in ids[:20]:
+        a.mark([pid])  # the laptop compacts (over 40 entries) meanwhile
+    b.tag(ids[:5], add=["desk"])
+    assert len(a.store.own_entries()) <= 40
+    sync(laptop, desktop)
+    a, b = Library(laptop, LAPTOP), Library(desktop, DESKTOP)
+    assert listing(a) == listing(b)
+    assert all(a.state(pid).read for pid in ids[:20])
+    assert all(a.state(pid).status == "later" for pid in ids[21:30:2])
+    assert all("desk" in a.state(pid).tags for pid in ids[:5])
+    assert a.undo() is not None and not a.state(ids[19]).read  # recent steps still undo
+
+
+def test_doctor_and_devices_name_both_devices(folders: tuple[Path, Path]) -> None:
+    laptop, desktop = folders
+    Library(desktop, DESKTOP).mark([Library(desktop, DESKTOP).ordered()[0]])
+    sync(laptop, desktop)
+    a = Library(laptop, LAPTOP)
+    rows = a.devices()
+    assert [(row[0], row[1]) for row in rows] == [(LAPTOP.id, "laptop"), (DESKTOP.id, "desktop")]
+    assert rows[1][2] == 1
+    assert all(f.ok for f in doctor.diagnose(laptop, LAPTOP))
+    assert "catalog.bin" in (laptop / ".stignore").read_text()
+    assert "catalog.bin" in (laptop / ".gitignore").read_text()
+
+
+# ----------------------------------------------------------------------------- property
+
+PIDS = ["a" * 12, "b" * 12, "c" * 12]
+DEVICES = [LAPTOP.id, DESKTOP.id]
+operation = st.one_of(
+    st.tuples(st.just("status"), st.sampled_from(["new", "later", "read", "skipped"])),
+    st.tuples(st.just("tag"), st.sampled_from(["x", "y"]), st.booleans()),
+    st.tuples(st.just("note"), st.sampled_from(["", "one", "two"])),
+)
+step = st.one_of(
+    st.tuples(
+        st.just("op"), st.integers(0, 1), st.sampled_from(PIDS), operation, st.integers(-5000, 5000)
+    ),  # fmt: skip
+    st.tuples(st.just("copy"), st.integers(0, 1)),
+)
+
+
+def _change(merger: Merger, device: str, pid: str, operation: tuple[Any, ...], now: int) -> Entry:
+    """One change as Library makes it: an op from the merged state, stamped after it."""
+    state = merger.state(pid)
+    if operation[0] == "status":
+        old = {name: getattr(state, name) for name in journal.STATUS_FIELDS}
+        op = Op(pid, "status", old, old | {"status": operation[1]})
+    elif operation[0] == "tag":
+        op = Op(pid, f"tag:{operation[1]}", operation[1] in state.tags, operation[2])
+    else:
+        heads = tuple(v.stamp for v in merger.heads(pid))
+        op = Op(pid, "note", state.note, operation[1], heads)
+    stamp = journal.tick(merger.latest, device, now)
+    return Entry(stamp, "2026-11-23T00:00:00+00:00", journal.CHANGE, "", (op,))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(step, max_size=40), st.randoms(use_true_random=False))
+def test_any_interleaving_of_changes_and_copies_converges(
+    steps: list[tuple[Any, ...]], shuffle: random.Random
+) -> None:
+    mergers = [Merger(device) for device in DEVICES]
+    clock = 1_000_000
+    for item in steps:
+        if item[0] == "op":
+            _, who, pid, operation, skew = item
+            clock += 7
+            mergers[who].add([_change(mergers[who], DEVICES[who], pid, operation, clock + skew)])
+        else:  # one device's merged journals reach the other
+            mergers[1 - item[1]].add(list(mergers[item[1]].entries.values()))
+    for source, target in ((0, 1), (1, 0)):
+        mergers[target].add(list(mergers[source].entries.values()))
+    entries = list(mergers[0].entries.values())
+    shuffle.shuffle(entries)
+    fresh = Merger(DEVICES[0])
+    fresh.add(entries + entries[: len(entries) // 2])  # any order, some twice
+    assert mergers[0].states() == mergers[1].states() == fresh.states()
+    assert [mergers[0].note(p) for p in PIDS] == [mergers[1].note(p) for p in PIDS]
