@@ -293,7 +293,7 @@ operation = st.one_of(
 step = st.one_of(
     st.tuples(
         st.just("op"), st.integers(0, 1), st.sampled_from(PIDS), operation, st.integers(-5000, 5000)
-    ),  # fmt: skip
+    ),
     st.tuples(st.just("copy"), st.integers(0, 1)),
 )
 
