@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -335,3 +336,45 @@ def test_any_interleaving_of_changes_and_copies_converges(
     fresh.add(entries + entries[: len(entries) // 2])  # any order, some twice
     assert mergers[0].states() == mergers[1].states() == fresh.states()
     assert [mergers[0].note(p) for p in PIDS] == [mergers[1].note(p) for p in PIDS]
+
+
+stamp = st.tuples(st.integers(0, 10**15), st.integers(0, 10**6), st.just(LAPTOP.id))
+status_value = st.fixed_dictionaries(
+    {
+        "status": st.sampled_from(["new", "later", "read", "skipped", "snoozed"]),
+        **{name: st.one_of(st.none(), st.text(max_size=30)) for name in journal.STATUS_FIELDS[1:]},
+    }
+)
+ops = st.one_of(
+    st.builds(Op, st.just(PIDS[0]), st.just("status"), status_value, status_value),
+    st.builds(Op, st.just(PIDS[1]), st.just("tag:ml"), st.booleans(), st.booleans()),
+    st.builds(
+        Op, st.just(PIDS[2]), st.just("note"), st.text(), st.text(),
+        st.lists(st.tuples(st.integers(0, 10**15), st.integers(0, 99), st.sampled_from(DEVICES)),
+                 max_size=3).map(tuple),
+    ),
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.builds(Entry, stamp, st.text(max_size=30), st.just(journal.CHANGE), st.text(),
+                      st.lists(ops, max_size=4).map(tuple)),
+            st.builds(Entry, stamp, st.just("t"), st.sampled_from([journal.UNDO, journal.REDO]),
+                      st.text(), st.lists(ops, max_size=2).map(tuple), stamp),
+        ),
+        max_size=5,
+    )
+)  # fmt: skip
+def test_every_entry_a_device_writes_reads_back_the_same(entries: list[Entry]) -> None:
+    """The journal a device writes must always be one it (and every other device) reads."""
+    data = {
+        "meta": {"schema": {"version": 1, "kind": "journal"}},
+        "device": {"device": {"id": LAPTOP.id, "name": "laptop"}},
+        "changes": {e.key: journal.encode_entry(e) for e in entries},
+    }
+    raw = orjson.loads(orjson.dumps(data))
+    assert journal.problem(raw) is None
+    assert journal.decode(raw)[2] == list({e.key: e for e in entries}.values())
