@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -443,20 +443,21 @@ class Merger:
         tags = sorted(
             (stamp, position, name[len(TAG_PREFIX) :])
             for name, (stamp, position, present) in paper.fields.items()
-            if present and name.startswith(TAG_PREFIX)
+            if present and name != "status"  # the one field that is not a tag
         )
-        state = PaperState(
+        note = self.note(pid) if paper.notes else ""
+        if not tags and not note and values == EMPTY_STATUS:
+            return EMPTY_STATE
+        return PaperState(
             status=values["status"] or "new",
-            tags=tuple(tag for _, _, tag in tags),
-            note=self.note(pid),
+            tags=tuple([tag for _, _, tag in tags]),
+            note=note,
             read_at=values["read_at"],
             decided_at=values["decided_at"],
             snoozed_until=values["snoozed_until"],
             resurfaced=values["resurfaced"],
+            updated=paper.latest[1] if paper.latest else None,
         )
-        if state == EMPTY_STATE:
-            return EMPTY_STATE
-        return replace(state, updated=paper.latest[1] if paper.latest else None)
 
     def note(self, pid: str) -> str:
         heads = self.heads(pid)
