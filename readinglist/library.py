@@ -487,7 +487,11 @@ class Library(Reading):
             ops = self.merger.reverting(target, undo=undo)
             word = "undo" if undo else "redo"
             self._write([self._entry(UNDO if undo else REDO, word, ops, of=target.stamp)])
-        return Change(f"{word} {target.label}", tuple(dict.fromkeys(op.pid for op in ops)))
+        label = f"{word} {target.label}"
+        if len(ops) < len(target.ops):  # fields another device changed since stay as they are
+            left = "nothing put back" if not ops else "partly"
+            label += f" ({left}: changed on another device since)"
+        return Change(label, tuple(dict.fromkeys(op.pid for op in ops)))
 
     def _update(
         self, label: str, ids: Sequence[str], change: Callable[[PaperState], PaperState]

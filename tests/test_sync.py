@@ -146,6 +146,9 @@ def test_undo_takes_back_only_this_devices_change(folders: tuple[Path, Path]) ->
     # undo leaves the desktop's change alone (nothing to put back).
     change = a.undo()
     assert change is not None and change.ids == ()
+    assert (
+        change.label == "undo tag 1 paper +ml (nothing put back: changed on another device since)"
+    )
     assert a.state(second).tags == () and a.state(second).status == "later"
     # The one before: "first read", which nobody changed since.
     change = a.undo()
