@@ -508,24 +508,25 @@ class Merger:
                     target.append(found)
         return done, undone
 
-    def reverting(self, entry: Entry, *, undo: bool) -> list[Op]:
-        """The ops that undo (or redo) ``entry``: each field still holding what this device
-        last wrote there goes back; a field another device changed since is left alone."""
+    def reverting(self, entry: Entry, *, undo: bool) -> tuple[list[Op], int]:
+        """The ops that undo (or redo) ``entry``: each field goes back, over whatever this
+        device wrote since (as undo always did), unless another device wrote it last; and
+        how many fields were left for that reason."""
         ops = []
+        left = 0
         for op in entry.ops:
-            wanted, back = (op.new, op.old) if undo else (op.old, op.new)
+            back = op.old if undo else op.new
             stamp, value = self.value(op.pid, op.field)
-            if stamp is None or stamp[2] != self.device:
+            if stamp is not None and stamp[2] != self.device:
+                left += 1  # another device wrote it last (None: nobody, it is at its default)
                 continue
             if op.field == "status":  # a carried-over undo step names only what it changed
-                if any(value[name] != wanted[name] for name in wanted):
-                    continue
                 back = {**value, **back}
-            elif value != wanted:
+            if value == back:
                 continue
             base = tuple(v.stamp for v in self.heads(op.pid)) if op.field == NOTE else ()
             ops.append(Op(op.pid, op.field, value, back, base))
-        return ops
+        return ops, left
 
     # ----------------------------------------------------------------- compaction
 

@@ -222,7 +222,8 @@ def migrated_entries(state: dict[str, Any], imports: dict[str, Any], device: str
     for number, (_, step) in enumerate(steps, start=1):
         stamp: Stamp = (1, number, device)
         changes = step.get("changes") or {
-            pid: diff(before or EMPTY_DOC, step["after"][pid] or EMPTY_DOC)
+            # Whole documents of an earlier schema may lack fields added since.
+            pid: diff(EMPTY_DOC | (before or {}), EMPTY_DOC | (step["after"][pid] or {}))
             for pid, before in step["before"].items()
         }
         ops = tuple(op for pid, fields in changes.items() for op in _history_ops(pid, fields))

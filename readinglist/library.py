@@ -484,13 +484,13 @@ class Library(Reading):
             if not stack:
                 return None
             target = stack[-1]
-            ops = self.merger.reverting(target, undo=undo)
+            ops, left = self.merger.reverting(target, undo=undo)
             word = "undo" if undo else "redo"
             self._write([self._entry(UNDO if undo else REDO, word, ops, of=target.stamp)])
         label = f"{word} {target.label}"
-        if len(ops) < len(target.ops):  # fields another device changed since stay as they are
-            left = "nothing put back" if not ops else "partly"
-            label += f" ({left}: changed on another device since)"
+        if left:  # fields another device changed since stay as they are
+            how = "nothing put back" if not ops else "partly"
+            label += f" ({how}: changed on another device since)"
         return Change(label, tuple(dict.fromkeys(op.pid for op in ops)))
 
     def _update(

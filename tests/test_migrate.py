@@ -6,16 +6,22 @@ schema 1: whole-document undo steps), ``v2`` (ed4c333, schema 2: ``changes`` und
 ``v3`` (a76be1b, the release before library v2: schema 3 with statuses, a resurfaced paper,
 a fetched day with API metadata, a tag renamed, two undone steps, and the ``.bak`` files and
 ``index.cache`` that release leaves). All three keep their papers in one ``papers.json``.
+A fourth kind, library v2 (digest files, ``imports.json``, state.json schema 4), is made by
+running the last release before sync (:data:`SINGLE_DEVICE`, 10402e9) from git history.
 
 What each should mean today is derived here from the old files themselves, by the rules the
 earlier releases applied (not taken from layout.py or migrate.py): a paper is its papers.json
 document (its abstract, links, API metadata and the digests it was seen in), a digest its
 document, the default order the old sort, a schema 1/2 state ``read`` or ``new``. Opening
-one with :class:`Library` must upgrade it to digest files + imports.json with all of that
-intact, keep the originals aside, and leave a library an earlier release refuses.
+one with :class:`Library` must upgrade it through every step of the chain (digest files +
+imports.json, then this device's journal: ``journals/<device>.json``, state.json the schema 5
+marker) with all of that intact, keep the originals aside (``papers.json.schema1.bak``,
+``imports.json.schema1.bak``, ``state.json.schemaN.bak``), and leave a library an earlier
+release refuses.
 
-Tests marked ``xfail(strict=True, reason="core bug: …")`` pin bugs of the upgrade that are
-not fixed yet (this file does not own the core); each reason says what goes wrong.
+Tests marked ``xfail(strict=True, reason="core bug: …")`` or ``"sync bug: …"`` pin bugs of
+the upgrade that are not fixed yet (this file does not own the core); each reason says what
+goes wrong.
 """
 
 from __future__ import annotations
@@ -40,7 +46,10 @@ import pytest
 from readinglist import contents, layout, storage
 from readinglist.cli import main
 from readinglist.dailypapers import day_id
+from readinglist.device import this_device
 from readinglist.errors import LibraryCorrupt, LibraryLocked
+from readinglist.journal import HISTORY, IMPORT, MIGRATED, REDO, SNAPSHOT, UNDO, Entry
+from readinglist.layout import RETIRED_IMPORTS
 from readinglist.library import Library
 from readinglist.lock import Lock
 from readinglist.model import META_FIELDS, PaperState
@@ -49,15 +58,18 @@ from readinglist.storage import (
     DIGESTS_DIR,
     IMPORTS_FILE,
     INDEX_FILE,
+    JOURNALS_DIR,
     LOCK_FILE,
     PAPERS_FILE,
     SCHEMA_VERSION,
     STATE_FILE,
     NewerSchema,
     backup_path,
+    journal_path,
     leftover_temp_files,
     load_file,
     load_versioned,
+    read_journal,
 )
 from tests.hfserver import paper_item
 from tests.libhelpers import snapshot
@@ -75,6 +87,10 @@ RELEASES = {1: "3b64ea6", 2: "ed4c333", 3: "a76be1b"}
 SESSION = FIXTURES / "v3" / "session"
 #: What the upgrade leaves that an earlier release never wrote.
 RETIRED = f"{PAPERS_FILE}.schema1.bak"
+#: The last release before sync: library v2 (digest files, imports.json, state.json 4).
+SINGLE_DEVICE = "10402e9"
+#: state.json once the library lives in journals: only the layout marker, schema 5.
+MARKER = {"meta": {"schema": {"version": 5, "kind": "state"}}}
 
 #: A state document with every field at its default, as schema 1 and 2 wrote it.
 OLD_EMPTY: dict[str, Any] = {
@@ -279,6 +295,40 @@ def assert_nothing_lost(library: Library, old: Old) -> None:
     assert states(library) == expected_states(library, old.state["state"])
 
 
+def own_journal(data_dir: Path) -> Path:
+    """This device's journal (the test's device: see tests/conftest.py)."""
+    return journal_path(data_dir, this_device().id)
+
+
+def journal_entries(data_dir: Path) -> list[Entry]:
+    """This device's journal, the only one a migration writes, in stamp order."""
+    journals = sorted(p.name for p in (data_dir / JOURNALS_DIR).glob("*.json"))
+    assert journals == [own_journal(data_dir).name]
+    return sorted(read_journal(own_journal(data_dir))[2], key=lambda entry: entry.stamp)
+
+
+def assert_migrated(data_dir: Path, steps: int, undone: int) -> list[Entry]:
+    """The folder is in the journal layout, with nothing twice: state.json is the marker,
+    imports.json is set aside (once), and this device's journal holds each import of it
+    once, the ``steps`` undo steps (``undone`` of them undone) and one migrated snapshot."""
+    assert orjson.loads((data_dir / STATE_FILE).read_bytes()) == MARKER
+    assert not (data_dir / IMPORTS_FILE).exists()
+    assert not (data_dir / f"{RETIRED_IMPORTS}.2").exists()
+    entries = journal_entries(data_dir)
+    imported = [entry.record["hash"] for entry in entries if entry.record is not None]
+    assert sorted(imported) == sorted(load_file(data_dir / RETIRED_IMPORTS, "imports")["imports"])
+    assert len(set(imported)) == len(imported)
+    assert [entry.label for entry in entries if entry.kind == SNAPSHOT] == [MIGRATED]
+    assert len([entry for entry in entries if entry.kind == HISTORY]) == steps
+    assert len([entry for entry in entries if entry.kind == UNDO]) == undone
+    return entries
+
+
+def assert_old_migrated(old: Old) -> list[Entry]:
+    steps = old.steps()
+    return assert_migrated(old.data_dir, len(steps), sum(bool(s["undone"]) for s in steps))
+
+
 # ---------------------------------------------------------------------------- opening
 
 
@@ -287,6 +337,7 @@ def test_an_old_library_opens_with_nothing_lost(old: Old) -> None:
     assert old.papers["meta"]["schema"] == {"version": 1, "kind": "papers"}
     library = Library(old.data_dir)
     assert_nothing_lost(library, old)
+    assert_old_migrated(old)
     assert_nothing_lost(Library(old.data_dir), old)  # and so it was saved
 
     now = {pid: library.state(pid) for pid in library.papers}
@@ -371,6 +422,17 @@ def test_old_undo_steps_undo_and_redo_after_the_upgrade(old: Old) -> None:
         assert change is not None
         assert change.label == f"{'undo' if undo else 'redo'} {expected['label']}"
         replay(docs, expected, undo, old.version)
+        # An undo is a new journal entry now: a paper it leaves with a state was last
+        # changed then (the earlier releases put back the step's own ``updated``); one it
+        # leaves with none has none.
+        (entry,) = [e for e in journal_entries(old.data_dir)[-1:] if e.kind in (UNDO, REDO)]
+        empty = OLD_EMPTY if old.version < 3 else EMPTY3
+        for pid in change.ids:
+            doc = docs.get(pid)
+            if doc is not None:
+                docs[pid] = (
+                    None if doc | {"updated": None} == empty else doc | {"updated": entry.at}
+                )
         assert states(library) == expected_states(library, docs)
         assert states(Library(old.data_dir)) == states(library)  # and so it was saved
 
@@ -382,7 +444,7 @@ def test_old_undo_steps_undo_and_redo_after_the_upgrade(old: Old) -> None:
     assert library.undo() is None
     if old.version < 3:
         assert all(state == EMPTY3 for state in states(library).values())
-        assert orjson.loads(old.state_path.read_bytes())["state"] == {}  # no empty documents
+        assert orjson.loads(old.state_path.read_bytes()) == MARKER  # no documents there
     else:  # an import resurfaced two skipped papers: no undo step takes that back
         left = {pid: doc for pid, doc in states(library).items() if doc != EMPTY3}
         assert {pid: doc["resurfaced"] for pid, doc in left.items()} == {
@@ -408,11 +470,11 @@ def test_the_originals_are_kept_and_a_second_open_changes_nothing(
     assert old.aside.read_bytes() == old.state_bytes
     assert not (old.data_dir / PAPERS_FILE).exists()
     assert not (old.data_dir / INDEX_FILE).exists()
-    assert load_versioned(old.state_path, "state")[1] == SCHEMA_VERSION["state"] == 4
-    saved = orjson.loads(old.state_path.read_bytes())
-    assert saved["meta"]["schema"] == {"version": 4, "kind": "state"}
-    assert b'"read":' not in old.state_path.read_bytes()  # not in any state or undo step
-    assert len(saved["history"]) == len(old.state["history"])
+    assert load_versioned(old.state_path, "state")[1] == SCHEMA_VERSION["state"] == 5
+    assert orjson.loads(old.state_path.read_bytes()) == MARKER  # its documents moved out
+    # Every state and undo step is in this device's journal now, at today's shape.
+    entries = assert_old_migrated(old)
+    assert b'"read":' not in own_journal(old.data_dir).read_bytes()
     # state.json replaced by a rename (the old file is now its .bak), never rewritten in place
     assert old.state_path.stat().st_ino != inode
     assert backup_path(old.state_path).stat().st_ino == inode
@@ -424,10 +486,11 @@ def test_the_originals_are_kept_and_a_second_open_changes_nothing(
         if name not in (PAPERS_FILE, STATE_FILE, INDEX_FILE, backup_path(Path(STATE_FILE)).name)
     }
     assert {name: snapshot(old.data_dir)[name] for name in kept} == kept
-    listed = load_file(old.data_dir / IMPORTS_FILE, "imports")["imports"]
+    listed = [entry.record["hash"] for entry in entries if entry.record is not None]
     assert names - set(old.files) - {RETIRED, old.aside.name, "state.json.bak", LOCK_FILE} == {
-        IMPORTS_FILE,
+        RETIRED_IMPORTS,
         CATALOG_FILE,
+        f"{JOURNALS_DIR}/{own_journal(old.data_dir).name}",
         *(f"{DIGESTS_DIR}/{name}.json" for name in listed),
     }
 
@@ -441,11 +504,17 @@ def test_the_originals_are_kept_and_a_second_open_changes_nothing(
 
 
 def test_the_digest_files_hold_the_papers_by_themselves(old: Old) -> None:
-    """imports.json lists one digest file per digest; catalog.bin is derived from them: a
-    library without it (or with a damaged one) opens the same."""
+    """imports.json (now set aside) listed one digest file per digest, and the journal
+    imports the same files in the same order at the same times; catalog.bin is derived from
+    them: a library without it (or with a damaged one) opens the same."""
     Library(old.data_dir)
-    imports = load_file(old.data_dir / IMPORTS_FILE, "imports")["imports"]
+    imports = load_file(old.data_dir / RETIRED_IMPORTS, "imports")["imports"]
     digests = old.papers["digests"]
+    imported = [entry for entry in journal_entries(old.data_dir) if entry.kind == IMPORT]
+    assert [(e.record, e.at) for e in imported if e.record is not None] == [
+        ({"hash": name} | {key: doc[key] for key in ("digest", "name", "date")}, doc["imported_at"])
+        for name, doc in sorted(imports.items(), key=lambda item: item[1]["seq"])
+    ]
     assert sorted(doc["digest"] for doc in imports.values()) == sorted(digests)
     for name, doc in imports.items():
         record = digests[doc["digest"]]
@@ -501,17 +570,17 @@ def test_a_damaged_papers_file_is_refused_and_nothing_changes(
 def test_a_newer_schema_is_refused_as_the_older_releases_refuse_ours(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The earlier releases refuse our upgraded file in one line; we refuse schema 5 alike."""
+    """The earlier releases refuse our upgraded file in one line; we refuse schema 6 alike."""
     old = copy_fixture(3, tmp_path / "lib")
     Library(old.data_dir)
     data = orjson.loads(old.state_path.read_bytes())
-    assert data["meta"]["schema"]["version"] == 4
-    data["meta"]["schema"]["version"] = 5
+    assert data["meta"]["schema"]["version"] == 5
+    data["meta"]["schema"]["version"] = 6
     old.state_path.write_bytes(orjson.dumps(data))
     before = snapshot(old.data_dir)
 
     assert main(["--data-dir", str(old.data_dir), "list"]) == 1
-    ours = REFUSAL.format(path=old.state_path, new=5, known=4)
+    ours = REFUSAL.format(path=old.state_path, new=6, known=5)
     assert capsys.readouterr() == ("", ours + "\n")
     with pytest.raises(NewerSchema):
         load_file(old.state_path, "state")
@@ -618,25 +687,31 @@ def run_release(
     """Run an earlier release's command line, as its users did (``python -m``)."""
 
     def run(rev: str, data_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-        code = release_code(rev)
-        return subprocess.run(
-            [sys.executable, "-m", "readinglist.cli", "--data-dir", str(data_dir), *argv],
-            cwd=code,  # first on sys.path: its package, not this one
-            env={**os.environ, "PYTHONPATH": str(code)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_code(release_code(rev), data_dir, *argv)
 
     return run
+
+
+def run_code(
+    code: Path, data_dir: Path, *argv: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the command line of the release whose package is in ``code``."""
+    return subprocess.run(
+        [sys.executable, "-m", "readinglist.cli", "--data-dir", str(data_dir), *argv],
+        cwd=code,  # first on sys.path: its package, not this one
+        env={**os.environ, **(env or {}), "PYTHONPATH": str(code)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_upgraded_state_file_is_newer_than_any_earlier_release_reads(old: Old) -> None:
     """Why an earlier release refuses the upgraded library (checked without running one: see
     the next test for the real thing): each refuses a state.json of a schema above its own,
-    and the upgrade saves state.json at 4."""
+    and the upgrade leaves state.json at 5 (the marker of the journal layout)."""
     Library(old.data_dir)
-    assert load_versioned(old.state_path, "state")[1] == 4 > old.version
+    assert load_versioned(old.state_path, "state")[1] == 5 > old.version
 
 
 def test_the_release_that_wrote_it_refuses_the_upgraded_library(
@@ -649,7 +724,7 @@ def test_the_release_that_wrote_it_refuses_the_upgraded_library(
     Library(old.data_dir)
     before = snapshot(old.data_dir)
     digest = digest_paths[4]
-    refusal = REFUSAL.format(path=old.state_path, new=4, known=old.version)
+    refusal = REFUSAL.format(path=old.state_path, new=5, known=old.version)
     for argv in (["list"], ["stats"], ["import", str(digest)], ["mark", A1], ["undo"]):
         result = run_release(old.release, old.data_dir, *argv)
         assert (result.returncode, result.stdout, result.stderr) == (1, "", refusal + "\n"), argv
@@ -683,8 +758,9 @@ def test_a_library_without_state_is_refused_by_older_releases_after_the_upgrade(
         shutil.copyfile(LIBRARIES[3] / name, data_dir / name)
     library = Library(data_dir)
     assert len(library.papers) == 41
-    assert load_versioned(data_dir / STATE_FILE, "state")[1] == 4
-    assert (data_dir / STATE_FILE).exists()
+    assert load_versioned(data_dir / STATE_FILE, "state")[1] == 5
+    assert orjson.loads((data_dir / STATE_FILE).read_bytes()) == MARKER
+    assert_migrated(data_dir, 0, 0)
     result = run_release(RELEASES[3], data_dir, "stats")
     assert result.returncode == 1, result.stdout
 
@@ -694,7 +770,7 @@ def test_an_upgrade_cut_short_before_the_state_file_is_saved_keeps_older_release
 ) -> None:
     layout.upgrade(old.data_dir)  # Library() does this first; killed right after
     saved = orjson.loads(old.state_path.read_bytes())["meta"]["schema"]["version"]
-    assert (old.data_dir / PAPERS_FILE).exists() or saved == 4
+    assert (old.data_dir / PAPERS_FILE).exists() or saved == SCHEMA_VERSION["state"] == 5
 
 
 def test_an_upgrade_cut_short_after_its_commit_keeps_older_releases_out(
@@ -814,6 +890,51 @@ def cut_during_state(old: Old, patch: pytest.MonkeyPatch) -> None:
     patch.setattr(storage, "atomic_write", write)
 
 
+def torn_write(name: str, patch: pytest.MonkeyPatch) -> None:
+    """Kill layout.py while it writes the file called ``name``: a torn temp file is left."""
+    real = layout.atomic_write
+
+    def write(path: Path, payload: bytes, **kwargs: Any) -> None:
+        if path.name != name:
+            real(path, payload, **kwargs)
+            return
+        path.parent.mkdir(exist_ok=True)
+        path.with_name(f".{path.name}.99999.tmp").write_bytes(payload[: len(payload) // 2])
+        raise Crash
+
+    patch.setattr(layout, "atomic_write", write)
+
+
+def cut_during_journal(old: Old, patch: pytest.MonkeyPatch) -> None:
+    torn_write(own_journal(old.data_dir).name, patch)
+
+
+def renamed_aside(name: str, patch: pytest.MonkeyPatch, *, done: bool) -> None:
+    """Kill layout.py as it sets ``name`` aside: before the rename, or right after it."""
+    real = layout._rename_aside
+
+    def rename(path: Path, target: Path) -> None:
+        if path.name == name and done:
+            real(path, target)
+        if path.name == name:
+            raise Crash
+        real(path, target)
+
+    patch.setattr(layout, "_rename_aside", rename)
+
+
+def cut_before_imports_aside(old: Old, patch: pytest.MonkeyPatch) -> None:
+    renamed_aside(IMPORTS_FILE, patch, done=False)
+
+
+def cut_after_imports_aside(old: Old, patch: pytest.MonkeyPatch) -> None:
+    renamed_aside(IMPORTS_FILE, patch, done=True)
+
+
+def cut_during_marker(old: Old, patch: pytest.MonkeyPatch) -> None:
+    torn_write(STATE_FILE, patch)
+
+
 CUTS: dict[str, Callable[[Old, pytest.MonkeyPatch], None]] = {
     "during the digest files": cut_during_digest_files,
     "before imports.json": cut_before_imports,
@@ -821,6 +942,11 @@ CUTS: dict[str, Callable[[Old, pytest.MonkeyPatch], None]] = {
     "after papers.json is renamed": cut_after_rename,
     "before state.json is saved": cut_before_state,
     "while state.json is saved": cut_during_state,
+    # The move into this device's journal (layout.to_journals), step by step.
+    "while the journal is written": cut_during_journal,
+    "before imports.json is set aside": cut_before_imports_aside,
+    "after imports.json is set aside": cut_after_imports_aside,
+    "while state.json becomes the marker": cut_during_marker,
 }
 
 
@@ -840,10 +966,11 @@ def test_an_upgrade_cut_short_is_finished_by_the_next_open(
     assert not (old.data_dir / f"{RETIRED}.2").exists()
     assert not (old.data_dir / PAPERS_FILE).exists()
     assert not (old.data_dir / INDEX_FILE).exists()
-    assert load_versioned(old.state_path, "state")[1] == 4
+    assert load_versioned(old.state_path, "state")[1] == 5
     assert leftover_temp_files(old.data_dir) == []
     assert list((old.data_dir / DIGESTS_DIR).glob(".*.tmp")) == []  # a killed writer's
-    listed = set(load_file(old.data_dir / IMPORTS_FILE, "imports")["imports"])
+    entries = assert_old_migrated(old)
+    listed = {entry.record["hash"] for entry in entries if entry.record is not None}
     assert len(listed) == len(old.papers["digests"])
     before = snapshot(old.data_dir)
     assert_nothing_lost(Library(old.data_dir), old)
@@ -908,22 +1035,31 @@ def test_processes_opening_it_at_once_upgrade_it_once(old: Old) -> None:
     assert (old.data_dir / RETIRED).read_bytes() == old.papers_bytes
     assert old.aside.read_bytes() == old.state_bytes
     assert sorted(p.name for p in old.data_dir.glob("*.bak*")) == sorted(
-        {RETIRED, old.aside.name, "state.json.bak", *(n for n in old.files if ".bak" in n)}
+        {
+            RETIRED,
+            RETIRED_IMPORTS,
+            old.aside.name,
+            "state.json.bak",
+            *(n for n in old.files if ".bak" in n),
+        }
     )
     assert leftover_temp_files(old.data_dir) == []
+    assert_old_migrated(old)
 
 
-def test_a_held_lock_leaves_the_state_upgrade_in_memory_until_a_later_open(old: Old) -> None:
-    """An older state.json in an upgraded folder (the upgrade saves it at 4: here it is
-    restored from its copy) opened while another process writes: upgraded in memory, saved
-    by a later open, the original kept aside either way."""
+def test_a_held_lock_keeps_an_old_state_file_as_it_is_until_a_later_open(old: Old) -> None:
+    """An older state.json in an upgraded folder (the upgrade saves it at 5: here it is
+    restored from its copy) opened while another process writes: its move into the journal
+    waits for the lock (and gives up after the lock timeout, changing nothing), then a later
+    open makes it, the original kept aside either way."""
     layout.upgrade(old.data_dir)
     old.aside.replace(old.state_path)
     before = snapshot(old.data_dir)
     child = hold(old.data_dir, "readinglist import")
     try:
-        library = Library(old.data_dir)  # opening an upgraded layout never waits
-        assert_nothing_lost(library, old)
+        with pytest.raises(LibraryLocked), pytest.MonkeyPatch.context() as patch:
+            patch.setattr(layout, "Lock", functools.partial(Lock, timeout=0.2))
+            Library(old.data_dir)
     finally:
         release(child)
     assert without_lock(snapshot(old.data_dir)) == without_lock(before)
@@ -931,23 +1067,25 @@ def test_a_held_lock_leaves_the_state_upgrade_in_memory_until_a_later_open(old: 
 
     library = Library(old.data_dir)
     assert old.aside.read_bytes() == old.state_bytes
-    assert load_versioned(old.state_path, "state")[1] == 4
+    assert load_versioned(old.state_path, "state")[1] == 5
     assert_nothing_lost(library, old)
+    assert_old_migrated(old)
 
 
-def test_a_change_after_a_deferred_state_upgrade_keeps_the_original_aside(old: Old) -> None:
+def test_a_change_after_the_move_into_the_journal_keeps_the_originals_aside(old: Old) -> None:
     layout.upgrade(old.data_dir)
     old.aside.replace(old.state_path)
-    child = hold(old.data_dir, "readinglist import")
-    try:
-        library = Library(old.data_dir)
-    finally:
-        release(child)
+    library = Library(old.data_dir)
+    retired = (old.data_dir / RETIRED_IMPORTS).read_bytes()
     pid = library.ordered()[-1]
     library.tag([pid], add=["x"])
-    library.tag([pid], add=["y"])  # the second save replaces state.json.bak
-    assert load_versioned(old.state_path, "state")[1] == 4
+    library.tag([pid], add=["y"])  # the second save replaces the journal's .bak
+    assert orjson.loads(old.state_path.read_bytes()) == MARKER
     assert old.aside.read_bytes() == old.state_bytes
+    assert (old.data_dir / RETIRED_IMPORTS).read_bytes() == retired
+    labels = [entry.label for entry in journal_entries(old.data_dir)[-2:]]
+    assert labels == ["tag 1 paper +x", "tag 1 paper +y"]
+    assert Library(old.data_dir).state(pid).tags[-2:] == ("x", "y")
 
 
 # ---------------------------------------------------------------------------- after it
@@ -1017,3 +1155,273 @@ def test_a_day_fetched_before_the_upgrade_is_extended_by_a_fetch_after_it(
     (file,) = Library(v3.data_dir).import_files([saved]).files
     assert file.status == "unchanged"
     assert snapshot(v3.data_dir) == before
+
+
+# ---------------------------------------------------------------------------- into journals
+#
+# Library v2 (digest files, imports.json, state.json schema 4), as the last release before
+# sync wrote it: the v3 fixture opened by that release (its own layout upgrade), then a
+# session of changes ending with two undone steps.
+
+#: The ids of the v3 library in its default order (see tests/fixtures/v3/session).
+V3_IDS = (SESSION / "list-ids.txt").read_text().split()
+#: The session, after the release's own upgrade (``list --json``).
+V2_SESSION: tuple[tuple[str, ...], ...] = (
+    ("mark", V3_IDS[3]),
+    ("later", V3_IDS[4]),
+    ("tag", V3_IDS[3], V3_IDS[5], "--add", "sync", "--add", "Reading-Group"),
+    ("note", V3_IDS[5], "--set", "Written by the last release before sync ✓"),
+    ("skip", V3_IDS[6]),
+    ("tag", V3_IDS[0], "--remove", "mamba"),  # a tag the v3 release gave
+    ("mark", V3_IDS[1]),  # later → read: the newest step left done
+    ("mark", V3_IDS[7]),  # undone below
+    ("note", V3_IDS[3], "--set", "a draft, undone"),  # undone below
+    ("undo",),
+    ("undo",),
+)
+
+
+@dataclass
+class V2:
+    """A copy of library v2 and what the release that wrote it showed for it."""
+
+    data_dir: Path
+    listed: list[dict[str, Any]]
+    state_bytes: bytes
+    imports_bytes: bytes
+    files: dict[str, bytes]
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return orjson.loads(self.state_bytes)
+
+    @property
+    def aside(self) -> Path:
+        return self.data_dir / f"{STATE_FILE}.schema4.bak"
+
+    def steps(self) -> tuple[int, int]:
+        """(undo steps, of them undone) the release recorded."""
+        steps = self.state["history"].values()
+        return len(steps), sum(bool(step["undone"]) for step in steps)
+
+
+def release_env(into: Path) -> dict[str, str]:
+    """A release's own config and state folders (never the real home's)."""
+    return {
+        "READINGLIST_CONFIG_DIR": str(into / "config"),
+        "READINGLIST_STATE_DIR": str(into / "state"),
+    }
+
+
+@pytest.fixture(scope="session")
+def v2_template(
+    release_code: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Library v2 made by the last release before sync, once per test session."""
+    base = tmp_path_factory.mktemp("library-v2")
+    data_dir = base / "lib"
+    shutil.copytree(LIBRARIES[3], data_dir)
+    code = release_code(SINGLE_DEVICE)
+    for argv in (("list", "--json"), *V2_SESSION):
+        result = run_code(code, data_dir, *argv, env=release_env(base))
+        assert result.returncode == 0, (argv, result.stderr)
+    assert not (data_dir / PAPERS_FILE).exists()
+    result = run_code(code, data_dir, "list", "--json", env=release_env(base))
+    assert result.returncode == 0, result.stderr
+    (base / "list.json").write_text(result.stdout)
+    return base
+
+
+@pytest.fixture
+def v2(v2_template: Path, tmp_path: Path) -> V2:
+    data_dir = tmp_path / "lib"
+    shutil.copytree(v2_template / "lib", data_dir)
+    state_bytes = (data_dir / STATE_FILE).read_bytes()
+    assert orjson.loads(state_bytes)["meta"]["schema"] == {"version": 4, "kind": "state"}
+    return V2(
+        data_dir,
+        orjson.loads((v2_template / "list.json").read_bytes()),
+        state_bytes,
+        (data_dir / IMPORTS_FILE).read_bytes(),
+        snapshot(data_dir),
+    )
+
+
+def listed(library: Library) -> list[dict[str, Any]]:
+    """What ``list --json`` prints for ``library``."""
+    return library.papers_json(library.ordered())
+
+
+def assert_v2_migrated(v2: V2) -> list[Entry]:
+    """Moved into the journal with nothing lost, nothing twice, the originals aside."""
+    assert v2.aside.read_bytes() == v2.state_bytes
+    assert (v2.data_dir / RETIRED_IMPORTS).read_bytes() == v2.imports_bytes
+    assert leftover_temp_files(v2.data_dir) == []
+    return assert_migrated(v2.data_dir, *v2.steps())
+
+
+def test_a_v2_library_opens_in_the_journal_layout_with_nothing_lost(
+    v2: V2, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = v2.state
+    assert state["state"] and any(doc["note"] for doc in state["state"].values())
+    assert any(doc["tags"] for doc in state["state"].values())
+    assert v2.steps()[1] == 2 and len(orjson.loads(v2.imports_bytes)["imports"]) == 3
+    library = Library(v2.data_dir)
+    assert listed(library) == v2.listed
+    assert_v2_migrated(v2)
+    # What was there besides the two files is as it was.
+    moved = (IMPORTS_FILE, STATE_FILE, backup_path(Path(STATE_FILE)).name)
+    kept = {n: b for n, b in v2.files.items() if n not in moved}
+    assert {name: snapshot(v2.data_dir)[name] for name in kept} == kept
+    # A second open (and the commands) change nothing.
+    before = snapshot(v2.data_dir)
+    assert listed(Library(v2.data_dir)) == v2.listed
+    assert main(["--data-dir", str(v2.data_dir), "list", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and orjson.loads(out) == v2.listed
+    assert snapshot(v2.data_dir) == before
+
+
+def expected_after(
+    items: list[dict[str, Any]], entry: Entry, ids: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """What the release listed after an undo or redo, as this one lists it: a paper the
+    undo changed and left with a state was last changed by the undo, a new journal entry
+    (the release put back the step's own ``updated``)."""
+    return [
+        item | {"updated": entry.at} if item["id"] in ids and item["updated"] else item
+        for item in items
+    ]
+
+
+def release_after(
+    v2: V2, tmp_path: Path, run_release: Callable[..., Any], actions: list[str]
+) -> list[list[dict[str, Any]]]:
+    """What the release lists after each of ``actions`` (undo, redo) on a copy of v2."""
+    copy = tmp_path / "release-copy"
+    shutil.copytree(v2.data_dir, copy)
+    results = []
+    for action in actions:
+        assert run_release(SINGLE_DEVICE, copy, action).returncode == 0
+        result = run_release(SINGLE_DEVICE, copy, "list", "--json")
+        assert result.returncode == 0, result.stderr
+        results.append(orjson.loads(result.stdout))
+    return results
+
+
+def test_undo_takes_back_the_last_change_made_before_the_move(
+    v2: V2, tmp_path: Path, run_release: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    (wanted,) = release_after(v2, tmp_path, run_release, ["undo"])
+    library = Library(v2.data_dir)
+    change = library.undo()
+    assert change is not None and change.label == "undo mark 1 paper read"
+    assert change.ids == (V3_IDS[1],)
+    assert library.state(V3_IDS[1]).status == "later"
+    entry = journal_entries(v2.data_dir)[-1]
+    assert listed(library) == expected_after(wanted, entry, change.ids)
+    assert listed(Library(v2.data_dir)) == listed(library)  # and so it was saved
+
+
+def test_every_step_made_before_the_move_undoes_and_redoes_as_the_release_did(
+    v2: V2, tmp_path: Path, run_release: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    actions = ["redo", "redo", "undo", "undo", "undo", "undo", "redo"]
+    wanted = release_after(v2, tmp_path, run_release, actions)
+    library = Library(v2.data_dir)
+    changed: dict[str, str] = {}  # paper → when an undo or redo here last changed it
+    for action, expected in zip(actions, wanted, strict=True):
+        change = library.undo() if action == "undo" else library.redo()
+        assert change is not None, action
+        changed |= dict.fromkeys(change.ids, journal_entries(v2.data_dir)[-1].at)
+        assert listed(library) == [
+            item | {"updated": changed[item["id"]]}
+            if item["id"] in changed and item["updated"]
+            else item
+            for item in expected
+        ], change.label
+
+
+def killed(target: Any, name: str, nth: int, *, done: bool, patch: pytest.MonkeyPatch) -> None:
+    """Kill the process at the ``nth`` call of ``target.name``: before it does anything,
+    or (``done``) right after it."""
+    real = getattr(target, name)
+    calls = 0
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls != nth:
+            return real(*args, **kwargs)
+        if done:
+            real(*args, **kwargs)
+        raise Crash
+
+    patch.setattr(target, name, call)
+
+
+#: The steps of the move into the journal, in order, as (module, function, its nth call):
+#: the original state.json copied aside, state.json saved at 5 (older releases refuse it
+#: from then on), the journal written, imports.json renamed aside, state.json emptied.
+MOVE_STEPS = {
+    "state.json copied aside": (storage, "atomic_write", 1),
+    "state.json saved at 5": (storage, "atomic_write", 2),
+    "journal written": (layout, "atomic_write", 1),
+    "imports.json renamed aside": (layout, "_rename_aside", 1),
+    "state.json emptied": (layout, "atomic_write", 2),
+}
+
+
+@pytest.mark.parametrize("done", [False, True], ids=["before", "after"])
+@pytest.mark.parametrize("step", MOVE_STEPS)
+def test_a_move_into_the_journal_cut_short_is_finished_by_the_next_open(
+    v2: V2, step: str, done: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target, name, nth = MOVE_STEPS[step]
+    with monkeypatch.context() as patch:
+        killed(target, name, nth, done=done, patch=patch)
+        with pytest.raises(Crash):
+            Library(v2.data_dir)
+    if list(MOVE_STEPS).index(step) + done >= 2:  # from here on older releases refuse it
+        assert load_versioned(v2.data_dir / STATE_FILE, "state")[1] == 5
+    else:
+        assert (v2.data_dir / STATE_FILE).read_bytes() == v2.state_bytes
+
+    library = Library(v2.data_dir)
+    assert listed(library) == v2.listed
+    entries = assert_v2_migrated(v2)
+    assert not (v2.data_dir / f"{v2.aside.name}.2").exists()
+    before = snapshot(v2.data_dir)
+    again = Library(v2.data_dir)
+    assert listed(again) == v2.listed
+    assert snapshot(v2.data_dir) == before
+    assert journal_entries(v2.data_dir) == entries
+    change = again.undo()
+    assert change is not None and change.label == "undo mark 1 paper read"
+
+
+@pytest.mark.parametrize("when", ["moved", "cut short after state.json is saved at 5"])
+def test_the_last_release_before_sync_refuses_the_moved_library(
+    v2: V2,
+    when: str,
+    monkeypatch: pytest.MonkeyPatch,
+    run_release: Callable[..., subprocess.CompletedProcess[str]],
+    digest_paths: list[Path],
+) -> None:
+    """The release before sync, run from its commit, refuses every command in one line and
+    changes nothing: it never sees a library without its state and imports."""
+    if when == "moved":
+        Library(v2.data_dir)
+    else:
+        with monkeypatch.context() as patch:
+            killed(layout, "atomic_write", 1, done=False, patch=patch)  # the journal
+            with pytest.raises(Crash):
+                Library(v2.data_dir)
+    before = snapshot(v2.data_dir)
+    refusal = REFUSAL.format(path=v2.data_dir / STATE_FILE, new=5, known=4)
+    for argv in (["list"], ["stats"], ["import", str(digest_paths[4])], ["mark", A1], ["undo"]):
+        result = run_release(SINGLE_DEVICE, v2.data_dir, *argv)
+        assert (result.returncode, result.stdout, result.stderr) == (1, "", refusal + "\n"), argv
+    assert snapshot(v2.data_dir) == before
+    assert listed(Library(v2.data_dir)) == v2.listed
