@@ -4,7 +4,7 @@ One TinyDB file per import under ``digests/``, named by a hash of its bytes, whi
 function of the digest's content alone (not of its file name, the day it was imported or
 the library it went into): the same digest imported on two machines is the same file, so
 a folder synced between them never holds two versions of one. What a reader does with the
-papers lives elsewhere (``state.json``); which imports happened when, in ``imports.json``.
+papers lives elsewhere; which imports happened when, in the journals (``journal``).
 
 Layout (TinyDB's, so any TinyDB reads it)::
 
@@ -160,7 +160,7 @@ def read(data_dir: Path, name: str) -> Content:
         payload = path.read_bytes()
     except FileNotFoundError:
         raise LibraryCorrupt(
-            path, "is missing, but imports.json lists it", recovery=RESTORE
+            path, "is missing, but the library lists its import", recovery=RESTORE
         ) from None
     except OSError as error:
         raise StorageError(f"{path}: cannot read ({error.strerror or error})") from None

@@ -59,6 +59,7 @@ KEEP_ON_COMPACT = 2_000
 #: Limits on what a journal (possibly another device's, possibly damaged) may hold.
 MAX_TEXT = 1_000_000
 MAX_LABEL = 1_000
+MAX_TAG = 100
 
 _KEY_RE = re.compile(r"(0|[1-9][0-9]{0,15})\.(0|[1-9][0-9]{0,8})")
 _PID_RE = re.compile(f"[0-9a-f]{{{ID_LENGTH}}}")
@@ -269,7 +270,7 @@ def _decode_op(doc: Any, number: int, device: str, kind: str) -> Op:
     elif name == NOTE:
         old, new = doc.get("o"), doc.get("n")
         good = type(old) is str and type(new) is str and max(len(old), len(new)) <= MAX_TEXT
-    elif type(name) is str and name.startswith(TAG_PREFIX) and 4 < len(name) <= 200:
+    elif type(name) is str and name.startswith(TAG_PREFIX) and 4 < len(name) <= 4 + MAX_TAG:
         good = type(doc.get("o")) is bool and type(doc.get("n")) is bool
     else:
         raise JournalError(f"ops[{number}]: field 'f' is not status, note or tag:<name>")

@@ -410,7 +410,7 @@ class Library(Reading):
         ``tags`` (a tag preset): one undo step."""
         if status not in STATUSES or (status == "snoozed") != (until is not None):
             raise ValueError(f"bad decision {status!r} until {until!r}")
-        plus = [t for t in map(normalise_tag, tags) if t]
+        plus = _tags(tags)
         papers = plural(len(ids), "paper")
         label = {
             "new": f"mark {papers} new",
@@ -438,8 +438,8 @@ class Library(Reading):
     def tag(
         self, ids: Sequence[str], add: Iterable[str] = (), remove: Iterable[str] = ()
     ) -> Change | None:
-        plus = [t for t in map(normalise_tag, add) if t]
-        minus = {t for t in map(normalise_tag, remove) if t}
+        plus = _tags(add)
+        minus = set(_tags(remove))
 
         def retag(state: PaperState) -> PaperState:
             return _retagged(state, plus, minus)
@@ -452,6 +452,7 @@ class Library(Reading):
         source, target = normalise_tag(old), normalise_tag(new)
         if not source or not target:
             raise ReadinglistError(f"not a tag name: {old if not source else new!r}")
+        _tags([target])
         ids = [pid for pid, state in self._states.items() if source in state.tags]
 
         def rename(state: PaperState) -> PaperState:
@@ -463,6 +464,11 @@ class Library(Reading):
 
     def set_note(self, pid: str, text: str) -> Change | None:
         note = text.rstrip()
+        if len(note) > journal.MAX_TEXT:
+            raise ReadinglistError(
+                f"the note is {len(note):,} characters; a note holds at most "
+                f"{journal.MAX_TEXT:,} (nothing was saved)"
+            )
         return self._update("edit note", [pid], lambda s: dataclasses.replace(s, note=note))
 
     def undo(self) -> Change | None:
@@ -558,7 +564,7 @@ class Library(Reading):
         latest = max(filter(None, (self.merger.latest, self._issued)), default=None)
         stamp = journal.tick(latest, self.device.id, journal.clock_ms())
         self._issued = stamp
-        return Entry(stamp, at or now(), kind, label, tuple(ops), of, record)
+        return Entry(stamp, at or now(), kind, label[: journal.MAX_LABEL], tuple(ops), of, record)
 
     def _write(self, entries: list[Entry]) -> None:
         """Add ``entries`` to this device's journal (saved when the transaction ends) and to
@@ -681,6 +687,18 @@ def merged(data_dir: Path, store: Store) -> Merger:
             merger.add(other.entries)
     merger.names[store.device.id] = store.device.name
     return merger
+
+
+def _tags(names: Iterable[str]) -> list[str]:
+    """Tags as stored (normalised, empty ones dropped); a tag too long for a journal is an
+    error, not a journal the next open would refuse."""
+    tags = [t for t in map(normalise_tag, names) if t]
+    for tag in tags:
+        if len(tag) > journal.MAX_TAG:
+            raise ReadinglistError(
+                f"tag {tag[:40]!r}…: longer than {journal.MAX_TAG} characters; use a shorter one"
+            )
+    return tags
 
 
 def _ops(pid: str, old: PaperState, new: PaperState, heads: tuple[journal.Stamp, ...]) -> list[Op]:

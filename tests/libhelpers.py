@@ -5,38 +5,80 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import shutil
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from readinglist import journal
 from readinglist.catalog import CATALOG_MAGIC
+from readinglist.config import ENV_CONFIG_DIR
+from readinglist.device import DEVICE_FILE, Device, this_device
+from readinglist.journal import Entry, Merger, Op
 from readinglist.library import Library
+from readinglist.model import now
 from readinglist.storage import (
     CATALOG_FILE,
     DIGESTS_DIR,
     IMPORTS_FILE,
-    LIBRARY_FILES,
+    JOURNALS_DIR,
     SCHEMA_VERSION,
+    STATE_FILE,
+    journal_path,
+    read_journal,
+    schema_doc,
 )
 
 #: A note that must survive everything.
 NOTE = "Key idea: *weight matching*.\n\nRe-read §3 before the reading group ✓"
 
+#: The device of libraries made outside any test's config dir (a template made once per
+#: module, before the test's ``READINGLIST_CONFIG_DIR`` is set): never the real home's.
+#: A test working on a copy acts as it (:func:`copy_library`).
+TEMPLATE_DEVICE = Device("7e57ed0000000001", "fixture device")
+
+
+def current_device() -> Device:
+    """This test's device (its config dir), or :data:`TEMPLATE_DEVICE` outside a test (so
+    that no identity is ever created in the real config dir)."""
+    return this_device() if os.environ.get(ENV_CONFIG_DIR) else TEMPLATE_DEVICE
+
 
 def make_library(data_dir: Path, digest_paths: list[Path]) -> Library:
-    """A library saved twice per small file, so imports.json and state.json have a ``.bak``;
-    its catalog.bin holds a base (the first import) and one appended delta (the second)."""
-    library = Library(data_dir)
+    """A library whose journal was saved several times, so it has a ``.bak``; state.json,
+    the layout marker, is written once, with the first change (it has no ``.bak``). Its
+    catalog.bin holds a base (the first import) and one appended delta (the second)."""
+    library = Library(data_dir, device=current_device())
     assert library.import_files(digest_paths[:4]).ok
     assert library.import_files(digest_paths[4:]).ok
     first, second = library.ordered()[:2]
     library.mark([first])
     library.set_note(second, NOTE)
     return library
+
+
+def act_as(device: Device) -> None:
+    """Make ``device`` this test's identity (``$READINGLIST_CONFIG_DIR/device.json``), so
+    that every Library and CLI command of the test writes its journal."""
+    folder = os.environ.get(ENV_CONFIG_DIR)
+    assert folder, "only inside a test, whose config dir is its own"
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    payload = orjson.dumps({"id": device.id, "name": device.name})
+    (Path(folder) / DEVICE_FILE).write_bytes(payload)
+
+
+def copy_library(template: Path, target: Path) -> Path:
+    """A copy of the library ``template`` at ``target``; the test acts as the device that
+    made it (whose journal is the one every change writes)."""
+    shutil.copytree(template, target)
+    owners = {read_journal(path)[:2] for path in journal_files(target)}
+    if len(owners) == 1:
+        act_as(Device(*next(iter(owners))))
+    return target
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -54,7 +96,8 @@ def identities(paths: list[Path]) -> dict[str, tuple[int, int, bytes]]:
 
 
 def damaged_versions(good: bytes) -> dict[str, bytes]:
-    """Ways a library file gets damaged, derived from a real good file."""
+    """Ways a library file (of any kind: a journal, state.json) gets damaged, derived from
+    a real good file."""
     kind = orjson.loads(good)["meta"]["schema"]["kind"]
     version = f'"version":{SCHEMA_VERSION[kind]},'.encode()
     assert version in good
@@ -69,10 +112,34 @@ def damaged_versions(good: bytes) -> dict[str, bytes]:
     }
 
 
-#: The library's small, rewritten files (imports.json, state.json): every command refuses
-#: either one damaged.
-LIBRARY_NAMES = tuple(name for name, _ in LIBRARY_FILES)
-assert LIBRARY_NAMES == (IMPORTS_FILE, "state.json")
+#: This device's journal (``journals/<device id>.json``), named before the device is known.
+JOURNAL = "journal"
+#: The library's small, rewritten files: this device's journal (every change writes it) and
+#: state.json (the layout marker): every command refuses either one damaged.
+LIBRARY_NAMES = (JOURNAL, STATE_FILE)
+
+
+def journal_file(data_dir: Path, device: Device | None = None) -> Path:
+    """This test's device's journal in ``data_dir`` (or ``device``'s)."""
+    return journal_path(data_dir, (device or current_device()).id)
+
+
+def library_file(data_dir: Path, name: str) -> Path:
+    """The file one of :data:`LIBRARY_NAMES` names."""
+    return journal_file(data_dir) if name == JOURNAL else data_dir / name
+
+
+def journal_files(data_dir: Path) -> list[Path]:
+    """Every journal in the folder (this device's and other devices')."""
+    return sorted((data_dir / JOURNALS_DIR).glob("*.json"))
+
+
+def merged(data_dir: Path) -> Merger:
+    """The merge of every journal in the folder, read independently of a Library."""
+    merger = Merger(current_device().id)
+    for path in journal_files(data_dir):
+        merger.add(read_journal(path)[2])
+    return merger
 
 
 def digest_files(data_dir: Path) -> list[Path]:
@@ -81,26 +148,81 @@ def digest_files(data_dir: Path) -> list[Path]:
 
 
 def imported_digest_files(data_dir: Path) -> list[Path]:
-    """The digest files imports.json lists, in import order (``seq``)."""
-    records = orjson.loads((data_dir / IMPORTS_FILE).read_bytes())["imports"]
-    names = sorted(records, key=lambda name: records[name]["seq"])
-    return [data_dir / DIGESTS_DIR / f"{name}.json" for name in names]
+    """The digest files the journals' imports name, in import order."""
+    return [data_dir / DIGESTS_DIR / f"{i.hash}.json" for i in merged(data_dir).imports()]
+
+
+def edit_journals(data_dir: Path, edit: Callable[[dict[str, Any]], bool]) -> None:
+    """Rewrite each journal file ``edit`` (given its whole data) says it changed, as another
+    program would (in place, no lock, no backup)."""
+    for path in journal_files(data_dir):
+        data = orjson.loads(path.read_bytes())
+        if edit(data):
+            path.write_bytes(orjson.dumps(data))
 
 
 def rename_to_hash(path: Path, payload: bytes) -> Path:
     """Put ``payload`` in a digest file named by its hash (as an import would), in place of
-    ``path``, and make imports.json list the new name instead: a digest file whose content
-    is what it says it is, so only its documents can be wrong."""
+    ``path``, and make the journal's import name the new file instead: a digest file whose
+    content is what it says it is, so only its documents can be wrong."""
     data_dir = path.parent.parent
     name = hashlib.blake2b(payload, digest_size=16).hexdigest()
     new = path.with_name(f"{name}.json")
     new.write_bytes(payload)
     path.unlink()
-    imports = orjson.loads((data_dir / IMPORTS_FILE).read_bytes())
-    imports["imports"][name] = imports["imports"].pop(path.stem)
-    (data_dir / IMPORTS_FILE).write_bytes(orjson.dumps(imports))
+
+    def rename(data: dict[str, Any]) -> bool:
+        records = [e["import"] for e in data.get("changes", {}).values() if "import" in e]
+        for record in records:
+            if record["hash"] == path.stem:
+                record["hash"] = name
+        return any(record["hash"] == name for record in records)
+
+    edit_journals(data_dir, rename)
     (data_dir / CATALOG_FILE).unlink(missing_ok=True)  # so that opening reads every file
     return new
+
+
+def write_entry(
+    data_dir: Path,
+    kind: str,
+    label: str,
+    ops: Iterable[Op] = (),
+    record: dict[str, Any] | None = None,
+) -> Entry:
+    """Add one entry, after every other, straight into this device's journal, as another
+    program could have (no lock, no checks); return it."""
+    path = journal_file(data_dir)
+    data = orjson.loads(path.read_bytes())
+    device = data["device"]["device"]["id"]
+    latest = max(tuple(map(int, key.split("."))) for key in data["changes"])
+    entry = Entry((latest[0] + 1, 0, device), now(), kind, label, tuple(ops), None, record)
+    data["changes"][entry.key] = journal.encode_entry(entry)
+    path.write_bytes(orjson.dumps(data))
+    return entry
+
+
+def single_device_layout(data_dir: Path, state: dict[str, Any] | None = None) -> None:
+    """Turn a library into the single-device layout an earlier release wrote: its imports
+    back in ``imports.json``, ``state`` (default: none) as ``state.json``, no journals.
+    The next open moves them into this device's journal."""
+    records = {
+        i.hash: {
+            "digest": i.digest,
+            "name": i.name,
+            "date": i.date,
+            "seq": seq,
+            "imported_at": i.at,
+        }
+        for seq, i in enumerate(merged(data_dir).imports(), start=1)
+    }
+    imports = {"meta": {"schema": schema_doc("imports")}, "imports": records}
+    (data_dir / IMPORTS_FILE).write_bytes(orjson.dumps(imports))
+    shutil.rmtree(data_dir / JOURNALS_DIR)
+    for name in (STATE_FILE, f"{STATE_FILE}.bak"):
+        (data_dir / name).unlink(missing_ok=True)
+    if state is not None:
+        (data_dir / STATE_FILE).write_bytes(orjson.dumps(state))
 
 
 # ---------------------------------------------------------------------------- catalog.bin

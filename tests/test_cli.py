@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from readinglist.cli import main
-from tests.libhelpers import snapshot
+from readinglist.device import this_device
+from tests.libhelpers import journal_file, snapshot
 
 TOP = "Analysis of Linear Mode Connectivity via Permutation-Based Weight Matching"
 
@@ -129,11 +130,12 @@ def test_import_from_stdin_and_corrupt_library(tmp_path: Path, digest_paths: lis
     )
     assert done.returncode == 0, done.stderr
     assert b"<stdin>: 74 papers (spaced layout): 74 new" in done.stdout
-    (env_dir / "imports.json").write_bytes(b'{"meta": ')
+    journal = journal_file(env_dir)  # the child's device is this test's (its config dir)
+    journal.write_bytes(b'{"meta": ')
     before = snapshot(env_dir)
     done = subprocess.run([*run, "list"], capture_output=True, text=True)
     assert done.returncode == 1
-    assert done.stderr.startswith(f"readinglist: {env_dir / 'imports.json'}: not valid JSON")
+    assert done.stderr.startswith(f"readinglist: {journal}: not valid JSON")
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
     assert snapshot(env_dir) == before  # the damaged file is left as it is, nothing rebuilt
 
@@ -159,12 +161,21 @@ def test_usage_errors_exit_2_and_help_is_complete() -> None:
 
 
 def test_environment_variable_sets_the_data_dir(tmp_path: Path, digest_paths: list[Path]) -> None:
-    env = {"READINGLIST_DATA_DIR": str(tmp_path / "envlib"), "PATH": "/usr/bin:/bin"}
+    config = tmp_path / "bare-config"  # this device's identity, never the real home's
+    env = {
+        "READINGLIST_DATA_DIR": str(tmp_path / "envlib"),
+        "READINGLIST_CONFIG_DIR": str(config),
+        "READINGLIST_STATE_DIR": str(tmp_path / "bare-state"),
+        "PATH": "/usr/bin:/bin",
+    }
     done = subprocess.run(
         [sys.executable, "-m", "readinglist.cli", "import", str(digest_paths[1])],
         capture_output=True,
         env=env,
     )
-    assert done.returncode == 0
-    assert (tmp_path / "envlib" / "imports.json").exists()
-    assert not (tmp_path / "envlib" / "papers.json").exists()  # the old layout is not written
+    assert done.returncode == 0, done.stderr
+    device = this_device(config)
+    assert [p.name for p in (tmp_path / "envlib" / "journals").iterdir()] == [f"{device.id}.json"]
+    assert (tmp_path / "envlib" / "state.json").exists()
+    for old in ("papers.json", "imports.json"):  # the old layouts are not written
+        assert not (tmp_path / "envlib" / old).exists()

@@ -2,7 +2,8 @@
 sequence, control or bidi character reaches stdout or stderr raw; JSON stays the data.
 
 Escape sequences cannot come in through import (it neutralises them), so the tests write
-them straight into a digest file and ``imports.json``, as another program could have.
+them straight into a digest file and the journal (an import entry), as another program
+could have.
 """
 
 from __future__ import annotations
@@ -10,14 +11,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import orjson
 import pytest
 
-from readinglist import contents
+from readinglist import contents, journal
 from readinglist.cli import main
 from readinglist.library import Library
 from readinglist.model import paper_id, title_key
-from readinglist.storage import IMPORTS_FILE
+from tests.libhelpers import write_entry
 
 EVIL = (
     "Evil \x1b]0;PWNED\x07 \x1b[2J \x1b]52;c;ZXZpbA==\x07 \x9b31m \u202ereversed\u202c "
@@ -35,16 +35,13 @@ def evil_library(library: Library) -> tuple[Path, str]:
     doc = {"title": title, "abstract": f"[@click=app.quit] {EVIL}", "links": []}
     name, payload = contents.encode("0123456789abcdef", "Mar 14", "spaced", False, [doc])
     contents.write(data_dir, name, payload)
-    path = data_dir / IMPORTS_FILE
-    data = orjson.loads(path.read_bytes())
-    data["imports"][name] = {
+    record = {
+        "hash": name,
         "digest": "0123456789abcdef",
         "name": f"digest {EVIL}",
         "date": "Mar 14",
-        "seq": max(record["seq"] for record in data["imports"].values()) + 1,
-        "imported_at": "2026-03-14T08:00:00+00:00",
     }
-    path.write_bytes(orjson.dumps(data))
+    write_entry(data_dir, journal.IMPORT, f"import {EVIL}", record=record)
     pid = paper_id(title_key(title))
     opened = Library(data_dir)
     assert opened.papers[pid].title == title

@@ -5,7 +5,7 @@ The Markdown is checked with a real CommonMark parser (markdown-it-py): one ``h1
 titles, digest names, links, tags and notes contain. Hostile titles come in through a real
 digest; what import would neutralise (escape sequences) and what it cannot produce
 (non-http links, odd tags) is written straight into the library files (a digest file,
-imports.json, state.json), as an older release or another program could have.
+the journal), as an older release or another program could have.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -39,10 +40,18 @@ from readinglist.export import (
     to_markdown,
     write_export,
 )
+from readinglist.journal import CHANGE, Op
 from readinglist.library import Library
 from readinglist.model import plural
 from readinglist.safetext import UNSAFE_RE, printable_line
-from tests.libhelpers import FaultyOS, imported_digest_files, rename_to_hash, snapshot
+from tests.libhelpers import (
+    FaultyOS,
+    edit_journals,
+    imported_digest_files,
+    rename_to_hash,
+    snapshot,
+    write_entry,
+)
 
 MD = MarkdownIt("commonmark")
 EVIL = "Evil \x1b]0;PWNED\x07 \x1b[2J \x9b31m \u202ereversed\u202c z\u200bw \x7f"
@@ -166,13 +175,20 @@ def hostile(tmp_path: Path, digest_paths: list[Path]) -> Library:
         "data:text/html,<b>x</b>",
     ]
     new = rename_to_hash(path, orjson.dumps(content)).stem
-    imports = orjson.loads((data_dir / storage.IMPORTS_FILE).read_bytes())
-    imports["imports"][new]["name"] = f"{DIGEST_NAME} {EVIL}"
-    (data_dir / storage.IMPORTS_FILE).write_bytes(orjson.dumps(imports))
-    state = orjson.loads((data_dir / "state.json").read_bytes())
-    state["state"][ours[0]]["tags"] = ["ok", "<b>tag</b>", "a`b", "`", "*x*", f"t{EVIL}"]
-    (data_dir / "state.json").write_bytes(orjson.dumps(state))
+
+    def rename(data: dict[str, Any]) -> bool:
+        records = [e["import"] for e in data["changes"].values() if "import" in e]
+        for record in records:
+            if record["hash"] == new:
+                record["name"] = f"{DIGEST_NAME} {EVIL}"
+        return any(record["hash"] == new for record in records)
+
+    edit_journals(data_dir, rename)
+    odd_tags = ["<b>tag</b>", "a`b", "`", "*x*", f"t{EVIL}"]
+    ops = [Op(ours[0], f"tag:{tag}", False, True) for tag in odd_tags]
+    write_entry(data_dir, CHANGE, "odd tags", ops)
     reopened = Library(data_dir)
+    assert reopened.state(ours[0]).tags == ("ok", *odd_tags)
     assert reopened.papers[ours[1]].title == f"[/INST] {EVIL} <b>bold</b>"
     assert reopened.papers[ours[2]].links[0] == "javascript:alert(1)"
     return reopened
@@ -345,6 +361,12 @@ def lib_dir(tmp_path: Path, digest_paths: list[Path]) -> Path:
 TEXT = "# Reading notes\n\nnon-ASCII ✓ stays UTF-8\n"
 
 
+def names(folder: Path) -> list[str]:
+    """The files in ``folder`` but the test's own config and state folders (conftest)."""
+    own = {Path(os.environ[v]).name for v in ("READINGLIST_CONFIG_DIR", "READINGLIST_STATE_DIR")}
+    return sorted(p.name for p in folder.iterdir() if p.name not in own)
+
+
 def test_writes_the_exact_text(tmp_path: Path, lib_dir: Path) -> None:
     target = tmp_path / "notes.md"
     write_export(target, TEXT, lib_dir)
@@ -358,7 +380,7 @@ def test_writes_the_exact_text(tmp_path: Path, lib_dir: Path) -> None:
     link_path.symlink_to(target)
     write_export(link_path, "via link\n", lib_dir)
     assert link_path.is_symlink() and target.read_text() == "via link\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["lib", "link.md", "notes.md"]
+    assert names(tmp_path) == ["lib", "link.md", "notes.md"]
 
 
 def refused(path: Path, data_dir: Path, reason: str) -> None:
@@ -373,20 +395,23 @@ def test_refuses_the_library_folder(
 ) -> None:
     before = snapshot(lib_dir)
     (digest_file,) = [name for name in before if name.startswith("digests/")]
-    assert {"imports.json", "state.json", "catalog.bin"} <= before.keys()
+    (journal,) = [n for n in before if n.startswith("journals/") and n.endswith(".json")]
+    assert {journal, "state.json", "catalog.bin"} <= before.keys()
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "lib-link").symlink_to(lib_dir)
-    (tmp_path / "out.md").symlink_to(lib_dir / "imports.json")
+    (tmp_path / "out.md").symlink_to(lib_dir / journal)
     for path in (
-        lib_dir / "imports.json",
+        lib_dir / journal,
+        lib_dir / "journals" / "0123456789abcdef.json",
+        lib_dir / "journals",
         lib_dir / "state.json",
         lib_dir / "catalog.bin",
         lib_dir / digest_file,
         lib_dir / "digests" / "new.md",
         lib_dir / "new.md",
         lib_dir / "drafts" / "new.md",
-        tmp_path / "elsewhere" / ".." / "lib" / "imports.json",
-        tmp_path / "lib-link" / "imports.json",
+        tmp_path / "elsewhere" / ".." / "lib" / journal,
+        tmp_path / "lib-link" / journal,
         tmp_path / "out.md",
         lib_dir,
     ):
@@ -394,7 +419,7 @@ def test_refuses_the_library_folder(
         assert snapshot(lib_dir) == before, path
     # A relative data dir is the same folder.
     monkeypatch.chdir(tmp_path)
-    refused(lib_dir / "imports.json", Path("lib"), "is inside the library folder")
+    refused(lib_dir / journal, Path("lib"), "is inside the library folder")
     assert snapshot(lib_dir) == before
 
 
@@ -414,7 +439,7 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path, lib_dir: Path) -> 
     blocker.write_text("a file, not a folder")
     refused(blocker / "notes.md", lib_dir, "cannot write the export (Not a directory)")
     refused(tmp_path / "missing" / "notes.md", lib_dir, "nothing was written")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "lib"]
+    assert names(tmp_path) == ["file", "lib"]
 
 
 def test_a_write_that_fails_midway_keeps_the_old_file(tmp_path: Path, lib_dir: Path) -> None:
@@ -448,7 +473,7 @@ def test_a_write_that_fails_midway_keeps_the_old_file(tmp_path: Path, lib_dir: P
         "the existing file was left unchanged\n"
     )
     assert target.read_bytes() == b"the old export\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["lib", "notes.md"]
+    assert names(tmp_path) == ["lib", "notes.md"]
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
@@ -472,4 +497,4 @@ def test_a_full_disk_and_an_unsynced_folder_are_told_apart(
     else:
         assert str(error.value).startswith(f"{target}: written, but the folder could not be")
         assert target.read_bytes() == TEXT.encode()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["lib", "notes.md"]
+    assert names(tmp_path) == ["lib", "notes.md"]

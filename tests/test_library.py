@@ -25,7 +25,7 @@ from readinglist.model import paper_id, title_key
 from readinglist.storage import CATALOG_FILE, IMPORTS_FILE, STATE_FILE, load_file
 from tests.conftest import by_title
 from tests.hfserver import paper_item
-from tests.libhelpers import snapshot
+from tests.libhelpers import imported_digest_files, journal_file, merged, snapshot
 
 TOP = "Analysis of Linear Mode Connectivity via Permutation-Based Weight Matching"
 
@@ -61,7 +61,7 @@ def test_reimport_is_unchanged_even_under_another_name(
     copy.write_bytes(digest_paths[0].read_bytes().replace(b"\n", b"\r\n"))
     report = library.import_files([digest_paths[1], copy])
     assert [f.status for f in report.files] == ["unchanged", "unchanged"]
-    # No file changed (imports.json, state.json, catalog.bin, the digest files) and no new one.
+    # No file changed (the journal, state.json, catalog.bin, the digest files) and no new one.
     assert snapshot(library.data_dir) == before
     assert library.catalog is catalog
 
@@ -356,11 +356,14 @@ def test_a_thread_importing_and_one_undoing_take_turns(
     assert len(library.papers) == 751 and len(library.digests) == 5
     assert {pid for pid in ids if library.state(pid).read} == read
     # The files are valid, and a fresh open (catalog.bin, then a rebuild) says the same.
-    imports = load_file(data_dir / IMPORTS_FILE, "imports")["imports"]
+    load_file(journal_file(data_dir), "journal")
+    load_file(data_dir / STATE_FILE, "state")
+    assert not (data_dir / IMPORTS_FILE).exists()
+    imports = [path.stem for path in imported_digest_files(data_dir)]
     assert len(imports) == 5
     for name in imports:
         assert contents.read(data_dir, name).hash == name
-    assert set(load_file(data_dir / STATE_FILE, "state")["state"]) == read  # undone: none
+    assert set(merged(data_dir).states()) == read  # undone: no state
     saved = catalogs.load(data_dir / CATALOG_FILE, data_dir)
     assert saved is not None and saved.catalog.ordered_ids == library.ordered()
     for _ in ("catalog.bin", "rebuilt"):

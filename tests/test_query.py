@@ -16,12 +16,14 @@ import pytest
 
 from readinglist import catalog as catalogs
 from readinglist.cli import main
+from readinglist.device import Device
 from readinglist.errors import QueryError
 from readinglist.library import Library
 from readinglist.model import Paper
 from readinglist.query import Term, parse_query
 from readinglist.storage import CATALOG_FILE
 from tests.conftest import by_title
+from tests.libhelpers import current_device
 
 MAMBA_TS = "Is Mamba Effective for Time Series Forecasting?"
 LMC = "Analysis of Linear Mode Connectivity via Permutation-Based Weight Matching"
@@ -33,7 +35,7 @@ DIFFTACTILE = (
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory: pytest.TempPathFactory, digest_paths: list[Path]) -> Library:
-    shared = Library(tmp_path_factory.mktemp("query") / "lib")
+    shared = Library(tmp_path_factory.mktemp("query") / "lib", device=current_device())
     assert shared.import_files(digest_paths).ok
     return shared
 
@@ -342,19 +344,23 @@ def test_changes_from_another_process_are_picked_up(library: Library, tmp_path: 
     assert library.query("quuxotic") == [by_title(library, "Quuxotic Priors")]
 
 
-def test_state_naming_papers_the_imports_file_lacks_is_ignored(
+def test_state_naming_papers_the_catalog_lacks_is_ignored(
     tmp_path: Path, digest_paths: list[Path]
 ) -> None:
-    """As after restoring an older imports.json: the query must not trip over the orphans."""
+    """As when another device's journal arrives before the digest file it imported: its
+    state for that digest's papers must not trip the query up."""
     library = Library(tmp_path / "lib")
     library.import_files(digest_paths[:4])
-    older = (tmp_path / "lib" / "imports.json").read_bytes()
-    library.import_files(digest_paths[4:])
-    newest = max(d.seq for d in library.digests.values())
-    orphan = next(pid for pid, p in library.papers.items() if p.latest == newest and p.seen == 1)
-    library.tag([orphan], add=["x"])
-    (tmp_path / "lib" / "imports.json").write_bytes(older)
+    other = Library(library.data_dir, device=Device("0123456789abcdef", "other device"))
+    other.import_files(digest_paths[4:])
+    newest = max(d.seq for d in other.digests.values())
+    orphan = next(pid for pid, p in other.papers.items() if p.latest == newest and p.seen == 1)
+    other.tag([orphan], add=["x"])
+    (pending,) = [i for i in other.merger.imports() if i.stamp[2] == other.device.id]
+    (tmp_path / "lib" / "digests" / f"{pending.hash}.json").unlink()  # not synced yet
+    (tmp_path / "lib" / "catalog.bin").unlink()  # derived, per device: never synced
     reopened = Library(tmp_path / "lib")
+    assert [i.hash for i in reopened.pending()] == [pending.hash]
     assert orphan not in reopened.papers
     assert reopened.query("tag:x") == []
     assert reopened.query("is:tagged mamba") == []

@@ -2,8 +2,9 @@
 
 Faults are injected into the ``os`` functions readinglist.storage (and, for catalog.bin,
 readinglist.catalog) calls, never into the storage itself; everything else is real files and
-a real TinyDB in a temp dir. A library is ``digests/*.json`` (written once), ``imports.json``
-and ``state.json`` (small, rewritten), and ``catalog.bin`` (derived: damage is no error).
+a real TinyDB in a temp dir. A library is ``digests/*.json`` (written once), this device's
+journal ``journals/<device id>.json`` (small, rewritten by every change), ``state.json`` (the
+layout marker), and ``catalog.bin`` (derived: damage is no error).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import errno
 import marshal
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,18 +29,30 @@ from readinglist.cli import main
 from readinglist.contents import content_hash
 from readinglist.errors import StorageError
 from readinglist.library import Library
-from readinglist.storage import CATALOG_FILE, IMPORTS_FILE, LIBRARY_FILES, leftover_temp_files
+from readinglist.storage import (
+    CATALOG_FILE,
+    IMPORTS_FILE,
+    JOURNALS_DIR,
+    STATE_FILE,
+    backup_path,
+    leftover_temp_files,
+)
 from tests.libhelpers import (
     CATALOG_DAMAGE,
+    JOURNAL,
     LIBRARY_NAMES,
     NOTE,
     SEGMENT,
     FaultyOS,
+    copy_library,
+    current_device,
     damaged_catalogs,
     damaged_versions,
     digest_files,
     identities,
     imported_digest_files,
+    journal_file,
+    library_file,
     make_library,
     sealed,
     segments,
@@ -62,13 +76,13 @@ def template(tmp_path_factory: pytest.TempPathFactory, digest_paths: list[Path])
 
 @pytest.fixture
 def lib_dir(template: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(template, tmp_path / "lib"))
+    return copy_library(template, tmp_path / "lib")
 
 
 def unchanged(before: dict[str, bytes], after: dict[str, bytes]) -> bool:
     """Every file of a library (digest files, catalog.bin, the lock file) is as before, but
     a backup may have become a copy of its unchanged file (a save that failed after
-    updating ``state.json.bak``)."""
+    updating the journal's ``.bak``)."""
     return after.keys() == before.keys() and all(
         after[name] == data
         or (name.endswith(".bak") and after[name] == after[name.removesuffix(".bak")])
@@ -112,6 +126,15 @@ def same_state(library: Library, data_dir: Path) -> bool:
 
 # ------------------------------------------------------------------ disk full, I/O errors
 
+
+def heal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real ``os`` again, for storage and the catalog. Not ``monkeypatch.undo()``: that
+    would undo the test's own config dir too (conftest), and this device's identity would
+    then be made in the real home."""
+    monkeypatch.setattr(storage, "os", os)
+    monkeypatch.setattr(catalog, "os", os)
+
+
 #: A full disk fails every write, the lock file's pid included.
 DISK_FULL = ("write", "pwrite")
 FAULTS = {
@@ -135,12 +158,12 @@ def test_failed_save_via_cli_changes_nothing(
         status, out, err = cli(capsys, lib_dir, *command)
         assert (status, out) == (1, ""), command
         assert err == (
-            f"readinglist: {lib_dir / 'state.json'}: could not save ({os.strerror(code)}); "
+            f"readinglist: {journal_file(lib_dir)}: could not save ({os.strerror(code)}); "
             "the library is unchanged\n"
         )
         assert unchanged(before, snapshot(lib_dir)), command
         assert not leftover_temp_files(lib_dir)
-    monkeypatch.undo()
+    heal(monkeypatch)
     assert cli(capsys, lib_dir, "mark", pid)[:2] == (0, "mark 1 paper read.\n")
 
 
@@ -173,7 +196,7 @@ def test_import_that_fails_at_its_commit_changes_no_library_file(
     tmp_path: Path,
     digest_paths: list[Path],
 ) -> None:
-    """The digest files are written, then imports.json (the commit) cannot be: the library
+    """The digest files are written, then the journal (the commit) cannot be: the library
     is as before (the new digest files are unlisted and harmless), and importing again
     works, using the digest files already there."""
     data_dir = tmp_path / "lib"
@@ -181,15 +204,16 @@ def test_import_that_fails_at_its_commit_changes_no_library_file(
     old_digests = digest_files(data_dir)
     before = snapshot(data_dir)
     seen_before = everything(Library(data_dir))
-    fault = FaultyOS(("replace",), errno.ENOSPC, only=renames_onto(IMPORTS_FILE))
+    commit = journal_file(data_dir)
+    fault = FaultyOS(("replace",), errno.ENOSPC, only=renames_onto(commit.name))
     monkeypatch.setattr(storage, "os", fault)
     status, out, err = cli(capsys, data_dir, "import", *map(str, digest_paths[2:]))
     assert (status, out) == (1, "")
     assert err == (
-        f"readinglist: {data_dir / IMPORTS_FILE}: could not save (No space left on device); "
+        f"readinglist: {commit}: could not save (No space left on device); "
         "the library is unchanged\n"
     )
-    monkeypatch.undo()
+    heal(monkeypatch)
     after = snapshot(data_dir)
     new_digests = [p for p in digest_files(data_dir) if p not in old_digests]
     assert len(new_digests) == 3  # written before the commit, each whole (named by its hash)
@@ -253,7 +277,7 @@ def test_a_catalog_that_cannot_be_saved_is_no_error(
     else:
         assert (data_dir / CATALOG_FILE).read_bytes().startswith(good_catalog)
     assert not leftover_temp_files(data_dir)
-    monkeypatch.undo()
+    heal(monkeypatch)
 
     reference = tmp_path / "reference"
     assert cli(capsys, reference, "import", *map(str, digest_paths[:2]))[0] == 0
@@ -278,7 +302,7 @@ def test_long_lived_library_matches_disk_after_a_failed_save(
         library.tag(others, add=["x"])
     assert library.state(noted).note == NOTE and not library.state(others[0]).tags
     assert same_state(library, lib_dir)
-    monkeypatch.undo()
+    heal(monkeypatch)
     library.tag(others, add=["x"])
     assert Library(lib_dir).state(others[2]).tags == ("x",)
     assert Library(lib_dir).state(noted).note == NOTE
@@ -291,9 +315,8 @@ def test_failed_folder_sync_after_the_rename_says_saved(
     library = Library(lib_dir)
     pid = library.ordered()[7]
     monkeypatch.setattr(storage, "os", FaultyOS(("fsync",), errno.EIO, nth=2))
-    with pytest.raises(
-        StorageError, match=r"state\.json: saved, but the folder could not be synced"
-    ):
+    saved = re.escape(f"{journal_file(lib_dir)}: saved, but the folder could not be synced")
+    with pytest.raises(StorageError, match=saved):
         library.mark([pid])
     assert library.state(pid).read and same_state(library, lib_dir)
     assert not leftover_temp_files(lib_dir)
@@ -414,7 +437,9 @@ def test_every_command_refuses_a_damaged_file(
     name: str,
     damage: str,
 ) -> None:
-    path = lib_dir / name
+    path = library_file(lib_dir, name)
+    # The journal was saved many times; state.json, the layout marker, once (no backup).
+    assert backup_path(path).exists() == (name == JOURNAL)
     pid = Library(lib_dir).ordered()[3]
     path.write_bytes(damaged_versions(path.read_bytes())[damage])
     before = snapshot(lib_dir)
@@ -426,9 +451,12 @@ def test_every_command_refuses_a_damaged_file(
         assert "the file was left untouched" in err, command
         if damage == "newer schema version":  # restoring the older .bak would lose data
             assert "; upgrade readinglist to open it; the file was left untouched" in err
-            assert f"do not restore {name}.bak over it" in err
-        else:
+            assert f"do not restore {path.name}.bak over it" in err
+        elif name == JOURNAL:
             assert f"cp '{path}.bak' '{path}'" in err and "readinglist doctor" in err, command
+        else:
+            assert f"no backup exists; move '{path}' aside" in err, command
+            assert "readinglist doctor" in err, command
         assert snapshot(lib_dir) == before, command
 
 
@@ -437,7 +465,8 @@ def test_damaged_file_without_backup_says_so(
 ) -> None:
     data_dir = tmp_path / "lib"
     assert cli(capsys, data_dir, "import", str(digest_paths[0]))[0] == 0  # one save: no .bak
-    path = data_dir / IMPORTS_FILE
+    path = journal_file(data_dir)
+    assert not backup_path(path).exists()
     path.write_bytes(b"")
     status, _, err = cli(capsys, data_dir, "stats")
     assert status == 1
@@ -477,9 +506,15 @@ def damage_digest(path: Path, damage: str) -> None:
 
 
 def refuses(err: str, path: Path, damage: str) -> bool:
-    """``err`` is the one line that refuses the damaged digest file ``path``."""
-    said = "is missing, but imports.json lists it" if damage == "missing" else "left untouched"
-    return err.startswith(f"readinglist: {path}: ") and err.count("\n") == 1 and said in err
+    """``err`` is the one line that refuses the damaged digest file ``path``; a missing one
+    is said to be missing, and the message names no file the library does not have."""
+    said = "is missing, but " if damage == "missing" else "left untouched"
+    return (
+        err.startswith(f"readinglist: {path}: ")
+        and err.count("\n") == 1
+        and said in err
+        and IMPORTS_FILE not in err
+    )
 
 
 @pytest.mark.parametrize("damage", DIGEST_DAMAGE)
@@ -541,7 +576,7 @@ def test_show_prints_nothing_when_the_abstract_cannot_be_read(
 
 @pytest.fixture(scope="module")
 def template_answers(template: Path) -> dict[str, object]:
-    return everything(Library(template))
+    return everything(Library(template, device=current_device()))
 
 
 @pytest.mark.parametrize("damage", CATALOG_DAMAGE)
@@ -600,15 +635,17 @@ def test_a_catalog_that_cannot_be_written_is_no_error(
     assert Library(lib_dir).state(pid).read and path.is_dir()
 
 
-def test_a_catalog_ahead_of_imports_json_is_not_used(
-    capsys: pytest.CaptureFixture[str],
-    lib_dir: Path,
-    tmp_path: Path,
-    digest_paths: list[Path],
+def test_a_catalog_ahead_of_the_journal_is_not_used(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, digest_paths: list[Path]
 ) -> None:
-    """imports.json restored from its .bak (as a refusal advises): catalog.bin still holds
-    the import the backup lacks, and must not show its papers."""
-    shutil.copyfile(lib_dir / f"{IMPORTS_FILE}.bak", lib_dir / IMPORTS_FILE)
+    """The journal restored from its .bak (as a refusal advises), from before the last
+    import: catalog.bin still holds the import the backup lacks, and must not show its
+    papers."""
+    lib_dir = tmp_path / "lib"
+    made = Library(lib_dir)
+    assert made.import_files(digest_paths[:4]).ok and made.import_files(digest_paths[4:]).ok
+    journal = journal_file(lib_dir)
+    shutil.copyfile(backup_path(journal), journal)
     reference = Library(tmp_path / "reference")
     assert reference.import_files(digest_paths[:4]).ok
     library = Library(lib_dir)
@@ -664,13 +701,16 @@ def test_nothing_is_written_outside_the_data_dir(
     assert all(after[name] == data for name, data in outside[0].items())
     assert snapshot(cwd) == outside[1] == {}
     assert sorted(os.listdir(data_dir)) == [
+        ".gitignore",
+        ".stignore",
         CATALOG_FILE,
         "digests",
-        IMPORTS_FILE,
+        JOURNALS_DIR,
         "lock",
-        "state.json",
-        "state.json.bak",
+        STATE_FILE,
     ]
+    journal = journal_file(data_dir)
+    assert sorted(os.listdir(data_dir / JOURNALS_DIR)) == [journal.name, f"{journal.name}.bak"]
     assert len(digest_files(data_dir)) == len(digest_paths)
     assert sorted(os.listdir(data_dir / "digests")) == [p.name for p in digest_files(data_dir)]
 
@@ -684,7 +724,11 @@ def test_missing_data_dir_reads_as_empty_and_is_created_on_first_write(
     assert not (tmp_path / "not").exists()
     status, out, _ = cli(capsys, data_dir, "import", str(digest_paths[0]))
     assert status == 0 and out.endswith("the library holds 74 papers.\n")
-    assert {name for name, _ in LIBRARY_FILES} & set(os.listdir(data_dir)) == {IMPORTS_FILE}
+    assert {IMPORTS_FILE, STATE_FILE, JOURNALS_DIR} & set(os.listdir(data_dir)) == {
+        STATE_FILE,
+        JOURNALS_DIR,
+    }
+    assert os.listdir(data_dir / JOURNALS_DIR) == [journal_file(data_dir).name]
     assert len(digest_files(data_dir)) == 1 and (data_dir / CATALOG_FILE).is_file()
 
 

@@ -32,12 +32,15 @@ from readinglist.storage import (
     CATALOG_FILE,
     DIGESTS_DIR,
     IMPORTS_FILE,
-    LIBRARY_FILES,
+    JOURNALS_DIR,
     LOCK_FILE,
+    STATE_FILE,
     backup_path,
     leftover_temp_files,
     load_file,
+    read_journal,
 )
+from tests.libhelpers import imported_digest_files, journal_file
 
 WORKER = Path(__file__).with_name("crashworker.py")
 
@@ -129,14 +132,20 @@ def kill_once(
 
 
 def check_files(data_dir: Path) -> int:
-    """Every library file and backup on disk is a complete, valid file, and every digest
-    file imports.json lists is there, whole; return how many digest files it does not list
-    (written by an import killed before its commit: harmless)."""
-    for name, kind in LIBRARY_FILES:
-        load_file(data_dir / name, kind)
-        if backup_path(data_dir / name).exists():
-            load_file(backup_path(data_dir / name), kind)
-    listed = load_file(data_dir / IMPORTS_FILE, "imports").get("imports", {})
+    """Every library file and backup on disk (state.json, this device's journal, the only
+    one) is a complete, valid file, and every digest file the journal's imports name is
+    there, whole; return how many digest files it does not name (written by an import
+    killed before its commit: harmless)."""
+    assert not (data_dir / IMPORTS_FILE).exists()
+    journal = journal_file(data_dir)
+    assert sorted((data_dir / JOURNALS_DIR).glob("*.json")) == [journal]
+    for path, kind in ((data_dir / STATE_FILE, "state"), (journal, "journal")):
+        for version in (path, backup_path(path)):
+            if version.exists() or version == journal:
+                load_file(version, kind)
+                if kind == "journal":
+                    assert read_journal(version)[0] == journal.stem
+    listed = [path.stem for path in imported_digest_files(data_dir)]
     for name in listed:
         contents.read(data_dir, name)
     on_disk = {p.stem for p in (data_dir / DIGESTS_DIR).glob("*.json")}
@@ -146,7 +155,7 @@ def check_files(data_dir: Path) -> int:
 
 def rebuilt(data_dir: Path, scratch: Path) -> Library:
     """The library in ``data_dir`` opened from a copy without catalog.bin: what the digest
-    files and imports.json alone say."""
+    files and the journal alone say."""
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.copytree(data_dir, scratch, ignore=shutil.ignore_patterns(CATALOG_FILE, LOCK_FILE))
     return Library(scratch)

@@ -1,5 +1,6 @@
-"""Atomic, corruption-checked, shared TinyDB storage: state.json and imports.json (small,
-rewritten), digest files (written once), catalog.bin (derived, appended)."""
+"""Atomic, corruption-checked, shared TinyDB storage: this device's journal (small, rewritten
+by every change), state.json (the layout marker), digest files (written once), catalog.bin
+(derived, appended)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,20 @@ import pytest
 
 from readinglist.errors import LibraryCorrupt
 from readinglist.library import Library
-from readinglist.storage import CATALOG_FILE, IMPORTS_FILE, SCHEMA_VERSION, STATE_FILE
-from tests.libhelpers import digest_files, identities, imported_digest_files, rename_to_hash
+from readinglist.storage import (
+    CATALOG_FILE,
+    IMPORTS_FILE,
+    JOURNALS_DIR,
+    SCHEMA_VERSION,
+    STATE_FILE,
+    backup_path,
+)
+from tests.libhelpers import (
+    digest_files,
+    identities,
+    imported_digest_files,
+    rename_to_hash,
+)
 
 #: A digest of two papers no real digest holds, to import one more into a library.
 EXTRA = (
@@ -21,44 +34,58 @@ EXTRA = (
     b"Another Paper Only This Digest Has\nNor is this one.\n",
 )
 
-CORRUPTIONS = {
-    "empty": b"",
-    "truncated": b'{"meta": {"schema": {"version": 1, "kind": "state"}}, "state": {"abc',
-    "null": b"null",
-    "list": b"[1, 2]",
-    "invalid utf-8": b'{"meta": "\xff\xfe"}',
-    "no schema": b'{"state": {}}',
-    "future schema": b'{"meta": {"schema": {"version": 99, "kind": "state"}}}',
-    "wrong kind": b'{"meta": {"schema": {"version": 1, "kind": "papers"}}}',
-}
+
+def corruptions(kind: str) -> dict[str, bytes]:
+    """Ways a small library file of ``kind`` ("state" or "journal") is damaged."""
+    return {
+        "empty": b"",
+        "truncated": b'{"meta": {"schema": {"version": 1, "kind": "%s"}}, "changes": {"abc'
+        % kind.encode(),
+        "null": b"null",
+        "list": b"[1, 2]",
+        "invalid utf-8": b'{"meta": "\xff\xfe"}',
+        "no schema": b'{"changes": {}}',
+        "future schema": b'{"meta": {"schema": {"version": 99, "kind": "%s"}}}' % kind.encode(),
+        "wrong kind": b'{"meta": {"schema": {"version": 1, "kind": "papers"}}}',
+    }
+
+
+CORRUPTIONS = sorted(corruptions("state"))
 
 
 def saved_twice(library: Library, kind: str) -> Path:
-    """The path of the ``kind`` file of ``library``, saved twice so that it has a .bak."""
+    """The path of the ``kind`` file of ``library`` ("journal": saved twice so that it has
+    a .bak; "state": the layout marker, saved once, with the first change)."""
+    library.mark(library.ordered()[:1])
+    library.mark(library.ordered()[1:2])  # the second save keeps the first as .bak
     if kind == "state":
-        library.mark(library.ordered()[:1])
-        library.mark(library.ordered()[1:2])  # the second save keeps the first as .bak
         return library.store.state_storage.path
-    assert library.import_files([EXTRA]).new == 2  # the fixture's import was the first save
-    return library.store.imports_storage.path
+    return library.store.journal_storage.path
 
 
-@pytest.mark.parametrize("kind", ["state", "imports"])
-@pytest.mark.parametrize("name", sorted(CORRUPTIONS))
+@pytest.mark.parametrize("kind", ["state", "journal"])
+@pytest.mark.parametrize("name", CORRUPTIONS)
 def test_corrupt_small_file_is_refused_and_left_untouched(
     library: Library, name: str, kind: str
 ) -> None:
     path = saved_twice(library, kind)
-    path.write_bytes(CORRUPTIONS[name])
+    damaged = corruptions(kind)[name]
+    path.write_bytes(damaged)
     with pytest.raises(LibraryCorrupt) as info:
         Library(library.data_dir)
     message = str(info.value)
     assert message.startswith(f"{path}: ")
-    assert "left untouched" in message and ".bak" in message and "\n" not in message
-    assert path.read_bytes() == CORRUPTIONS[name]
+    assert "left untouched" in message and "\n" not in message
+    if name == "future schema":  # restoring the older .bak would lose what it saved
+        assert f"do not restore {path.name}.bak over it" in message
+    elif kind == "journal":
+        assert f"cp '{path}.bak' '{path}'" in message
+    else:  # the marker is written once: there is no backup, and the message says so
+        assert not backup_path(path).exists() and "no backup exists" in message
+    assert path.read_bytes() == damaged
 
 
-@pytest.mark.parametrize("kind", ["state", "imports"])
+@pytest.mark.parametrize("kind", ["state", "journal"])
 @pytest.mark.parametrize("change", ["mark", "import"])
 def test_corrupt_file_is_not_overwritten_by_a_running_instance(
     library: Library, kind: str, change: str
@@ -67,10 +94,12 @@ def test_corrupt_file_is_not_overwritten_by_a_running_instance(
     pid = library.ordered()[0]
     library.mark([pid])
     path = (
-        library.store.state_storage.path if kind == "state" else library.store.imports_storage.path
+        library.store.state_storage.path if kind == "state" else library.store.journal_storage.path
     )
     path.write_bytes(b"{trunc")
-    others = {p: p.read_bytes() for p in library.data_dir.iterdir() if p.is_file() and p != path}
+    folder = library.data_dir
+    files = [*folder.iterdir(), *(folder / JOURNALS_DIR).iterdir()]
+    others = {p: p.read_bytes() for p in files if p.is_file() and p != path}
     with pytest.raises(LibraryCorrupt) as info:
         if change == "mark":
             library.mark([library.ordered()[1]])
@@ -85,18 +114,22 @@ def test_backup_holds_the_previous_good_version(library: Library) -> None:
     a, b = library.ordered()[:2]
     library.mark([a])
     library.mark([b])
-    path = library.store.state_storage.path
-    backup = orjson.loads(path.with_name("state.json.bak").read_bytes())
-    assert a in backup["state"] and b not in backup["state"]
-    assert backup["meta"]["schema"] == {"version": SCHEMA_VERSION["state"], "kind": "state"}
+    path = library.store.journal_storage.path
+    backup = orjson.loads(backup_path(path).read_bytes())
+    marked = [op["p"] for entry in backup["changes"].values() for op in entry.get("ops", [])]
+    assert a in marked and b not in marked
+    assert backup["meta"]["schema"] == {"version": SCHEMA_VERSION["journal"], "kind": "journal"}
+    saved = orjson.loads(path.read_bytes())
+    assert saved["changes"].items() > backup["changes"].items()  # the backup, and one more
 
 
-def test_a_mark_rewrites_only_state_json(library: Library) -> None:
-    """Reading changes touch neither the digest files, nor imports.json, nor catalog.bin."""
+def test_a_mark_rewrites_only_the_journal(library: Library) -> None:
+    """Reading changes touch neither the digest files, nor state.json (the layout marker,
+    once it is there), nor catalog.bin."""
     data_dir = library.data_dir
-    untouched = [*digest_files(data_dir), data_dir / IMPORTS_FILE, data_dir / CATALOG_FILE]
+    untouched = [*digest_files(data_dir), data_dir / STATE_FILE, data_dir / CATALOG_FILE]
     before = identities(untouched)
-    state = data_dir / STATE_FILE
+    state = library.store.journal_storage.path
     ids = library.ordered()[:5]
     library.mark(ids)
     first = state.read_bytes()
@@ -128,9 +161,11 @@ def test_an_import_only_creates_digest_files_and_appends_to_the_catalog(
     assert set(Library(data_dir).papers) == set(library.papers)
 
     # Importing the same digests again changes no file at all.
-    files = identities([*digest_files(data_dir), data_dir / IMPORTS_FILE, catalog])
+    journal = library.store.journal_storage.path
+    files = identities([*digest_files(data_dir), journal, data_dir / STATE_FILE, catalog])
     assert library.import_files([*digest_paths, EXTRA]).new == 0
-    assert identities([*digest_files(data_dir), data_dir / IMPORTS_FILE, catalog]) == files
+    assert identities([*digest_files(data_dir), journal, data_dir / STATE_FILE, catalog]) == files
+    assert not (data_dir / IMPORTS_FILE).exists()
 
 
 def test_two_instances_do_not_lose_each_others_changes(library: Library) -> None:
@@ -157,10 +192,18 @@ def test_refresh_picks_up_another_instance(library: Library) -> None:
     assert library.refresh() is False
 
 
-@pytest.mark.parametrize("name", [STATE_FILE, f"{STATE_FILE}.bak", IMPORTS_FILE, CATALOG_FILE])
+@pytest.mark.parametrize(
+    "name", [STATE_FILE, "journal", "journal.bak", "another device's journal", CATALOG_FILE]
+)
 def test_leftover_temp_files_are_cleaned_on_open(library: Library, name: str) -> None:
     library.mark(library.ordered()[:1])
-    leftover = library.data_dir / f".{name}.99999.tmp"
+    journal = library.store.journal_storage.path
+    folder = {
+        "journal": journal.parent / f".{journal.name}.99999.tmp",
+        "journal.bak": journal.parent / f".{journal.name}.bak.99999.tmp",
+        "another device's journal": journal.parent / ".0123456789abcdef.json.99999.tmp",
+    }
+    leftover = folder.get(name, library.data_dir / f".{name}.99999.tmp")
     leftover.write_bytes(b'{"half": ')
     Library(library.data_dir)
     assert not leftover.exists()
@@ -196,7 +239,7 @@ def test_write_failure_leaves_disk_and_memory_consistent(
 
     pid = library.ordered()[0]
     library.mark([pid])
-    path = library.store.state_storage.path
+    path = library.store.journal_storage.path
     before = path.read_bytes()
     real_write = os.write
 
@@ -209,19 +252,20 @@ def test_write_failure_leaves_disk_and_memory_consistent(
     monkeypatch.setattr(os, "write", real_write)
     assert path.read_bytes() == before
     assert not library.state(library.ordered()[1]).read
-    assert not list(library.data_dir.glob(".*.tmp"))
+    assert not list(library.data_dir.rglob(".*.tmp"))
 
 
 def test_malformed_document_is_reported_as_damage(library: Library) -> None:
-    path = library.store.imports_storage.path
+    path = library.store.journal_storage.path
     data = orjson.loads(path.read_bytes())
-    name = next(iter(data["imports"]))
-    del data["imports"][name]["name"]
+    key = next(k for k, entry in data["changes"].items() if "import" in entry)
+    del data["changes"][key]["import"]["name"]
     path.write_bytes(orjson.dumps(data))
     with pytest.raises(LibraryCorrupt) as info:
         Library(library.data_dir)
-    assert f"imports.json: imports/{name}: field 'name' is missing, expected text;" in str(
-        info.value
+    assert str(info.value).startswith(
+        f"{path}: changes/{key!r}: field 'import.name' is not a short text; "
+        "the file was left untouched"
     )
     assert path.read_bytes() == orjson.dumps(data)
 

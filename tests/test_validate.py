@@ -2,9 +2,11 @@
 
 The end-to-end matrix (every command refuses a damaged document, ``doctor`` reports the
 same text) is in test_doctor.py; here the validator itself is checked field by field
-against an independent table of what each field accepts, on real files: the library's
-``state.json``, ``imports.json`` and a digest file, and a ``papers.json`` an earlier
-release wrote (the layout upgrade still reads one).
+against an independent table of what each field accepts, on real files: a library's
+``state.json`` and ``imports.json`` as the single-device layout held them (which the move to
+journals still reads), a digest file, and a ``papers.json`` an earlier release wrote (the
+layout upgrade still reads one). A journal is checked by :func:`readinglist.journal.problem`,
+as the library reads it.
 """
 
 from __future__ import annotations
@@ -18,20 +20,32 @@ from typing import Any
 import orjson
 import pytest
 
-from readinglist import contents, validate
+from readinglist import contents, journal, validate
 from readinglist.errors import LibraryCorrupt
 from readinglist.library import Library
 from readinglist.model import EMPTY_STATE, META_FIELDS, STATUSES, PaperState
 from readinglist.storage import (
     IMPORTS_FILE,
+    JOURNALS_DIR,
     PAPERS_FILE,
     SCHEMA_VERSION,
     STATE_FILE,
     NewerSchema,
     load_file,
     load_versioned,
+    schema_doc,
 )
-from tests.libhelpers import imported_digest_files, make_library, rename_to_hash
+from tests.libhelpers import (
+    JOURNAL,
+    TEMPLATE_DEVICE,
+    copy_library,
+    imported_digest_files,
+    journal_file,
+    library_file,
+    make_library,
+    rename_to_hash,
+    single_device_layout,
+)
 
 #: papers.json exactly as an earlier release wrote it (see tests/fixtures/README.md).
 OLD_PAPERS = Path(__file__).with_name("fixtures") / "v2" / PAPERS_FILE
@@ -150,14 +164,27 @@ def template(tmp_path_factory: pytest.TempPathFactory, digest_paths: list[Path])
     return make_library(tmp_path_factory.mktemp("validate") / "lib", digest_paths).data_dir
 
 
+def single_device_files(data_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The library's state.json (schema 4) and imports.json as the single-device layout
+    held them: its papers' states and undo steps, and its imports in order."""
+    library = Library(data_dir, device=TEMPLATE_DEVICE)
+    state = {
+        "meta": {"schema": {"version": 4, "kind": "state"}},
+        "state": {pid: s.to_doc() for pid, s in library.stateful().items()},
+        "history": {},
+    }
+    records = {r.hash: r.to_doc() for r in library.catalog.imports}
+    return state, {"meta": {"schema": schema_doc("imports")}, "imports": records}
+
+
 @pytest.fixture(scope="module")
 def files(template: Path) -> dict[str, Any]:
     """The real files, with an old-shape undo step added to the state: papers.json (of an
-    earlier release), the library's state.json and imports.json, and its third digest file
-    (as imported; see ``digest`` for one with every field)."""
+    earlier release), the library's state.json and imports.json (as the single-device
+    layout held them), and its third digest file (as imported; see ``digest`` for one with
+    every field)."""
     papers = orjson.loads(OLD_PAPERS.read_bytes())
-    state = orjson.loads((template / STATE_FILE).read_bytes())
-    imports = orjson.loads((template / IMPORTS_FILE).read_bytes())
+    state, imports = single_device_files(template)
     digest = orjson.loads(imported_digest_files(template)[2].read_bytes())
     pid = next(iter(papers["papers"]))
     state["state"][pid] = dict(FULL_STATE)
@@ -205,6 +232,17 @@ def test_real_files_are_valid(files: dict[str, Any]) -> None:
         assert validate.problem(files[kind], kind) is None, kind
     steps = files["state"]["history"].values()
     assert any("changes" in step for step in steps) and any("before" in step for step in steps)
+
+
+def test_the_real_journal_is_valid(template: Path) -> None:
+    """The template's journal: its imports, changes and the note, as the library wrote them."""
+    path = journal_file(template, TEMPLATE_DEVICE)
+    data = load_file(path, "journal")
+    assert journal.problem(data) is None
+    device, name, entries = journal.decode(data)
+    assert (device, name) == (TEMPLATE_DEVICE.id, TEMPLATE_DEVICE.name)
+    kinds = [entry.kind for entry in sorted(entries, key=lambda entry: entry.stamp)]
+    assert kinds == [journal.IMPORT] * 5 + [journal.CHANGE] * 2
 
 
 Finder = Callable[[Any], Any]
@@ -274,12 +312,12 @@ def test_each_field_accepts_exactly_its_type(files: dict[str, Any], sort: str) -
 
 
 def test_a_digest_file_with_a_bad_paper_id_is_refused(template: Path, tmp_path: Path) -> None:
-    data_dir = Path(shutil.copytree(template, tmp_path / "lib"))
+    data_dir = copy_library(template, tmp_path / "lib")
     path = imported_digest_files(data_dir)[-1]
     data = orjson.loads(path.read_bytes())
     data["papers"]["1"]["id"] = "My Paper"
     renamed = rename_to_hash(path, orjson.dumps(data))
-    # Taken, marking that paper would save a state.json the next open refuses.
+    # Taken, marking that paper would save a journal entry the next open refuses.
     with pytest.raises(LibraryCorrupt) as info:
         Library(data_dir)
     assert str(info.value).startswith(f"{renamed}: papers/1: field 'id' is \"My Paper\"")
@@ -555,12 +593,13 @@ def test_an_earlier_state_schema_is_read_and_saved_as_the_current_one(
     template: Path, tmp_path: Path, version: int
 ) -> None:
     """An earlier release's state.json (``read: bool``; schema 2 adds ``changes`` undo steps;
-    schema 3 has a status, like 4, of the layout before digest files) loads upgraded, undoes
-    and redoes, and is saved as schema 4 with the original aside.
+    schema 3 has a status, like 4, of the layout before digest files), beside imports.json,
+    loads upgraded; its state and undo steps move into this device's journal, where they
+    undo and redo; state.json is saved as the schema 5 marker, the original aside.
 
     tests/test_migrate.py does the same with files the earlier releases wrote themselves.
     """
-    data_dir = Path(shutil.copytree(template, tmp_path / "lib"))
+    data_dir = copy_library(template, tmp_path / "lib")
     library = Library(data_dir)
     pid, other = library.ordered()[5:7]
     tagged = {**OLD_FULL_STATE, "tags": ["old"]} if version < 3 else {**FULL_STATE, "tags": ["old"]}
@@ -583,7 +622,8 @@ def test_an_earlier_state_schema_is_read_and_saved_as_the_current_one(
         }
     old = {"meta": {"schema": {"version": version, "kind": "state"}}, "state": {pid: tagged}}
     original = orjson.dumps(old | {"history": steps})
-    (data_dir / STATE_FILE).write_bytes(original)
+    single_device_layout(data_dir, old | {"history": steps})
+    assert (data_dir / STATE_FILE).read_bytes() == original
     upgraded, on_disk = load_versioned(data_dir / STATE_FILE, "state")
     assert on_disk == version and (data_dir / STATE_FILE).read_bytes() == original
     expected = {**FULL_STATE, "tags": ["old"]}
@@ -607,16 +647,20 @@ def test_an_earlier_state_schema_is_read_and_saved_as_the_current_one(
     assert library.undo() is not None
     assert library.state(pid) == EMPTY_STATE
     saved = orjson.loads((data_dir / STATE_FILE).read_bytes())
-    assert (
-        saved["meta"]["schema"]
-        == {"version": 4, "kind": "state"}
-        == {"version": SCHEMA_VERSION["state"], "kind": "state"}
-    )
+    assert saved == {  # only the marker: the state is in the journal
+        "meta": {"schema": {"version": 5, "kind": "state"}}
+    }
+    assert saved["meta"]["schema"] == {"version": SCHEMA_VERSION["state"], "kind": "state"}
     assert (data_dir / f"{STATE_FILE}.schema{version}.bak").read_bytes() == original
     library.mark([other])
     assert Library(data_dir).state(other).read
-    assert (data_dir / IMPORTS_FILE).read_bytes() == imports  # a state upgrade, nothing else
+    # imports.json, moved into the journal, is kept aside as it was.
+    assert not (data_dir / IMPORTS_FILE).exists()
+    assert (data_dir / f"{IMPORTS_FILE}.schema1.bak").read_bytes() == imports
     assert orjson.loads(imports)["meta"]["schema"] == {"version": 1, "kind": "imports"}
+    assert [p.name for p in (data_dir / JOURNALS_DIR).glob("*.json")] == [
+        journal_file(data_dir).name
+    ]
 
 
 def with_schema_version(path: Path, version: int) -> bytes:
@@ -627,13 +671,20 @@ def with_schema_version(path: Path, version: int) -> bytes:
 
 @pytest.mark.parametrize(
     ("name", "kind", "newer"),
-    [(STATE_FILE, "state", 5), (IMPORTS_FILE, "imports", 2), (PAPERS_FILE, "papers", 2)],
+    [
+        (STATE_FILE, "state", 6),
+        (JOURNAL, "journal", 2),
+        (IMPORTS_FILE, "imports", 2),
+        (PAPERS_FILE, "papers", 2),
+    ],
 )
 def test_a_newer_schema_is_refused_per_kind(
     template: Path, tmp_path: Path, name: str, kind: str, newer: int
 ) -> None:
-    data_dir = Path(shutil.copytree(template, tmp_path / "lib"))
-    path = data_dir / name
+    data_dir = copy_library(template, tmp_path / "lib")
+    if name == IMPORTS_FILE:  # only the single-device layout has one
+        single_device_layout(data_dir)
+    path = library_file(data_dir, name)
     path.write_bytes(with_schema_version(OLD_PAPERS if kind == "papers" else path, newer))
     with pytest.raises(NewerSchema) as info:
         load_file(path, kind)
@@ -644,7 +695,7 @@ def test_a_newer_schema_is_refused_per_kind(
 
 def test_a_digest_file_of_a_newer_schema_is_refused(template: Path, tmp_path: Path) -> None:
     """Named by its content like any digest file, but written by a newer readinglist."""
-    data_dir = Path(shutil.copytree(template, tmp_path / "lib"))
+    data_dir = copy_library(template, tmp_path / "lib")
     path = imported_digest_files(data_dir)[0]
     renamed = rename_to_hash(path, with_schema_version(path, 2))
     with pytest.raises(NewerSchema) as info:
@@ -656,21 +707,33 @@ def test_a_digest_file_of_a_newer_schema_is_refused(template: Path, tmp_path: Pa
         Library(data_dir)
 
 
+KINDS = {STATE_FILE: "state", JOURNAL: "journal", IMPORTS_FILE: "imports"}
+
+
 @pytest.mark.parametrize(
-    ("copied", "over", "kind"),
-    [(STATE_FILE, IMPORTS_FILE, "imports"), (IMPORTS_FILE, STATE_FILE, "state")],
+    ("copied", "over"),
+    [
+        (STATE_FILE, JOURNAL),
+        (JOURNAL, STATE_FILE),
+        (STATE_FILE, IMPORTS_FILE),
+        (IMPORTS_FILE, STATE_FILE),
+    ],
 )
 def test_the_other_kind_of_file_is_not_mistaken_for_a_newer_one(
-    template: Path, tmp_path: Path, copied: str, over: str, kind: str
+    template: Path, tmp_path: Path, copied: str, over: str
 ) -> None:
-    """state.json (schema 4) copied over imports.json (schema 1) is the wrong file, not a
-    newer one; and the other way round."""
-    data_dir = Path(shutil.copytree(template, tmp_path / "lib"))
-    shutil.copyfile(data_dir / copied, data_dir / over)
+    """state.json (schema 5) copied over a journal or imports.json (schema 1) is the wrong
+    file, not a newer one; and the other way round."""
+    data_dir = copy_library(template, tmp_path / "lib")
+    if IMPORTS_FILE in (copied, over):  # only the single-device layout has one
+        marker = orjson.loads((data_dir / STATE_FILE).read_bytes())
+        single_device_layout(data_dir, marker if copied == STATE_FILE else None)
+    source = library_file(data_dir, copied).read_bytes()
+    library_file(data_dir, over).write_bytes(source)
+    kind, other = KINDS[over], KINDS[copied]
     with pytest.raises(LibraryCorrupt) as info:
-        load_file(data_dir / over, kind)
+        load_file(library_file(data_dir, over), kind)
     assert not isinstance(info.value, NewerSchema)
-    other = "state" if kind == "imports" else "imports"
     assert info.value.problem == f"holds {other!r} data, expected {kind!r}"
 
 
@@ -694,8 +757,25 @@ def test_corrupt_papers_file_is_refused_by_load_file(tmp_path: Path) -> None:
     )
 
 
+def test_corrupt_journal_is_refused_by_load_file(template: Path, tmp_path: Path) -> None:
+    path = journal_file(copy_library(template, tmp_path / "lib"))
+    data = orjson.loads(path.read_bytes())
+    key = next(k for k, entry in data["changes"].items() if "import" in entry)
+    data["changes"][key]["import"]["name"] = None
+    path.write_bytes(orjson.dumps(data))
+    with pytest.raises(LibraryCorrupt) as info:
+        load_file(path, "journal")
+    assert str(info.value).startswith(
+        f"{path}: changes/{key!r}: field 'import.name' is not a short text; the file was left "
+        f"untouched. To recover, restore the last good copy with `cp '{path}.bak' '{path}'`"
+    )
+
+
 def test_corrupt_imports_file_is_refused_by_load_file(template: Path, tmp_path: Path) -> None:
-    path = Path(shutil.copytree(template, tmp_path / "lib")) / IMPORTS_FILE
+    """imports.json of the single-device layout, which the move to journals reads."""
+    data_dir = copy_library(template, tmp_path / "lib")
+    single_device_layout(data_dir)
+    path = data_dir / IMPORTS_FILE
     data = orjson.loads(path.read_bytes())
     name = next(iter(data["imports"]))
     data["imports"][name]["name"] = None
@@ -704,13 +784,13 @@ def test_corrupt_imports_file_is_refused_by_load_file(template: Path, tmp_path: 
         load_file(path, "imports")
     assert str(info.value).startswith(
         f"{path}: imports/{name}: field 'name' is null, expected text; the file was left "
-        f"untouched. To recover, restore the last good copy with `cp '{path}.bak' '{path}'`"
+        f"untouched. To recover, no backup exists"
     )
 
 
 def test_a_digest_file_is_checked_when_read(template: Path, tmp_path: Path) -> None:
     """contents.read checks the name against the content first, then every document."""
-    data_dir = Path(shutil.copytree(template, tmp_path / "lib"))
+    data_dir = copy_library(template, tmp_path / "lib")
     path = imported_digest_files(data_dir)[0]
     assert contents.read(data_dir, path.stem).papers  # the real file reads
     data = orjson.loads(path.read_bytes())
