@@ -13,14 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from readinglist import catalog as catalogs
 from readinglist.cli import main
 from readinglist.device import Device
 from readinglist.errors import QueryError
 from readinglist.library import Library
-from readinglist.model import Paper
-from readinglist.query import Term, parse_query
+from readinglist.model import Paper, title_key
+from readinglist.query import Term, parse_query, words_of
 from readinglist.storage import CATALOG_FILE
 from tests.conftest import by_title
 from tests.libhelpers import current_device
@@ -450,3 +452,11 @@ def test_saved_catalog_gives_the_same_answers_and_follows_imports(
     catalog_file.write_bytes(b"garbage")
     damaged = Library(library.data_dir)
     assert {q: damaged.query(q) for q in queries} == live
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+def test_an_ascii_titles_words_are_its_keys(title: str) -> None:
+    """The catalog takes an ASCII title's words from its key (``title_key``) instead of
+    running ``words_of`` again: the two must split every ASCII title alike."""
+    assert words_of(title) == title_key(title).split()
