@@ -180,12 +180,13 @@ def to_journals(data_dir: Path, device: Device) -> None:
         if not single_device_data(data_dir):
             return  # another process did it while we waited
         state.reload()
-        if state.upgraded_from is not None:
-            state.flush()
+        # Every file is checked before anything changes: a damaged one is refused as it is.
+        imports = load_file(imports_path, "imports").get("imports", {})
         own = journal_path(data_dir, device.id)
         entries = read_journal(own)[2] if own.exists() else []
+        if state.upgraded_from is not None:
+            state.flush()
         if not any(e.kind == SNAPSHOT and e.label == MIGRATED for e in entries):
-            imports = load_file(imports_path, "imports").get("imports", {})
             entries += migrated_entries(state.read(), imports, device.id)
             payload = {
                 "meta": {"schema": schema_doc("journal")},

@@ -1,7 +1,11 @@
 """`readinglist doctor`: checks that work on a damaged library, and repairs that lose nothing.
 
 Every test works on a real library folder in a temp dir (made by importing the real
-digests, or copied from ``tests/fixtures``) and damages real files.
+digests, or copied from ``tests/fixtures``) and damages real files: this device's journal
+(``journals/<device id>.json``), the layout marker ``state.json``, digest files, other
+devices' journals and the copies sync engines make of journals, and the files of the
+single-device layout (``imports.json``, a ``state.json`` with documents) that the next open
+moves into this device's journal.
 """
 
 from __future__ import annotations
@@ -20,18 +24,46 @@ from typing import Any
 import orjson
 import pytest
 
-from readinglist import contents
+from readinglist import contents, layout
 from readinglist.catalog import ImportRecord
 from readinglist.cli import main
+from readinglist.device import Device
+from readinglist.errors import LibraryCorrupt
 from readinglist.library import Library
 from readinglist.lock import Lock, current_command
-from readinglist.storage import CATALOG_FILE, LOCK_FILE, backup_path
-from tests.libhelpers import NOTE, damaged_versions, make_library, snapshot
+from readinglist.storage import (
+    CATALOG_FILE,
+    IMPORTS_FILE,
+    JOURNALS_DIR,
+    LOCK_FILE,
+    STATE_FILE,
+    backup_path,
+    read_journal,
+)
+from tests.libhelpers import (
+    JOURNAL,
+    NOTE,
+    copy_library,
+    current_device,
+    damaged_versions,
+    edit_journals,
+    journal_file,
+    library_file,
+    make_library,
+    merged,
+    rename_to_hash,
+    single_device_layout,
+    snapshot,
+)
 
 Run = tuple[int, list[str], str]
 #: Libraries written by earlier releases (see tests/fixtures/README.md).
 FIXTURES = Path(__file__).parent / "fixtures"
 RESTORE_A_COPY = f"to recover, {contents.RESTORE}"
+#: Another device sharing the library folder (through a sync engine).
+DESKTOP = Device("2" * 16, "desktop")
+#: A digest none of the real ones holds, for imports made during a test.
+EXTRA = ("extra.txt", b"A Paper Only The Desktop Imported\nIts abstract.\n")
 
 
 def doctor(capsys: pytest.CaptureFixture[str], data_dir: Path, *args: str) -> Run:
@@ -62,17 +94,14 @@ def listed_for(record: ImportRecord) -> str:
 
 
 def replace_digest_file(data_dir: Path, old: str, data: dict[str, Any]) -> Path:
-    """Write ``data`` as a digest file under the name of its bytes' hash, and make
-    imports.json list it instead of ``old``: a file that is what it says, yet damaged."""
-    payload = orjson.dumps(data)
-    path = contents.path_of(data_dir, contents.content_hash(payload))
-    path.write_bytes(payload)
-    contents.path_of(data_dir, old).unlink()
-    imports_path = data_dir / "imports.json"
-    imports = orjson.loads(imports_path.read_bytes())
-    imports["imports"][path.stem] = imports["imports"].pop(old)
-    imports_path.write_bytes(orjson.dumps(imports))
-    return path
+    """Write ``data`` as a digest file under the name of its bytes' hash, and make the
+    journal's import name it instead of ``old``: a file that is what it says, yet damaged."""
+    return rename_to_hash(contents.path_of(data_dir, old), orjson.dumps(data))
+
+
+def readable_state(data_dir: Path) -> dict[str, Any]:
+    """The merged reading state of every journal, read without a Library."""
+    return {pid: state.to_doc() for pid, state in merged(data_dir).states().items()}
 
 
 @pytest.fixture
@@ -83,36 +112,41 @@ def lib_dir(tmp_path: Path, digest_paths: list[Path]) -> Path:
 def test_healthy_library(capsys: pytest.CaptureFixture[str], lib_dir: Path) -> None:
     code, lines, err = doctor(capsys, lib_dir)
     assert (code, err) == (0, "")
+    own = journal_file(lib_dir)
     assert lines[0] == f"checking {lib_dir}"
-    assert "ok: imports.json: 5 imports (schema 1)" in lines
-    assert "ok: state.json: reading state for 2 papers, 2 undo steps (schema 4)" in lines
-    for name in ("imports.json.bak", "state.json.bak"):
-        assert any(
-            re.fullmatch(
-                rf"ok: {re.escape(name)}: valid backup saved \d{{4}}-\d\d-\d\d \d\d:\d\d", x
-            )
-            for x in lines
-        ), name
     assert (
-        "ok: digests: the 5 digest files imports.json lists are each intact "
+        "ok: state.json: marks the layout; the reading state lives in journals/ (schema 5)"
+    ) in lines
+    device = current_device()
+    assert f"ok: {own.name}: this device's journal ({device.name}), 7 changes (schema 1)" in lines
+    assert any(
+        re.fullmatch(
+            rf"ok: {re.escape(own.name)}\.bak: valid backup saved \d{{4}}-\d\d-\d\d \d\d:\d\d", x
+        )
+        for x in lines
+    ), lines
+    assert not any("state.json.bak" in line for line in lines)  # the marker is written once
+    assert (
+        "ok: digests: the 5 digest files the journals list are each intact "
         "(content matching the name), 751 papers"
     ) in lines
     assert "ok: every state and undo step refers to a known paper" in lines
     assert "ok: catalog.bin: up to date, derived from the digest files" in lines
     assert not problems(lines) and not any("papers.json" in line for line in lines)
+    assert not any(IMPORTS_FILE in line or "wait for" in line for line in lines)
     assert lines[-1] == f"healthy: {lib_dir}"
 
 
-# ------------------------------------------------------------------ the layout before digest files
+# ------------------------------------------------------------------ earlier layouts
 
 
 @pytest.mark.parametrize("version", [1, 2])
 def test_a_library_of_an_earlier_release(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, version: int
 ) -> None:
-    """Healthy as it is (doctor reads, the next open upgrades), and after the upgrade; the
-    originals kept aside (papers.json.schema1.bak, state.json.schemaN.bak) are no leftovers
-    for ``--fix``."""
+    """Healthy as it is (doctor reads, the next open upgrades it and moves it into this
+    device's journal), and after; the originals kept aside (papers.json.schema1.bak,
+    state.json.schemaN.bak, imports.json.schema1.bak) are no leftovers for ``--fix``."""
     data_dir = Path(shutil.copytree(FIXTURES / f"v{version}", tmp_path / "lib"))
     before = snapshot(data_dir)
     code, lines, err = doctor(capsys, data_dir, "--fix")
@@ -121,37 +155,51 @@ def test_a_library_of_an_earlier_release(
         "ok: papers.json: 20 papers from 1 digest (schema 1); the library's layout before "
         "digest files: the next open upgrades it (and keeps this file as papers.json.schema1.bak)"
     ) in lines
-    assert "ok: imports.json: not created yet (the next open makes it from papers.json)" in lines
-    assert f"ok: state.json: reading state for 4 papers, 5 undo steps (schema {version})" in lines
+    assert (
+        "ok: state.json: reading state for 4 papers, 5 undo steps (the single-device layout: "
+        f"the next open moves them into this device's journal) (schema {version})"
+    ) in lines
+    own = journal_file(data_dir)
+    assert f"ok: {own.name}: not created yet (nothing saved so far)" in lines
     assert "ok: every state and undo step refers to a known paper" in lines
     assert not any(line.startswith(("ok: digests", "ok: catalog.bin")) for line in lines)
     assert snapshot(data_dir) == before
 
-    Library(data_dir)
+    states = Library(data_dir).stateful()
     upgraded = snapshot(data_dir)
-    assert {"papers.json.schema1.bak", f"state.json.schema{version}.bak"} <= upgraded.keys()
-    assert "papers.json" not in upgraded
+    assert {
+        "papers.json.schema1.bak",
+        f"state.json.schema{version}.bak",
+        "imports.json.schema1.bak",
+    } <= upgraded.keys()
+    assert not {"papers.json", IMPORTS_FILE} & upgraded.keys()
     code, lines, err = doctor(capsys, data_dir, "--fix")
     assert (code, err, problems(lines)) == (0, "", [])
-    assert "ok: imports.json: 1 import (schema 1)" in lines
-    assert "ok: state.json: reading state for 4 papers, 5 undo steps (schema 4)" in lines
     assert (
-        "ok: digests: the 1 digest file imports.json lists is intact "
+        "ok: state.json: marks the layout; the reading state lives in journals/ (schema 5)"
+    ) in lines
+    assert any(line.startswith(f"ok: {own.name}: this device's journal (") for line in lines)
+    assert (
+        "ok: digests: the 1 digest file the journals list is intact "
         "(content matching the name), 20 papers"
     ) in lines
+    assert "ok: every state and undo step refers to a known paper" in lines
     assert "ok: catalog.bin: up to date, derived from the digest files" in lines
-    assert not any("papers.json" in line for line in lines)
+    assert not any("papers.json" in line or IMPORTS_FILE in line for line in lines)
     assert lines[-1] == f"healthy: {data_dir}"
     assert snapshot(data_dir) == upgraded
+    assert len(states) == 4 and Library(data_dir).stateful() == states
 
 
 def test_an_upgrade_cut_short_is_no_problem(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """imports.json written (the upgrade's commit), papers.json not yet renamed: the next
-    open adds nothing it already lists and sets it aside, so doctor only says so."""
+    """imports.json written (the upgrade's commit), papers.json not yet renamed, nothing
+    moved into a journal yet: the next open adds nothing imports.json already lists, sets
+    papers.json aside and moves the library into this device's journal, so doctor only
+    says so."""
     data_dir = Path(shutil.copytree(FIXTURES / "v2", tmp_path / "lib"))
-    Library(data_dir)
+    layout.upgrade(data_dir)  # the upgrade to digest files, not yet the move to journals
     os.replace(data_dir / "papers.json.schema1.bak", data_dir / "papers.json")
     before = snapshot(data_dir)
     code, lines, _ = doctor(capsys, data_dir, "--fix", "--yes")
@@ -162,13 +210,24 @@ def test_an_upgrade_cut_short_is_no_problem(
         "only it holds (none if it is damaged) and sets it aside, as papers.json.schema1.bak "
         "(numbered if that name is taken)"
     ) in lines
+    assert (
+        "ok: imports.json: 1 import (the single-device layout: the next open moves them into "
+        "this device's journal) (schema 1)"
+    ) in lines
     assert snapshot(data_dir) == before
     assert len(Library(data_dir).papers) == 20
-    assert not (data_dir / "papers.json").exists()
+    assert not (data_dir / "papers.json").exists() and not (data_dir / IMPORTS_FILE).exists()
     assert (data_dir / "papers.json.schema1.bak").read_bytes() == before["papers.json"]
+    assert doctor(capsys, data_dir)[0] == 0
 
-    # Even a damaged one: the next open does not read it (an earlier release's doctor may
-    # have put a papers.json.bak back), so neither does doctor call it a problem.
+
+def test_a_damaged_papers_json_beside_imports_json_is_no_problem(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The next open does not read a papers.json beside imports.json (an earlier release's
+    doctor may have put a papers.json.bak back), so neither does doctor call it a problem."""
+    data_dir = Path(shutil.copytree(FIXTURES / "v2", tmp_path / "lib"))
+    layout.upgrade(data_dir)
     (data_dir / "papers.json").write_bytes(b"{")
     code, lines, _ = doctor(capsys, data_dir)
     assert (code, problems(lines)) == (0, [])
@@ -231,15 +290,15 @@ def test_missing_and_file_data_dirs(capsys: pytest.CaptureFixture[str], tmp_path
     assert (tmp_path / "afile").read_text() == "x"
 
 
-# ------------------------------------------------------------------ imports.json and state.json
+# ------------------------------------------------------------------ the journal and state.json
 
 
-@pytest.mark.parametrize("name", ["imports.json", "state.json"])
 @pytest.mark.parametrize("damage", ["truncated", "null", "invalid utf-8", "unknown schema version"])
-def test_damaged_file_is_restored_from_backup_and_kept_aside(
-    capsys: pytest.CaptureFixture[str], lib_dir: Path, name: str, damage: str
+def test_a_damaged_journal_is_restored_from_backup_and_kept_aside(
+    capsys: pytest.CaptureFixture[str], lib_dir: Path, damage: str
 ) -> None:
-    path = lib_dir / name
+    path = journal_file(lib_dir)
+    name = path.name
     good_backup = backup_path(path).read_bytes()
     bad = damaged_versions(path.read_bytes())[damage]
     path.write_bytes(bad)
@@ -250,8 +309,8 @@ def test_damaged_file_is_restored_from_backup_and_kept_aside(
     assert code == 1 and problem.startswith(f"problem: {name}: ")
     assert f"{name}.bak (saved " in problem and "can replace it" in problem
     assert lines[-1].endswith("1 can be repaired with `readinglist doctor --fix`")
-    if name == "imports.json":  # which digest files it lists is unknown: not judged
-        assert not any(line.startswith(("ok: digests", "ok: catalog.bin")) for line in lines)
+    # Which digest files the journal lists is unknown: not judged.
+    assert not any(line.startswith(("ok: digests", "ok: catalog.bin")) for line in lines)
 
     # Not a terminal and no --yes: nothing is restored.
     code, lines, err = doctor(capsys, lib_dir, "--fix")
@@ -261,44 +320,52 @@ def test_damaged_file_is_restored_from_backup_and_kept_aside(
     code, lines, _ = doctor(capsys, lib_dir, "--fix", "--yes")
     assert code == 0 and lines[-1] == f"healthy: {lib_dir}"
     assert path.read_bytes() == good_backup
-    (aside,) = lib_dir.glob(f"{name}.corrupt-*")
+    (aside,) = path.parent.glob(f"{name}.corrupt-*")
     assert aside.read_bytes() == bad
     assert any(line.startswith(f"fixed: restored {name} from {name}.bak") for line in lines)
-    Library(lib_dir)  # opens again
+    library = Library(lib_dir)  # opens again, without the last save (the note)
+    assert library.stats().read == 1 and NOTE not in {s.note for s in library.stateful().values()}
 
 
-def test_a_restored_imports_json_lacks_the_last_import(
-    capsys: pytest.CaptureFixture[str], lib_dir: Path, digest_paths: list[Path]
+def test_a_restored_journal_lacks_the_last_import(
+    capsys: pytest.CaptureFixture[str], lib_dir: Path
 ) -> None:
-    """imports.json.bak is from before the last import: its digest file, no longer listed,
-    is described (harmless), and importing the digest again lists it again."""
-    path = lib_dir / "imports.json"
+    """The journal's .bak is from before the last import: its digest file, no longer listed,
+    is described (harmless), and importing the digest again lists it."""
+    library = Library(lib_dir)
+    assert library.import_files([EXTRA]).ok
+    path = journal_file(lib_dir)
     path.write_bytes(b"")
     code, lines, _ = doctor(capsys, lib_dir, "--fix", "--yes")
     assert code == 0
     code, lines, _ = doctor(capsys, lib_dir)
-    assert code == 0 and "ok: imports.json: 4 imports (schema 1)" in lines
+    assert code == 0
+    assert any(
+        line.startswith(f"ok: {path.name}: this device's journal (") and "7 changes" in line
+        for line in lines
+    ), lines
     assert (
-        "ok: digests: 1 digest file that imports.json does not list (an import cut short, or "
-        "one a restored imports.json lacks: importing that digest again lists it); harmless"
+        "ok: digests: 1 digest file that the journals do not list (an import cut short, or "
+        "one a restored file lacks: importing that digest again lists it); harmless"
     ) in lines
     assert (
-        "ok: catalog.bin: does not match imports.json; derived from the digest files, "
+        "ok: catalog.bin: does not match the imports; derived from the digest files, "
         "rebuilt by the next open"
     ) in lines
     library = Library(lib_dir)
-    assert len(library.digests) == 4
-    assert library.import_files(digest_paths[4:]).ok
+    assert len(library.digests) == 5
+    assert library.import_files([EXTRA]).ok
     code, lines, _ = doctor(capsys, lib_dir)
-    assert code == 0 and "ok: imports.json: 5 imports (schema 1)" in lines
-    assert not any("does not list" in line for line in lines)
+    assert code == 0 and "ok: digests: the 6 digest files the journals list" in "\n".join(lines)
+    assert not any("do not list" in line for line in lines)
 
 
 def test_restore_asks_on_a_terminal(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, lib_dir: Path
 ) -> None:
-    path = lib_dir / "state.json"
+    path = journal_file(lib_dir)
     path.write_bytes(path.read_bytes()[:100])
+    name = re.escape(path.name)
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -308,7 +375,7 @@ def test_restore_asks_on_a_terminal(
     code, lines, _ = doctor(capsys, lib_dir, "--fix")
     assert code == 1 and len(path.read_bytes()) == 100
     assert re.search(
-        r"^Restore state\.json from state\.json\.bak \(saved \d{4}-\d\d-\d\d \d\d:\d\d\)\? "
+        rf"^Restore {name} from {name}\.bak \(saved \d{{4}}-\d\d-\d\d \d\d:\d\d\)\? "
         r"\[y/N\] skipped",
         "\n".join(lines),
         re.MULTILINE,
@@ -318,95 +385,281 @@ def test_restore_asks_on_a_terminal(
     assert code == 0 and path.read_bytes() == backup_path(path).read_bytes()
 
 
+@pytest.mark.parametrize("name", [JOURNAL, STATE_FILE])
 def test_damaged_file_without_backup_is_left_alone(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, digest_paths: list[Path]
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, digest_paths: list[Path], name: str
 ) -> None:
+    """One save: the journal has no .bak yet; state.json, the marker, is written once."""
     library = Library(tmp_path / "lib")
-    library.import_files(digest_paths[:1])  # one save: no imports.json.bak yet
-    path = library.store.imports_storage.path
-    assert not backup_path(path).exists()
+    assert library.import_files(digest_paths[:1]).ok
+    path = library_file(library.data_dir, name)
+    assert path.exists() and not backup_path(path).exists()
     path.write_bytes(b"null")
     before = snapshot(library.data_dir)
+    code, err = command(capsys, library.data_dir, "list")
+    assert code == 1 and err.startswith(
+        f"readinglist: {path}: top level is null, expected a JSON object; the file was left "
+        f"untouched. To recover, no backup exists; move '{path}' aside"
+    )
     code, lines, _ = doctor(capsys, library.data_dir, "--fix", "--yes")
     assert code == 1
     assert problems(lines) == [
-        "problem: imports.json: top level is null, expected a JSON object; no valid backup; "
+        f"problem: {path.name}: top level is null, expected a JSON object; no valid backup; "
         "move it aside to start afresh, or repair it by hand"
     ]
     assert snapshot(library.data_dir) == before
 
 
-@pytest.mark.parametrize("name", ["imports.json", "state.json"])
+@pytest.mark.parametrize(("name", "supported"), [(JOURNAL, 1), (STATE_FILE, 5), (IMPORTS_FILE, 1)])
 def test_newer_schema_is_not_restored_over(
-    capsys: pytest.CaptureFixture[str], lib_dir: Path, name: str
+    capsys: pytest.CaptureFixture[str], lib_dir: Path, name: str, supported: int
 ) -> None:
-    """A file a newer readinglist wrote is not damaged: the fix is upgrading, not the old backup."""
-    path = lib_dir / name
+    """A file a newer readinglist wrote is not damaged: the fix is upgrading, not the old
+    backup (imports.json: of the single-device layout)."""
+    if name == IMPORTS_FILE:
+        single_device_layout(lib_dir)
+    path = library_file(lib_dir, name)
     path.write_bytes(damaged_versions(path.read_bytes())["newer schema version"])
     before = snapshot(lib_dir)
+    code, err = command(capsys, lib_dir, "list")
+    assert code == 1 and "upgrade readinglist" in err
     code, lines, _ = doctor(capsys, lib_dir, "--fix", "--yes")
     (problem,) = problems(lines)
     assert code == 1 and problem == (
-        f"problem: {name}: schema version 99 is newer than this readinglist understands "
-        f"({1 if name == 'imports.json' else 4}); upgrade readinglist"
+        f"problem: {path.name}: schema version 99 is newer than this readinglist understands "
+        f"({supported}); upgrade readinglist"
     )
     assert snapshot(lib_dir) == before
 
 
-def test_missing_file_with_backup_is_restorable(
+def test_missing_journal_with_backup_is_restorable(
     capsys: pytest.CaptureFixture[str], lib_dir: Path
 ) -> None:
-    (lib_dir / "state.json").unlink()
+    path = journal_file(lib_dir)
+    path.unlink()
     code, lines, _ = doctor(capsys, lib_dir)
-    assert code == 1 and "state.json: is missing but its backup is there" in problems(lines)[0]
+    assert code == 1 and f"{path.name}: is missing but its backup is there" in problems(lines)[0]
     code, lines, _ = doctor(capsys, lib_dir, "--fix", "--yes")
     assert code == 0
     assert Library(lib_dir).stats().read == 1
 
 
 def test_damaged_backup_is_moved_aside(capsys: pytest.CaptureFixture[str], lib_dir: Path) -> None:
-    backup = lib_dir / "imports.json.bak"
+    backup = backup_path(journal_file(lib_dir))
     backup.write_bytes(b"{")
     code, lines, _ = doctor(capsys, lib_dir)
     assert code == 1 and problems(lines)[0].startswith(
-        "problem: imports.json.bak: damaged backup (not valid JSON"
+        f"problem: {backup.name}: damaged backup (not valid JSON"
     )
     code, lines, _ = doctor(capsys, lib_dir, "--fix")  # nothing is lost: no question asked
     assert code == 0 and not backup.exists()
-    (aside,) = lib_dir.glob("imports.json.bak.corrupt-*")
+    (aside,) = backup.parent.glob(f"{backup.name}.corrupt-*")
     assert aside.read_bytes() == b"{"
 
 
 def test_orphan_state_is_reported_and_kept(
     capsys: pytest.CaptureFixture[str], lib_dir: Path, digest_paths: list[Path]
 ) -> None:
-    """imports.json rolled back to before the last import: state for its papers is kept."""
+    """The journal's last import removed by another program: state for its papers is kept."""
     library = Library(lib_dir)
-    newest = max(library.digests.values(), key=lambda d: d.seq).id
-    only_new = [pid for pid in library.ordered() if library.papers[pid].digests == (newest,)][:5]
+    newest = library.catalog.imports[-1]
+    only_new = [
+        pid for pid in library.ordered() if library.papers[pid].digests == (newest.digest,)
+    ][:5]
     assert len(only_new) == 5
     library.mark(only_new)
-    (lib_dir / "imports.json").write_bytes((lib_dir / "imports.json.bak").read_bytes())
-    state_before = (lib_dir / "state.json").read_bytes()
+
+    def drop_import(data: dict[str, Any]) -> bool:
+        changes = data["changes"]
+        (key,) = [k for k, e in changes.items() if e.get("import", {}).get("hash") == newest.hash]
+        del changes[key]
+        return True
+
+    edit_journals(lib_dir, drop_import)
+    journal_before = journal_file(lib_dir).read_bytes()
 
     code, lines, _ = doctor(capsys, lib_dir, "--fix", "--yes")
     orphans, history = problems(lines)
     assert code == 1
     shown = re.fullmatch(
-        r"problem: state\.json: reading state for 5 papers \((.*) and 2 more\) that no digest "
+        r"problem: reading state for 5 papers \((.*) and 2 more\) that no digest "
         r"file holds; kept \(re-importing the digests that listed them brings them back\)",
         orphans,
     )
     assert shown and set(shown[1].split(", ")) < set(only_new)
-    assert history.startswith("problem: state.json: undo history refers to 5 papers (")
+    assert history.startswith("problem: undo history refers to 5 papers (")
     assert history.endswith(
         ") that no digest file holds; undoing those steps restores state for them"
     )
-    assert (lib_dir / "state.json").read_bytes() == state_before
+    assert journal_file(lib_dir).read_bytes() == journal_before
     # Re-importing the digest brings the papers back with their state (ids come from titles).
     Library(lib_dir).import_files(digest_paths[4:])
     assert doctor(capsys, lib_dir)[0] == 0
     assert all(Library(lib_dir).state(pid).read for pid in only_new)
+
+
+# ------------------------------------------------------------------ other devices' journals
+
+
+def desktop_journal(data_dir: Path) -> Path:
+    return journal_file(data_dir, DESKTOP)
+
+
+def test_another_devices_journal_cut_short_is_reported_and_skipped(
+    capsys: pytest.CaptureFixture[str], lib_dir: Path
+) -> None:
+    """A copy the sync engine has not finished: a problem naming the file (no repair: the
+    engine or the device that owns it completes it); every command works and ignores it."""
+    desktop = Library(lib_dir, DESKTOP)
+    pid = desktop.ordered()[10]
+    desktop.tag([pid], add=["desktop"])
+    path = desktop_journal(lib_dir)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(LibraryCorrupt) as info:
+        read_journal(path)
+    before = snapshot(lib_dir)
+
+    for args in (["list"], ["show", pid], ["export"], ["stats"]):
+        assert command(capsys, lib_dir, *args) == (0, ""), args
+    assert Library(lib_dir).state(pid).tags == ()  # its changes are not seen
+    code, lines, _ = doctor(capsys, lib_dir, "--fix", "--yes")
+    assert code == 1 and problems(lines) == [
+        f"problem: {JOURNALS_DIR}/{path.name}: {info.value.problem}; skipped by every command "
+        "(a copy the sync engine has not finished, or damaged; the device that owns it "
+        "rewrites it whole with its next change)"
+    ]
+    assert lines[-1] == f"1 problem in {lib_dir}"
+    assert snapshot(lib_dir) == before
+
+    # A command that changes the library still works, and leaves the copy alone.
+    assert command(capsys, lib_dir, "mark", pid) == (0, "")
+    assert path.read_bytes() == whole[: len(whole) // 2]
+    # The copy completed: healthy, and its changes count.
+    path.write_bytes(whole)
+    code, lines, _ = doctor(capsys, lib_dir)
+    assert (code, problems(lines)) == (0, [])
+    assert f"ok: {JOURNALS_DIR}/{path.name}: the journal of device desktop ({DESKTOP.id}), " in (
+        "\n".join(lines)
+    )
+    assert Library(lib_dir).state(pid).tags == ("desktop",)
+
+
+@pytest.mark.parametrize(
+    ("owner", "copy_name"),
+    [
+        ("desktop", "{id}.sync-conflict-20240301-101500-ABCDEFG.json"),
+        ("this device", "{id} (conflicted copy 2024-03-01).json"),
+    ],
+)
+def test_a_redundant_conflict_copy_is_removed_by_fix(
+    capsys: pytest.CaptureFixture[str], lib_dir: Path, owner: str, copy_name: str
+) -> None:
+    """A sync engine's conflict copy of a journal, holding nothing the journal lacks: a
+    problem with a repair (no question: nothing is lost), and the state stays the same."""
+    desktop = Library(lib_dir, DESKTOP)
+    desktop.tag([desktop.ordered()[10]], add=["desktop"])
+    device = DESKTOP if owner == "desktop" else current_device()
+    source = journal_file(lib_dir, device)
+    copy = source.with_name(copy_name.format(id=device.id))
+    shutil.copyfile(source, copy)
+    state = readable_state(lib_dir)
+    opened = Library(lib_dir).stateful()
+    who = "device desktop (2222222222222222)" if owner == "desktop" else "this device"
+
+    code, lines, _ = doctor(capsys, lib_dir)
+    assert code == 1 and problems(lines) == [
+        f"problem: {JOURNALS_DIR}/{copy.name}: a copy a sync engine made of the journal of "
+        f"{who}; everything in it is in the journal itself, so it is redundant"
+    ]
+    assert lines[-1] == f"1 problem in {lib_dir}; 1 can be repaired with `readinglist doctor --fix`"
+    code, lines, _ = doctor(capsys, lib_dir, "--fix")
+    assert code == 0, lines
+    assert f"fixed: removed {JOURNALS_DIR}/{copy.name} (a redundant copy)" in lines
+    assert lines[-1] == f"healthy: {lib_dir}"
+    assert not copy.exists() and source.exists()
+    assert readable_state(lib_dir) == state
+    assert Library(lib_dir).stateful() == opened
+
+
+def test_a_conflict_copy_with_changes_the_journal_lacks_is_kept(
+    capsys: pytest.CaptureFixture[str], lib_dir: Path
+) -> None:
+    """A conflict copy holding a change its journal lacks: merged like the journal (the
+    change counts), reported ok, and never removed."""
+    desktop = Library(lib_dir, DESKTOP)
+    pid = desktop.ordered()[10]
+    desktop.tag([pid], add=["desktop"])
+    path = desktop_journal(lib_dir)
+    older = path.read_bytes()
+    desktop.tag([pid], add=["later"])
+    copy = path.with_name(f"{DESKTOP.id}.sync-conflict-20240301-101500-ABCDEFG.json")
+    os.replace(path, copy)
+    path.write_bytes(older)  # the journal as the other side of the conflict had it
+    before = snapshot(lib_dir)
+
+    assert Library(lib_dir).state(pid).tags == ("desktop", "later")
+    code, lines, _ = doctor(capsys, lib_dir, "--fix", "--yes")
+    assert (code, problems(lines)) == (0, [])
+    assert (
+        f"ok: {JOURNALS_DIR}/{copy.name}: a copy a sync engine made of the journal of device "
+        f"desktop ({DESKTOP.id}), with 1 change the journal lacks; merged like the journal "
+        "itself, and folded into it by that device's next change"
+    ) in lines
+    assert snapshot(lib_dir) == before
+
+
+def test_an_import_waiting_for_its_digest_file_is_no_problem(
+    capsys: pytest.CaptureFixture[str], lib_dir: Path
+) -> None:
+    """Another device's import whose digest file the sync engine has not brought yet:
+    reported ok; it counts once the file arrives."""
+    desktop = Library(lib_dir, DESKTOP)
+    assert desktop.import_files([EXTRA]).ok
+    (record,) = [r for r in desktop.catalog.imports if r.name == "extra"]
+    digest = contents.path_of(lib_dir, record.hash)
+    payload = digest.read_bytes()
+    digest.unlink()
+    (lib_dir / CATALOG_FILE).unlink()
+    before = snapshot(lib_dir)
+
+    code, lines, _ = doctor(capsys, lib_dir, "--fix", "--yes")
+    assert (code, problems(lines)) == (0, [])
+    assert (
+        "ok: digests: 1 import of other devices wait for their digest files (the sync engine "
+        "has not brought them yet); they count once they arrive"
+    ) in lines
+    assert (
+        "ok: digests: the 5 digest files the journals list are each intact "
+        "(content matching the name), 751 papers"
+    ) in lines
+    assert snapshot(lib_dir) == before
+    assert command(capsys, lib_dir, "list") == (0, "")
+    assert len(Library(lib_dir).papers) == 751
+
+    digest.write_bytes(payload)  # the sync engine brings it
+    code, lines, _ = doctor(capsys, lib_dir)
+    assert (code, problems(lines)) == (0, [])
+    assert not any("wait for" in line for line in lines)
+    assert "the 6 digest files the journals list are each intact" in "\n".join(lines)
+    assert len(Library(lib_dir).papers) == 752
+
+
+def test_state_for_an_import_waiting_for_its_digest_file_is_no_problem(
+    capsys: pytest.CaptureFixture[str], lib_dir: Path
+) -> None:
+    """The other device marked the paper it imported, and its journal arrived before the
+    digest file: a normal moment of syncing, not damage."""
+    desktop = Library(lib_dir, DESKTOP)
+    assert desktop.import_files([EXTRA]).ok
+    (record,) = [r for r in desktop.catalog.imports if r.name == "extra"]
+    (pid,) = [p for p, paper in desktop.papers.items() if paper.digests == (record.digest,)]
+    desktop.mark([pid])
+    contents.path_of(lib_dir, record.hash).unlink()
+    assert command(capsys, lib_dir, "list") == (0, "")
+    code, lines, _ = doctor(capsys, lib_dir)
+    assert any("wait for their digest files" in line for line in lines)
+    assert (code, problems(lines)) == (0, [])
 
 
 # ------------------------------------------------------------------ digest files
@@ -466,16 +719,17 @@ def test_a_missing_digest_file_is_reported(
     code, err = command(capsys, lib_dir, "list")
     assert (code, err) == (
         1,
-        f"readinglist: {path}: is missing, but imports.json lists it; the file was left "
-        f"untouched. To recover, {contents.RESTORE}\n",
+        f"readinglist: {path}: is missing, but the library lists its import; the file was "
+        f"left untouched. To recover, {contents.RESTORE}\n",
     )
     code, lines, _ = doctor(capsys, lib_dir, "--fix", "--yes")
     assert code == 1 and problems(lines) == [
-        f"problem: digests/{path.name}: is missing, but imports.json lists it; "
+        f"problem: digests/{path.name}: is missing, but the library lists its import; "
         f"{listed_for(record)}; {RESTORE_A_COPY}"
     ]
     # Which papers the library holds is unknown: no verdict on the state's references.
     assert not any("refers to" in line or "ok: digests" in line for line in lines)
+    assert not any("wait for" in line for line in lines)  # this device's import: no waiting
     assert snapshot(lib_dir) == before
 
 
@@ -517,7 +771,7 @@ def test_catalog_bin_is_information_never_a_problem(
     derived = "derived from the digest files"
     cases: dict[str, bytes | None] = {
         f"lacks the last 1 import; {derived}, the next open adds them": four_imports,
-        f"does not match imports.json; {derived}, rebuilt by the next open": another_library,
+        f"does not match the imports; {derived}, rebuilt by the next open": another_library,
         f"damaged or of another readinglist's format; {derived}, rebuilt by the next open "
         "(nothing is lost)": b"not a catalog",
         f"not saved yet; {derived}, built by the next open": None,
@@ -549,16 +803,17 @@ def test_leftovers_of_a_killed_writer_are_cleaned(
     (lib_dir / LOCK_FILE).write_text(f"{pid}\n")
     temp = lib_dir / f".state.json.{pid}.tmp"
     temp.write_bytes(b'{"meta": {"sch')
-    bak_temp = lib_dir / f".imports.json.bak.{pid}.tmp"
-    os.link(lib_dir / "imports.json", bak_temp)
+    own = journal_file(lib_dir)
+    bak_temp = own.with_name(f".{own.name}.bak.{pid}.tmp")
+    os.link(own, bak_temp)
     catalog_temp = lib_dir / f".catalog.bin.{pid}.tmp"
     catalog_temp.write_bytes(b"half a catalog")
     digest_file = next((lib_dir / "digests").iterdir())
 
     code, lines, _ = doctor(capsys, lib_dir)
     assert code == 1 and problems(lines) == [
-        f"problem: temp files of an interrupted save: {bak_temp.name}, {temp.name}, "
-        f"{catalog_temp.name} (harmless; removed on next open)",
+        f"problem: temp files of an interrupted save: {temp.name}, {catalog_temp.name}, "
+        f"{bak_temp.name} (harmless; removed on next open)",
         f"problem: lock: names pid {pid}, which stopped while saving (killed or crashed); harmless",
     ]
     code, lines, _ = doctor(capsys, lib_dir, "--fix")
@@ -582,7 +837,9 @@ def test_a_live_writer_is_not_a_stale_lock(
 
 
 def test_doctor_runs_where_every_other_command_refuses(lib_dir: Path) -> None:
-    (lib_dir / "imports.json").write_bytes(b"")
+    # One more save, so that the journal's .bak (which doctor restores) holds the note.
+    assert Library(lib_dir).tag([Library(lib_dir).ordered()[3]], add=["later"]) is not None
+    journal_file(lib_dir).write_bytes(b"")
     run = [sys.executable, "-m", "readinglist.cli", "--data-dir", str(lib_dir)]
     refused = subprocess.run([*run, "list"], capture_output=True, text=True)
     assert refused.returncode == 1 and "run `readinglist doctor`" in refused.stderr
@@ -612,12 +869,18 @@ def test_names_from_data_are_shown_inert(
 
 @dataclass(frozen=True)
 class Target:
-    """What a damage is done to: a paper (read, in both undo steps' changes), the import
-    whose digest file holds it, and its entry number in that file."""
+    """What a damage is done to: a paper (read, then tagged and the tag undone), the import
+    whose digest file holds it, its entry number in that file, and the keys of this
+    device's journal entries: the mark, the note, the tag, the undo, and that import."""
 
     pid: str
     hash: str
     entry: str
+    mark: str
+    note: str
+    tag: str
+    undo: str
+    imported: str
 
 
 Mutation = Callable[[dict[str, Any], Target], Any]
@@ -625,6 +888,18 @@ Mutation = Callable[[dict[str, Any], Target], Any]
 
 def _rename(table: dict[str, Any], old: str, new: str) -> None:
     table[new] = table.pop(old)
+
+
+def _op(journal: dict[str, Any], key: str) -> dict[str, Any]:
+    """The first op of one journal entry."""
+    op: dict[str, Any] = journal["changes"][key]["ops"][0]
+    return op
+
+
+def _give_import(journal: dict[str, Any], target: Target) -> None:
+    """The mark entry with the import record of an import entry, as if it were one."""
+    record = journal["changes"][target.imported]["import"]
+    journal["changes"][target.mark]["import"] = record
 
 
 def _old_step_without_after(state: dict[str, Any], pid: str) -> None:
@@ -644,208 +919,447 @@ def _same_seq(imports: dict[str, Any]) -> None:
         doc["seq"] = 1
 
 
-#: name → (file: "imports.json", "state.json" or "digest" (the target's digest file, saved
-#: under its new hash), how to damage it, the problem the commands and doctor name).
-#: ``{pid}``/``{PID}``/``{pid_g}``/``{hash}``/``{HASH}``/``{entry}`` are filled in.
+#: Where a damage is done: this device's journal, state.json (the marker of the journal
+#: layout), imports.json and state.json of the single-device layout (made by
+#: ``single_device_layout``, which the next open would move into the journal), or the
+#: target's digest file (saved under its new hash).
+MARKER = "marker"
+SINGLE_IMPORTS = "single-device imports.json"
+SINGLE_STATE = "single-device state.json"
+DIGEST = "digest"
+STATUS_VALUE = "changes/{mark!r}: ops[0]: field 'o' or 'n' is not a status value"
+
+#: name → (where, how to damage it, the problem the commands and doctor name).
+#: ``{pid}``/``{pid_g}``/``{hash}``/``{HASH}``/``{entry}``, and the journal keys
+#: ``{mark!r}``/``{note!r}``/``{tag!r}``/``{undo!r}``/``{imported!r}`` are filled in.
 DAMAGED_DOCUMENTS: dict[str, tuple[str, Mutation, str]] = {
+    # this device's journal
+    "status unknown": (
+        JOURNAL,
+        lambda d, t: _op(d, t.mark)["n"].update(status="done"),
+        STATUS_VALUE,
+    ),
+    "status is a number": (JOURNAL, lambda d, t: _op(d, t.mark).update(n=1), STATUS_VALUE),
+    "status lacks a field": (
+        JOURNAL,
+        lambda d, t: _op(d, t.mark)["n"].pop("read_at"),
+        STATUS_VALUE,
+    ),
+    "tag value not a bool": (
+        JOURNAL,
+        lambda d, t: _op(d, t.tag).update(n="yes"),
+        "changes/{tag!r}: ops[0]: field 'o' or 'n' is not a tag value",
+    ),
+    "note is null": (
+        JOURNAL,
+        lambda d, t: _op(d, t.note).update(n=None),
+        "changes/{note!r}: ops[0]: field 'o' or 'n' is not a note value",
+    ),
+    "note base not stamps": (
+        JOURNAL,
+        lambda d, t: _op(d, t.note).update(b=[[1, 2]]),
+        "changes/{note!r}: field 'ops[0].b' is not a stamp",
+    ),
+    "op of an unknown field": (
+        JOURNAL,
+        lambda d, t: _op(d, t.mark).update(f="colour"),
+        "changes/{mark!r}: ops[0]: field 'f' is not status, note or tag:<name>",
+    ),
+    "op paper id not hex": (
+        JOURNAL,
+        lambda d, t: _op(d, t.mark).update(p=t.pid[:-1] + "g"),
+        "changes/{mark!r}: ops[0]: field 'p' is not a paper id",
+    ),
+    "op is text": (
+        JOURNAL,
+        lambda d, t: d["changes"][t.mark].update(ops=["read"]),
+        "changes/{mark!r}: ops[0] is not an object",
+    ),
+    "ops is an object": (
+        JOURNAL,
+        lambda d, t: d["changes"][t.mark].update(ops={}),
+        "changes/{mark!r}: field 'ops' is not a list",
+    ),
+    "entry key not a stamp": (
+        JOURNAL,
+        lambda d, t: _rename(d["changes"], t.mark, "one"),
+        "changes/'one': key is not a stamp (wall.counter)",
+    ),
+    "entry is text": (
+        JOURNAL,
+        lambda d, t: d["changes"].update({t.mark: "read"}),
+        "changes/{mark!r}: is not an object",
+    ),
+    "entry kind unknown": (
+        JOURNAL,
+        lambda d, t: d["changes"][t.mark].update(kind="edit"),
+        "changes/{mark!r}: field 'kind' is not one of change, history, import, redo, "
+        "snapshot, undo",
+    ),
+    "entry time is a number": (
+        JOURNAL,
+        lambda d, t: d["changes"][t.mark].update(at=5),
+        "changes/{mark!r}: field 'at' is not a time",
+    ),
+    "undo without of": (
+        JOURNAL,
+        lambda d, t: d["changes"][t.undo].pop("of"),
+        "changes/{undo!r}: field 'of' belongs to an undo or redo, and only there",
+    ),
+    "undo of text": (
+        JOURNAL,
+        lambda d, t: d["changes"][t.undo].update(of="the tag"),
+        "changes/{undo!r}: field 'of' is not a stamp",
+    ),
+    "a change with of": (
+        JOURNAL,
+        lambda d, t: d["changes"][t.mark].update(of=[1, 0]),
+        "changes/{mark!r}: field 'of' belongs to an undo or redo, and only there",
+    ),
+    "import without hash": (
+        JOURNAL,
+        lambda d, t: d["changes"][t.imported]["import"].pop("hash"),
+        "changes/{imported!r}: field 'import.hash' is not a digest file's name",
+    ),
+    "import name empty": (
+        JOURNAL,
+        lambda d, t: d["changes"][t.imported]["import"].update(name=""),
+        "changes/{imported!r}: field 'import.name' is not a short text",
+    ),
+    "import date is a number": (
+        JOURNAL,
+        lambda d, t: d["changes"][t.imported]["import"].update(date=13),
+        "changes/{imported!r}: field 'import.date' is not a date or null",
+    ),
+    "a change with an import": (
+        JOURNAL,
+        lambda d, t: _give_import(d, t),
+        "changes/{mark!r}: field 'import' belongs to an import, and only there",
+    ),
+    "changes table is a list": (
+        JOURNAL,
+        lambda d, t: d.update(changes=list(d["changes"].values())),
+        "table 'changes' is not an object of entries",
+    ),
+    "device id not hex": (
+        JOURNAL,
+        lambda d, t: d["device"]["device"].update(id="my phone"),
+        "device/device: field 'id' is not a device id (16 hex characters)",
+    ),
+    "no device table": (
+        JOURNAL,
+        lambda d, t: d.pop("device"),
+        "table 'device' must hold one document, 'device'",
+    ),
+    "journal of another kind": (
+        JOURNAL,
+        lambda d, t: d["meta"]["schema"].update(kind="state"),
+        "holds 'state' data, expected 'journal'",
+    ),
+    # state.json, the marker of the journal layout
+    "marker with a table that is a list": (
+        MARKER,
+        lambda d, t: d.update(history=[]),
+        "table 'history' is an empty list, expected an object of documents",
+    ),
+    "marker with a state that is text": (
+        MARKER,
+        lambda d, t: d.update(state={t.pid: "read"}),
+        'state/{pid}: the document is "read" (text), expected an object',
+    ),
+    "marker of another kind": (
+        MARKER,
+        lambda d, t: d["meta"]["schema"].update(kind="imports"),
+        "holds 'imports' data, expected 'state'",
+    ),
+    # imports.json of the single-device layout
     "seq is text": (
-        "imports.json",
+        SINGLE_IMPORTS,
         lambda d, t: d["imports"][t.hash].update(seq="3"),
         "imports/{hash}: field 'seq' is \"3\" (text), expected a whole number",
     ),
     "seq is true": (
-        "imports.json",
+        SINGLE_IMPORTS,
         lambda d, t: d["imports"][t.hash].update(seq=True),
         "imports/{hash}: field 'seq' is true, expected a whole number",
     ),
     "digest id missing": (
-        "imports.json",
+        SINGLE_IMPORTS,
         lambda d, t: d["imports"][t.hash].pop("digest"),
         "imports/{hash}: field 'digest' is missing, expected a digest id",
     ),
-    "import date is a number": (
-        "imports.json",
+    "single-device import date is a number": (
+        SINGLE_IMPORTS,
         lambda d, t: d["imports"][t.hash].update(date=13),
         "imports/{hash}: field 'date' is 13 (a number), expected text or null",
     ),
     "import key not a file name": (
-        "imports.json",
+        SINGLE_IMPORTS,
         lambda d, t: _rename(d["imports"], t.hash, t.hash.upper()),
         "imports/{HASH}: not a digest file's name (32 lowercase hex characters)",
     ),
     "two imports with one seq": (
-        "imports.json",
+        SINGLE_IMPORTS,
         lambda d, t: _same_seq(d),
         "imports: two imports have the same 'seq'",
     ),
     "imports table is a list": (
-        "imports.json",
+        SINGLE_IMPORTS,
         lambda d, t: d.update(imports=list(d["imports"].values())),
         "table 'imports' is a list of 5 items, expected an object of documents",
     ),
-    "title is a number": (
-        "digest",
-        lambda d, t: d["papers"][t.entry].update(title=123),
-        "papers/{entry}: field 'title' is 123 (a number), expected text",
-    ),
-    "abstract missing": (
-        "digest",
-        lambda d, t: d["papers"][t.entry].pop("abstract"),
-        "papers/{entry}: field 'abstract' is missing, expected text",
-    ),
-    "links is text": (
-        "digest",
-        lambda d, t: d["papers"][t.entry].update(links="https://x.org"),
-        "papers/{entry}: field 'links' is \"https://x.org\" (text), expected a list of text",
-    ),
-    "fetched is text": (
-        "digest",
-        lambda d, t: d["digest"]["info"].update(fetched="no"),
-        "digest/info: field 'fetched' is \"no\" (text), expected true or false",
-    ),
-    "no digest info": (
-        "digest",
-        lambda d, t: d.update(digest={}),
-        "table 'digest' must hold one document, 'info'",
-    ),
-    "digest file of another kind": (
-        "digest",
-        lambda d, t: d["meta"]["schema"].update(kind="state"),
-        "holds 'state' data, expected 'digest'",
-    ),
+    # state.json of the single-device layout
     "tags are numbers": (
-        "state.json",
+        SINGLE_STATE,
         lambda d, t: d["state"][t.pid].update(tags=["ok", 2]),
         "state/{pid}: field 'tags[1]' is 2 (a number), expected text",
     ),
     "tags is text": (
-        "state.json",
+        SINGLE_STATE,
         lambda d, t: d["state"][t.pid].update(tags="ml"),
         "state/{pid}: field 'tags' is \"ml\" (text), expected a list of text",
     ),
-    "note is null": (
-        "state.json",
+    "state note is null": (
+        SINGLE_STATE,
         lambda d, t: d["state"][t.pid].update(note=None),
         "state/{pid}: field 'note' is null, expected text",
     ),
-    "status is a number": (
-        "state.json",
+    "state status is a number": (
+        SINGLE_STATE,
         lambda d, t: d["state"][t.pid].update(status=1),
         "state/{pid}: field 'status' is 1 (a number), "
         "expected new, later, read, skipped or snoozed",
     ),
-    "status unknown": (
-        "state.json",
+    "state status unknown": (
+        SINGLE_STATE,
         lambda d, t: d["state"][t.pid].update(status="done"),
         "state/{pid}: field 'status' is \"done\" (text), "
         "expected new, later, read, skipped or snoozed",
     ),
     "read is text in an earlier schema": (
-        "state.json",
+        SINGLE_STATE,
         lambda d, t: _schema_2_read(d, t.pid, "yes"),
         "state/{pid}: field 'read' is \"yes\" (text), expected true or false",
     ),
     "state is text": (
-        "state.json",
+        SINGLE_STATE,
         lambda d, t: d["state"].update({t.pid: "read"}),
         'state/{pid}: the document is "read" (text), expected an object',
     ),
     "state id not hex": (
-        "state.json",
+        SINGLE_STATE,
         lambda d, t: _rename(d["state"], t.pid, t.pid[:-1] + "g"),
         "state/{pid_g}: the id is not a paper id (12 lowercase hex characters)",
     ),
     "history key": (
-        "state.json",
+        SINGLE_STATE,
         lambda d, t: _rename(d["history"], "1", "one"),
         "history/one: key is not a whole number (an undo step's number)",
     ),
     "undo step without after": (
-        "state.json",
+        SINGLE_STATE,
         lambda d, t: _old_step_without_after(d, t.pid),
         "history/1: field 'after' is missing, expected an object of paper states",
     ),
     "change of an unknown field": (
-        "state.json",
+        SINGLE_STATE,
         lambda d, t: d["history"]["1"].update(changes={t.pid: {"colour": ["red", "blue"]}}),
         "history/1: field 'changes.{pid}.colour' is not a reading-state field "
         "(status, tags, note, read_at, decided_at, snoozed_until, resurfaced, updated)",
     ),
     "change of the wrong type": (
-        "state.json",
+        SINGLE_STATE,
         lambda d, t: d["history"]["1"].update(changes={t.pid: {"status": ["new", 1]}}),
         "history/1: field 'changes.{pid}.status[1]' is 1 (a number), "
         "expected new, later, read, skipped or snoozed",
     ),
     "history table is a list": (
-        "state.json",
+        SINGLE_STATE,
         lambda d, t: d.update(history=[]),
         "table 'history' is an empty list, expected an object of documents",
+    ),
+    # digest files
+    "title is a number": (
+        DIGEST,
+        lambda d, t: d["papers"][t.entry].update(title=123),
+        "papers/{entry}: field 'title' is 123 (a number), expected text",
+    ),
+    "abstract missing": (
+        DIGEST,
+        lambda d, t: d["papers"][t.entry].pop("abstract"),
+        "papers/{entry}: field 'abstract' is missing, expected text",
+    ),
+    "links is text": (
+        DIGEST,
+        lambda d, t: d["papers"][t.entry].update(links="https://x.org"),
+        "papers/{entry}: field 'links' is \"https://x.org\" (text), expected a list of text",
+    ),
+    "fetched is text": (
+        DIGEST,
+        lambda d, t: d["digest"]["info"].update(fetched="no"),
+        "digest/info: field 'fetched' is \"no\" (text), expected true or false",
+    ),
+    "no digest info": (
+        DIGEST,
+        lambda d, t: d.update(digest={}),
+        "table 'digest' must hold one document, 'info'",
+    ),
+    "digest file of another kind": (
+        DIGEST,
+        lambda d, t: d["meta"]["schema"].update(kind="state"),
+        "holds 'state' data, expected 'digest'",
     ),
 }
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory, digest_paths: list[Path]) -> Path:
-    return make_library(tmp_path_factory.mktemp("doctor") / "lib", digest_paths).data_dir
+    """make_library's library, with its first paper (read) tagged and the tag undone: its
+    journal holds imports, a change of each field (status, note, tag) and an undo."""
+    library = make_library(tmp_path_factory.mktemp("doctor") / "lib", digest_paths)
+    assert library.tag([library.ordered()[0]], add=["ml"]) is not None
+    assert library.undo() is not None
+    return library.data_dir
 
 
-@pytest.mark.parametrize("damage", [pytest.param(None, id="undamaged"), *DAMAGED_DOCUMENTS])
+def journal_keys(path: Path, digest_hash: str) -> dict[str, str]:
+    """The keys of the template's journal entries a damage is done to (see :class:`Target`)."""
+    changes: dict[str, dict[str, Any]] = orjson.loads(path.read_bytes())["changes"]
+
+    def key(test: Callable[[dict[str, Any]], bool]) -> str:
+        (found,) = [k for k, entry in changes.items() if test(entry)]
+        return found
+
+    return {
+        "mark": key(lambda e: e["kind"] == "change" and e["label"].startswith("mark ")),
+        "note": key(lambda e: e["kind"] == "change" and e["label"] == "edit note"),
+        "tag": key(lambda e: e["kind"] == "change" and e["label"].startswith("tag ")),
+        "undo": key(lambda e: e["kind"] == "undo"),
+        "imported": key(lambda e: e.get("import", {}).get("hash") == digest_hash),
+    }
+
+
+def single_device_state(library: Library) -> dict[str, Any]:
+    """The library's reading state as the single-device layout held it (state.json schema
+    4): its papers' states, and two undo steps: marking the first paper read, the note."""
+    stateful = library.stateful()
+    first, second = library.ordered()[:2]
+    read = stateful[first]
+    return {
+        "meta": {"schema": {"version": 4, "kind": "state"}},
+        "state": {pid: state.to_doc() for pid, state in stateful.items()},
+        "history": {
+            "1": {
+                "label": "mark 1 paper read",
+                "at": read.decided_at,
+                "undone": False,
+                "changes": {
+                    first: {
+                        "status": ["new", "read"],
+                        "read_at": [None, read.read_at],
+                        "decided_at": [None, read.decided_at],
+                    }
+                },
+            },
+            "2": {
+                "label": "edit note",
+                "at": stateful[second].updated,
+                "undone": False,
+                "changes": {second: {"note": ["", NOTE]}},
+            },
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(None, id="undamaged"),
+        pytest.param(SINGLE_STATE, id="undamaged single-device layout"),
+        *DAMAGED_DOCUMENTS,
+    ],
+)
 def test_commands_refuse_what_doctor_reports(
     capsys: pytest.CaptureFixture[str], template: Path, tmp_path: Path, damage: str | None
 ) -> None:
     """A damaged document: every command refuses with the line doctor reports, nothing changes."""
-    data_dir = Path(shutil.copytree(template, tmp_path / "lib"))
+    data_dir = copy_library(template, tmp_path / "lib")
     library = Library(data_dir)
-    pid = library.ordered()[0]  # read, in both undo steps' changes
+    pid = library.ordered()[0]  # read, then tagged and the tag undone
     record, entry = home(library, pid)
-    target = Target(pid, record.hash, str(entry + 1))
-    if damage is None:  # the same files, rewritten: healthy, and every command works
-        name, mutate, expected = "state.json", lambda d, t: None, ""
+    keys = journal_keys(journal_file(data_dir), record.hash)
+    target = Target(pid, record.hash, str(entry + 1), **keys)
+    if damage in (None, SINGLE_STATE):  # the same files, rewritten: healthy, every command works
+        where, mutate, expected = damage or JOURNAL, lambda d, t: None, ""
     else:
-        name, mutate, expected = DAMAGED_DOCUMENTS[damage]
+        where, mutate, expected = DAMAGED_DOCUMENTS[damage]
     expected = expected.format(
-        pid=pid, PID=pid.upper(), pid_g=pid[:-1] + "g", hash=record.hash,
-        HASH=record.hash.upper(), entry=target.entry,
+        pid=pid, pid_g=pid[:-1] + "g", hash=record.hash, HASH=record.hash.upper(),
+        entry=target.entry, **keys,
     )  # fmt: skip
-    if name == "digest":
+    if where in (SINGLE_IMPORTS, SINGLE_STATE):
+        single_device_layout(data_dir, single_device_state(library))
+    if where == DIGEST:
         data = orjson.loads(contents.path_of(data_dir, record.hash).read_bytes())
         mutate(data, target)
         path = replace_digest_file(data_dir, record.hash, data)
         shown = f"digests/{path.name}"
     else:
-        path = data_dir / name
+        path = {
+            JOURNAL: journal_file(data_dir),
+            MARKER: data_dir / STATE_FILE,
+            SINGLE_IMPORTS: data_dir / IMPORTS_FILE,
+            SINGLE_STATE: data_dir / STATE_FILE,
+        }[where]
         data = orjson.loads(path.read_bytes())
         mutate(data, target)
         path.write_bytes(orjson.dumps(data))
-        shown = name
+        shown = path.name
+        # Only the journal is saved more than once; the others never had a .bak.
+        assert backup_path(path).exists() == (where == JOURNAL)
     before = snapshot(data_dir)
 
+    if damage in (None, SINGLE_STATE):
+        code, lines, err = doctor(capsys, data_dir)
+        assert (code, err, problems(lines)) == (0, "", [])
+        assert snapshot(data_dir) == before
     for args in (["list"], ["show", pid], ["mark", pid, "--unread"], ["export"]):
         code = main(["--data-dir", str(data_dir), *args])
         out, err = capsys.readouterr()
-        if damage is None:
+        if damage in (None, SINGLE_STATE):
             assert (code, err) == (0, ""), args
             continue
         assert (code, out) == (1, ""), args
         assert err.startswith(f"readinglist: {path}: {expected}; the file was left untouched. ")
         assert err.count("\n") == 1, args
-        if name != "digest":
+        if where == JOURNAL:
             assert f"cp '{path}.bak' '{path}'" in err, args
+        elif where != DIGEST:
+            assert f"no backup exists; move '{path}' aside" in err, args
         assert snapshot(data_dir) == before, args
 
     code, lines, err = doctor(capsys, data_dir)
-    if damage is None:
+    if damage in (None, SINGLE_STATE):
         assert (code, err, problems(lines)) == (0, "", [])
         assert lines[-1] == f"healthy: {data_dir}"
+        assert not (data_dir / IMPORTS_FILE).exists()  # moved into the journal
+        opened = Library(data_dir)
+        assert opened.state(pid).status == "new"
+        assert opened.stateful().keys() == library.stateful().keys()
+        assert NOTE in {state.note for state in opened.stateful().values()}
         return
     assert code == 1 and snapshot(data_dir) == before
     (problem,) = problems(lines)
-    if name == "digest":
+    if where == DIGEST:
         assert problem == f"problem: {shown}: {expected}; {listed_for(record)}; {RESTORE_A_COPY}"
-    else:
+    elif where == JOURNAL:
         assert problem.startswith(f"problem: {shown}: {expected}; {shown}.bak (saved ")
         assert problem.endswith(" is valid and can replace it")
+    else:
+        assert problem == (
+            f"problem: {shown}: {expected}; no valid backup; move it aside to start afresh, "
+            "or repair it by hand"
+        )
 
 
 # ------------------------------------------------------------------ core bugs
@@ -911,7 +1425,7 @@ def test_a_folder_below_a_file(
 def test_a_folder_that_cannot_be_read(
     capsys: pytest.CaptureFixture[str], template: Path, tmp_path: Path, mode: int
 ) -> None:
-    data_dir = Path(shutil.copytree(template, tmp_path / "lib"))
+    data_dir = copy_library(template, tmp_path / "lib")
     digest = tmp_path / "digest.txt"
     digest.write_text("A Paper Title\nIts abstract.\n")
     before = snapshot(data_dir)
