@@ -113,6 +113,7 @@ def diagnose(data_dir: Path, device: Device | None = None) -> list[Finding]:
         )
     others = Journals(data_dir / JOURNALS_DIR, own.name)
     others.reload()
+    others.readable()  # decodes (checks) each one: a damaged one is a finding
     findings += _check_journals(data_dir, others, loaded.get("journal"), device)
     single = "imports" in loaded or bool(
         loaded.get("state", {}).get("state") or loaded.get("state", {}).get("history")
@@ -133,7 +134,7 @@ def diagnose(data_dir: Path, device: Device | None = None) -> list[Finding]:
     elif "journal" in loaded:
         merger = Merger(device.id)
         merger.add(journal.decode(loaded["journal"])[2])
-        for other in others.files.values():
+        for other in others.readable():
             merger.add(other.entries)
         records = import_records(merger, data_dir)
         digest_findings, known = _check_digest_files(data_dir, records, "the journals")

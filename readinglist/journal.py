@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -361,9 +361,13 @@ class Merger:
     imports) are new objects, never views of its own.
     """
 
-    def __init__(self, device: str) -> None:
+    def __init__(self, device: str, load: Callable[[], Iterable[Entry]] | None = None) -> None:
+        """``load``: where the entries merged so far come from, when the merge was restored
+        from :meth:`export` without them (they are read only if undo or compaction need
+        them)."""
         self.device = device
-        self.entries: dict[Stamp, Entry] = {}
+        self._entries: dict[Stamp, Entry] | None = {} if load is None else None
+        self._load = load
         self.names: dict[str, str] = {}
         self._papers: dict[str, _Paper] = {}
         self._imports: dict[str, Imported] = {}
@@ -372,10 +376,12 @@ class Merger:
     def add(self, entries: Iterable[Entry]) -> set[str]:
         """Merge ``entries``; the papers whose state may have changed."""
         touched: set[str] = set()
+        known = self._entries
         for entry in entries:
-            if entry.stamp in self.entries:
-                continue
-            self.entries[entry.stamp] = entry
+            if known is not None:  # else not loaded: merging an entry again changes nothing
+                if entry.stamp in known:
+                    continue
+                known[entry.stamp] = entry
             if self.latest is None or entry.stamp > self.latest:
                 self.latest = entry.stamp
             if entry.record is not None:
@@ -414,6 +420,53 @@ class Merger:
         if known is None or stamp > known[0]:
             paper.fields[op.field] = (stamp, position, op.new)
 
+    @property
+    def entries(self) -> dict[Stamp, Entry]:
+        """Every entry merged, by stamp."""
+        if self._entries is None:
+            self._entries = {}
+            for entry in self._load() if self._load else ():
+                self._entries.setdefault(entry.stamp, entry)
+        return self._entries
+
+    @entries.setter
+    def entries(self, entries: dict[Stamp, Entry]) -> None:
+        self._entries = entries
+
+    def export(self) -> tuple[Any, ...]:
+        """The merge as plain data (see :meth:`restore`), without the entries."""
+        papers = {
+            pid: (
+                paper.fields,
+                {s: (v.text, v.base, v.at) for s, v in paper.notes.items()},
+                tuple(paper.based),
+                paper.latest,
+            )
+            for pid, paper in self._papers.items()
+        }
+        imports = {
+            h: (i.stamp, i.hash, i.digest, i.name, i.date, i.at) for h, i in self._imports.items()
+        }
+        return (papers, imports, self.latest, self.names)
+
+    @classmethod
+    def restore(
+        cls, device: str, data: tuple[Any, ...], load: Callable[[], Iterable[Entry]]
+    ) -> Merger:
+        """The merge :meth:`export` gave (``load``: where its entries are, if needed)."""
+        papers, imports, latest, names = data
+        merger = cls(device, load)
+        for pid, (fields, notes, based, newest) in papers.items():
+            merger._papers[pid] = _Paper(
+                fields,
+                {s: NoteVersion(s, *version) for s, version in notes.items()},
+                set(based),
+                newest,
+            )
+        merger._imports = {h: Imported(*fields) for h, fields in imports.items()}
+        merger.latest, merger.names = latest, names
+        return merger
+
     # ----------------------------------------------------------------- reading
 
     def imports(self) -> list[Imported]:
@@ -441,10 +494,15 @@ class Merger:
             return EMPTY_STATE
         status = paper.fields.get("status")
         values = status[2] if status else EMPTY_STATUS
-        tags = sorted(
-            (stamp, position, name[len(TAG_PREFIX) :])
-            for name, (stamp, position, present) in paper.fields.items()
-            if present and name != "status"  # the one field that is not a tag
+        fields = paper.fields
+        tags = (
+            sorted(
+                (stamp, position, name[len(TAG_PREFIX) :])
+                for name, (stamp, position, present) in fields.items()
+                if present and name != "status"  # the one field that is not a tag
+            )
+            if len(fields) > ("status" in fields)
+            else ()
         )
         note = self.note(pid) if paper.notes else ""
         if not tags and not note and values == EMPTY_STATUS:
@@ -520,6 +578,9 @@ class Merger:
             stamp, value = self.value(op.pid, op.field)
             if stamp is not None and stamp[2] != self.device:
                 left += 1  # another device wrote it last (None: nobody, it is at its default)
+                continue
+            if op.field == NOTE and len(self.heads(op.pid)) > 1:
+                left += 1  # in conflict with another device's edit: the reader settles it
                 continue
             if op.field == "status":  # a carried-over undo step names only what it changed
                 back = {**value, **back}

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,16 @@ from readinglist.reading import MIN_PREFIX as MIN_PREFIX
 from readinglist.reading import Reading, ReadModel
 from readinglist.reports import Change, FileReport, ImportReport
 from readinglist.search import SearchEngine
-from readinglist.storage import CATALOG_FILE, DIGESTS_DIR, Signature, Store, file_signature
+from readinglist.storage import (
+    CATALOG_FILE,
+    DIGESTS_DIR,
+    JOURNALS_DIR,
+    Signature,
+    Store,
+    file_signature,
+    load_merged,
+    save_merged,
+)
 
 #: A digest to import: a file (a text digest or a saved API response, told apart by content),
 #: a name and its bytes (stdin), or a day fetched from the Daily Papers API.
@@ -630,6 +640,24 @@ class Library(Reading):
             if reloaded:
                 self._rebuild(reloaded)
             yield
+        # What this change saved is merged already: the next open need not merge again.
+        self._save_merged(self.merger)
+
+    def _save_merged(self, merger: Merger) -> None:
+        """Save the merge for the next open, if the lock is free now (never waits); not in
+        a library folder nothing has created yet (an open only reads)."""
+        if not (self.data_dir / JOURNALS_DIR).is_dir():
+            return
+        with contextlib.suppress(StorageError), self.store.lock.attempt() as free:
+            if free:
+                save_merged(self.data_dir, self.store.merge_key(), merger.export())
+
+    def _entries(self) -> list[Entry]:
+        """Every journal's entries (what a merge restored from its saved copy lacks)."""
+        return [
+            *self.store.own_entries(),
+            *(e for f in self.store.others.readable() for e in f.entries),
+        ]
 
     def _resync(self) -> None:
         """After a failed save (nothing was saved): make memory match the disk again.
@@ -649,7 +677,17 @@ class Library(Reading):
         """
         if "journals" not in kinds:
             return  # state.json only marks the layout: nothing is derived from it
-        merger = self.merger = merged(self.data_dir, self.store)
+        key = self.store.merge_key()
+        saved = load_merged(self.data_dir, key)
+        merger = None
+        if saved is not None:
+            with contextlib.suppress(TypeError, ValueError, KeyError, IndexError):
+                # The loader holds the store, not this Library: no cycle to keep it alive.
+                merger = Merger.restore(self.device.id, saved, partial(all_entries, self.store))
+        if merger is None:
+            merger = merged(self.data_dir, self.store)
+            self._save_merged(merger)
+        self.merger = merger
         self._open_catalog()
         self._states = merger.states()
         # Only papers we have count (state may outlive a paper restored from a backup).
@@ -677,14 +715,19 @@ def import_records(merger: Merger, data_dir: Path) -> tuple[ImportRecord, ...]:
     )
 
 
+def all_entries(store: Store) -> list[Entry]:
+    """Every readable journal's entries (what a merge restored from its saved copy lacks)."""
+    return [*store.own_entries(), *(e for f in store.others.readable() for e in f.entries)]
+
+
 def merged(data_dir: Path, store: Store) -> Merger:
     """The merge of every readable journal in ``store`` (this device's and the others')."""
     merger = Merger(store.device.id)
     merger.add(store.own_entries())
-    for other in store.others.files.values():
-        if other.device:
-            merger.names.setdefault(other.device, other.name)
-            merger.add(other.entries)
+    for other in store.others.readable():
+        assert other.device is not None
+        merger.names.setdefault(other.device, other.name)
+        merger.add(other.entries)
     merger.names[store.device.id] = store.device.name
     return merger
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import marshal
 import os
 import shutil
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -68,7 +68,10 @@ JOURNALS_DIR = "journals"
 MAX_JOURNAL_BYTES = 256 * 1024 * 1024
 #: What sync engines need not carry (derived, per process, or per device), written once
 #: as ``.stignore`` (Syncthing) and ``.gitignore`` (git) in a new library folder.
-IGNORED = ("catalog.bin", "lock", "*.tmp", "*.bak", "*.corrupt-*")
+IGNORED = ("catalog.bin", "journals.cache", "lock", "*.tmp", "*.bak", "*.corrupt-*")
+#: The merge of the journals as this device last made it (derived: see :func:`load_merged`).
+MERGED_FILE = "journals.cache"
+_MERGED_MAGIC = b"readinglist merged 1\n"
 #: The title index of the layout before digest files; removed by the upgrade.
 INDEX_FILE = "index.cache"
 
@@ -142,7 +145,7 @@ def temp_files(path: Path) -> list[Path]:
 def leftover_temp_files(data_dir: Path) -> list[Path]:
     """Temp files of unfinished saves: of either library file or of the catalog, and of
     digest files whose writer is no longer running."""
-    names = [name for name, _ in LIBRARY_FILES] + [CATALOG_FILE]
+    names = [name for name, _ in LIBRARY_FILES] + [CATALOG_FILE, MERGED_FILE]
     saves = [tmp for name in names for tmp in temp_files(data_dir / name)]
     saves += sorted((data_dir / JOURNALS_DIR).glob(".*.json.*.tmp"))
     # Digest files are written outside the lock: a temp file there may be a running
@@ -438,43 +441,79 @@ class AtomicJSONStorage(Storage):
 
 
 class JournalStorage(AtomicJSONStorage):
-    """This device's journal: checked by decoding it, and the entries kept, since every
-    open needs them (decoding 10k changes twice cost ~0.5 s of each ``mark``)."""
+    """This device's journal. Its documents are checked by decoding them, which is left
+    until something needs the entries: an open whose merged state is cached (see
+    :mod:`readinglist.journal`) needs none (decoding 10k changes: ~0.2 s of each ``mark``).
+    """
 
     def __init__(self, path: str, kind: str) -> None:
         super().__init__(path, kind)
-        self.entries: list[Entry] = []
+        self._entries: list[Entry] | None = None
 
     def reload(self) -> None:
         signature = file_signature(self.path)
         data, _ = load_versioned(self.path, self.kind, check=False)
-        try:
-            self.entries = journal.decode(data)[2]
-        except journal.JournalError as error:
-            raise LibraryCorrupt(self.path, str(error)) from None
-        self._data, self._signature = data, signature
+        self._data, self._signature, self._entries = data, signature, None
         self.upgraded_from = None
+
+    @property
+    def entries(self) -> list[Entry]:
+        """The entries, decoded (and so checked) on first use."""
+        if self._entries is None:
+            try:
+                self._entries = journal.decode(self.read())[2]
+            except journal.JournalError as error:
+                raise LibraryCorrupt(self.path, str(error)) from None
+        return self._entries
+
+    def added(self, entries: list[Entry], *, replace: bool) -> None:
+        """Keep the decoded entries in step with what was added to the documents."""
+        if replace:
+            self._entries = list(entries)
+        elif self._entries is not None:
+            self._entries = [*self._entries, *entries]
 
     def forget(self) -> None:
         super().forget()
-        self.entries = []
+        self._entries = None
 
 
-@dataclass(frozen=True, slots=True)
 class JournalFile:
-    """Another journal file in the folder as last read: its entries, or why it was skipped
-    (a copy the sync engine has not finished, another program's file)."""
+    """Another journal file in the folder as last read: whose it is, and its entries,
+    decoded on first use; or why it is skipped (a copy the sync engine has not finished,
+    another program's file)."""
 
-    signature: Signature
-    device: str | None = None
-    name: str = ""
-    entries: tuple[Entry, ...] = ()
-    problem: str | None = None
+    __slots__ = ("_data", "_entries", "device", "name", "path", "problem", "signature")
+
+    def __init__(
+        self,
+        path: Path,
+        signature: Signature,
+        device: str | None = None,
+        name: str = "",
+        data: Data | None = None,
+        problem: str | None = None,
+    ) -> None:
+        self.path, self.signature, self.device, self.name = path, signature, device, name
+        self.problem = problem
+        self._data = data
+        self._entries: tuple[Entry, ...] | None = None if data is not None else ()
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        """Its entries; a file whose documents are damaged becomes one with a problem."""
+        if self._entries is None:
+            try:
+                self._entries = tuple(journal.decode(self._data or {})[2])
+            except journal.JournalError as error:
+                self.device, self.problem, self._entries = None, str(error), ()
+            self._data = None
+        return self._entries
 
 
-def read_journal(path: Path) -> tuple[str, str, list[Entry]]:
-    """(device id, device name, entries) of one journal file; :class:`LibraryCorrupt` or
-    :class:`StorageError` say what is wrong."""
+def read_journal_file(path: Path) -> Data:
+    """One journal file, parsed and of the right kind and schema (its documents are not
+    checked: :func:`journal.decode` does that)."""
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_JOURNAL_BYTES + 1)
@@ -482,7 +521,13 @@ def read_journal(path: Path) -> tuple[str, str, list[Entry]]:
         raise StorageError(f"{path}: cannot read ({error.strerror or error})") from None
     if len(raw) > MAX_JOURNAL_BYTES:
         raise LibraryCorrupt(path, f"larger than {MAX_JOURNAL_BYTES:,} bytes; not a journal")
-    data = check_schema(path, raw, "journal")
+    return check_schema(path, raw, "journal")
+
+
+def read_journal(path: Path) -> tuple[str, str, list[Entry]]:
+    """(device id, device name, entries) of one journal file; :class:`LibraryCorrupt` or
+    :class:`StorageError` say what is wrong."""
+    data = read_journal_file(path)
     try:
         return journal.decode(data)
     except journal.JournalError as error:
@@ -518,15 +563,23 @@ class Journals:
             if known is not None and known.signature == signature:
                 files[name] = known
                 continue
+            path = self.folder / name
             try:
-                device, device_name, entries = read_journal(self.folder / name)
+                data = read_journal_file(path)
+                device, device_name = journal.device_of(data)
             except LibraryCorrupt as error:
-                files[name] = JournalFile(signature, problem=error.problem)
+                files[name] = JournalFile(path, signature, problem=error.problem)
             except StorageError as error:
-                files[name] = JournalFile(signature, problem=str(error))
+                files[name] = JournalFile(path, signature, problem=str(error))
+            except journal.JournalError as error:
+                files[name] = JournalFile(path, signature, problem=str(error))
             else:
-                files[name] = JournalFile(signature, device, device_name, tuple(entries))
+                files[name] = JournalFile(path, signature, device, device_name, data)
         self.files = files
+
+    def readable(self) -> list[JournalFile]:
+        """The files whose entries could be read (decoding them now if need be)."""
+        return [file for file in self.files.values() if file.device and file.entries]
 
 
 class Store:
@@ -596,23 +649,24 @@ class Store:
         for db in (self.state_db, self.journal_db):
             db.clear_cache()
 
+    def merge_key(self) -> tuple[Any, ...]:
+        """What the merge is made from: this device and the journal files as read."""
+        others = sorted((name, file.signature) for name, file in self.others.files.items())
+        return (self.device.id, self.journal_storage.signature, tuple(others))
+
     def own_entries(self) -> list[Entry]:
-        """This device's journal, decoded as it was read, with what was added since."""
-        storage = self.journal_storage
-        storage.read()
-        return list(storage.entries)
+        """This device's journal, decoded (checked), with what was added since."""
+        return list(self.journal_storage.entries)
 
     def append(self, entries: list[Entry], *, replace: bool = False) -> None:
         """Add ``entries`` to this device's journal (``replace``: they are all of it now)."""
         data = self.journal_storage.read()
         data["device"] = {"device": {"id": self.device.id, "name": self.device.name}}
         table = self.journal_db.table("changes")
-        storage = self.journal_storage
         if replace:
             table.truncate()
-            storage.entries = []
         table.insert_multiple(document(journal.encode_entry(e), e.key) for e in entries)
-        storage.entries = [*storage.entries, *entries]
+        self.journal_storage.added(entries, replace=replace)
 
     @contextlib.contextmanager
     def transaction(self, on_error: Callable[[], None] | None = None) -> Iterator[set[str]]:
@@ -667,6 +721,27 @@ class Store:
         Never waits: opening a library to read must not stall behind another writer.
         """
         return remove_temp_files(self.data_dir, self.lock)
+
+
+def load_merged(data_dir: Path, key: Any) -> Any:
+    """The merge saved for ``key`` (this device and the identity of every journal file it
+    was made from), or None. A copy from another device, a damaged file or one made from
+    other files never matches: it is only ever a shortcut, never an answer."""
+    try:
+        raw = (data_dir / MERGED_FILE).read_bytes()
+        if raw.startswith(_MERGED_MAGIC):
+            saved, payload = marshal.loads(raw[len(_MERGED_MAGIC) :])
+            return payload if saved == key else None
+    except (OSError, EOFError, ValueError, TypeError):
+        pass
+    return None
+
+
+def save_merged(data_dir: Path, key: Any, payload: Any) -> None:
+    """Best effort: without it the next open merges the journals again."""
+    with contextlib.suppress(StorageError, ValueError):
+        payload = _MERGED_MAGIC + marshal.dumps((key, payload))
+        atomic_write(data_dir / MERGED_FILE, payload, backup=False, sync=False)
 
 
 def journal_path(data_dir: Path, device: str) -> Path:

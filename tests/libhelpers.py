@@ -26,6 +26,7 @@ from readinglist.storage import (
     DIGESTS_DIR,
     IMPORTS_FILE,
     JOURNALS_DIR,
+    MERGED_FILE,
     SCHEMA_VERSION,
     STATE_FILE,
     journal_path,
@@ -82,11 +83,13 @@ def copy_library(template: Path, target: Path) -> Path:
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` (relative name → bytes), to prove nothing changed."""
+    """Every file under ``directory`` (relative name → bytes), to prove nothing changed;
+    but the saved merge of the journals (``journals.cache``), a shortcut any open may
+    rewrite for the journals it found, never an answer (and ignored unless it matches)."""
     return {
         str(p.relative_to(directory)): p.read_bytes()
         for p in sorted(directory.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != MERGED_FILE
     }
 
 

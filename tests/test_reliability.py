@@ -33,6 +33,7 @@ from readinglist.storage import (
     CATALOG_FILE,
     IMPORTS_FILE,
     JOURNALS_DIR,
+    MERGED_FILE,
     STATE_FILE,
     backup_path,
     leftover_temp_files,
@@ -706,6 +707,7 @@ def test_nothing_is_written_outside_the_data_dir(
         CATALOG_FILE,
         "digests",
         JOURNALS_DIR,
+        MERGED_FILE,
         "lock",
         STATE_FILE,
     ]

@@ -23,7 +23,7 @@ from readinglist import doctor, journal
 from readinglist.device import Device
 from readinglist.journal import Entry, Merger, Op
 from readinglist.library import Library
-from readinglist.storage import JOURNALS_DIR
+from readinglist.storage import JOURNALS_DIR, MERGED_FILE
 
 LAPTOP = Device("1" * 16, "laptop")
 DESKTOP = Device("2" * 16, "desktop")
@@ -381,3 +381,37 @@ def test_every_entry_a_device_writes_reads_back_the_same(entries: list[Entry]) -
     raw = orjson.loads(orjson.dumps(data))
     assert journal.problem(raw) is None
     assert journal.decode(raw)[2] == list({e.key: e for e in entries}.values())
+
+
+def test_the_saved_merge_is_only_a_shortcut(folders: tuple[Path, Path]) -> None:
+    """``journals.cache`` (the merge saved for the next open) gives what merging every
+    journal gives; one copied from the other device, damaged, or of other files is unused."""
+    laptop, desktop = folders
+    a, b = Library(laptop, LAPTOP), Library(desktop, DESKTOP)
+    first, second = a.ordered()[:2]
+    a.mark([first])
+    a.set_note(second, "laptop")
+    b.tag([first], add=["desk"])
+    b.set_note(second, "desk")
+    sync(laptop, desktop)
+    truth = listing(Library(laptop, LAPTOP))
+    cache = laptop / MERGED_FILE
+    assert cache.exists()
+    for payload in (
+        (desktop / MERGED_FILE).read_bytes(),  # the other device's, copied over
+        cache.read_bytes()[:40],  # cut short
+        b"readinglist merged 1\n" + b"\x00" * 50,  # garbage after the magic
+    ):
+        cache.write_bytes(payload)
+        assert listing(Library(laptop, LAPTOP)) == truth
+    cache.unlink()
+    assert listing(Library(laptop, LAPTOP)) == truth  # merged again, and saved
+    assert listing(Library(laptop, LAPTOP)) == truth  # from the saved merge
+    # Undo needs the entries a saved merge lacks: they are read then. The laptop's last
+    # change, its note, is in conflict with the desktop's: undo leaves both texts.
+    restored = Library(laptop, LAPTOP)
+    change = restored.undo()
+    assert change is not None and "nothing put back" in change.label
+    notes = {item["id"]: item["note"] for item in truth}
+    assert restored.state(second).note == notes[second] and "CONFLICT" in notes[second]
+    assert restored.undo() is not None and not restored.state(first).read
