@@ -650,7 +650,8 @@ class Library(Reading):
             return
         with contextlib.suppress(StorageError), self.store.lock.attempt() as free:
             if free:
-                save_merged(self.data_dir, self.store.merge_key(), merger.export())
+                payload = (merger.export(), self.store.others.headers())
+                save_merged(self.data_dir, self.store.merge_key(), payload)
 
     def _entries(self) -> list[Entry]:
         """Every journal's entries (what a merge restored from its saved copy lacks)."""
@@ -683,7 +684,9 @@ class Library(Reading):
         if saved is not None:
             with contextlib.suppress(TypeError, ValueError, KeyError, IndexError):
                 # The loader holds the store, not this Library: no cycle to keep it alive.
-                merger = Merger.restore(self.device.id, saved, partial(all_entries, self.store))
+                loader = partial(all_entries, self.store)
+                merger = Merger.restore(self.device.id, saved[0], loader)
+                self.store.others.prime(saved[1])
         if merger is None:
             merger = merged(self.data_dir, self.store)
             self._save_merged(merger)

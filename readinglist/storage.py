@@ -479,34 +479,60 @@ class JournalStorage(AtomicJSONStorage):
 
 
 class JournalFile:
-    """Another journal file in the folder as last read: whose it is, and its entries,
-    decoded on first use; or why it is skipped (a copy the sync engine has not finished,
-    another program's file)."""
+    """Another journal file in the folder: whose it is and its entries, each read on first
+    use (or known from a saved merge made from this very file, and then never read); or
+    why it is skipped (a copy the sync engine has not finished, another program's file)."""
 
-    __slots__ = ("_data", "_entries", "device", "name", "path", "problem", "signature")
+    __slots__ = ("_data", "_entries", "_header", "path", "signature")
 
     def __init__(
-        self,
-        path: Path,
-        signature: Signature,
-        device: str | None = None,
-        name: str = "",
-        data: Data | None = None,
-        problem: str | None = None,
+        self, path: Path, signature: Signature, known: tuple[str | None, str, str | None] | None
     ) -> None:
-        self.path, self.signature, self.device, self.name = path, signature, device, name
-        self.problem = problem
-        self._data = data
-        self._entries: tuple[Entry, ...] | None = None if data is not None else ()
+        self.path, self.signature = path, signature
+        #: (device id or None if unreadable, device name, problem or None)
+        self._header = known
+        self._data: Data | None = None
+        self._entries: tuple[Entry, ...] | None = None
+
+    def header(self) -> tuple[str | None, str, str | None]:
+        if self._header is None:
+            try:
+                self._data = read_journal_file(self.path)
+                self._header = (*journal.device_of(self._data), None)
+            except LibraryCorrupt as error:
+                self._header = (None, "", error.problem)
+            except StorageError as error:
+                self._header = (None, "", str(error))
+            except journal.JournalError as error:
+                self._header = (None, "", str(error))
+        return self._header
+
+    @property
+    def device(self) -> str | None:
+        return self.header()[0]
+
+    @property
+    def name(self) -> str:
+        return self.header()[1]
+
+    @property
+    def problem(self) -> str | None:
+        return self.header()[2]
 
     @property
     def entries(self) -> tuple[Entry, ...]:
         """Its entries; a file whose documents are damaged becomes one with a problem."""
         if self._entries is None:
+            if self.header()[0] is None:
+                self._entries = ()
+                return self._entries
             try:
-                self._entries = tuple(journal.decode(self._data or {})[2])
-            except journal.JournalError as error:
-                self.device, self.problem, self._entries = None, str(error), ()
+                if self._data is None:
+                    self._data = read_journal_file(self.path)
+                self._entries = tuple(journal.decode(self._data)[2])
+            except (StorageError, journal.JournalError) as error:
+                problem = error.problem if isinstance(error, LibraryCorrupt) else str(error)
+                self._header, self._entries = (None, "", problem), ()
             self._data = None
         return self._entries
 
@@ -557,25 +583,26 @@ class Journals:
         )
 
     def reload(self) -> None:
+        """Note which files are new or changed (each is read only when needed)."""
         files = {}
         for name, signature in self.listing().items():
-            known = self.files.get(name)
-            if known is not None and known.signature == signature:
-                files[name] = known
-                continue
-            path = self.folder / name
-            try:
-                data = read_journal_file(path)
-                device, device_name = journal.device_of(data)
-            except LibraryCorrupt as error:
-                files[name] = JournalFile(path, signature, problem=error.problem)
-            except StorageError as error:
-                files[name] = JournalFile(path, signature, problem=str(error))
-            except journal.JournalError as error:
-                files[name] = JournalFile(path, signature, problem=str(error))
-            else:
-                files[name] = JournalFile(path, signature, device, device_name, data)
+            file = self.files.get(name)
+            if file is None or file.signature != signature:
+                file = JournalFile(self.folder / name, signature, None)
+            files[name] = file
         self.files = files
+
+    def headers(self) -> dict[str, tuple[Signature, tuple[str | None, str, str | None]]]:
+        """Whose each file is, by name and identity (what :meth:`prime` takes back)."""
+        return {name: (file.signature, file.header()) for name, file in self.files.items()}
+
+    def prime(self, known: Mapping[str, Any]) -> None:
+        """Take whose each file is from :meth:`headers` saved earlier, for the files that
+        are still what they were then: those need not be read to know it."""
+        for name, file in self.files.items():
+            saved = known.get(name)
+            if file._header is None and saved is not None and saved[0] == file.signature:
+                file._header = saved[1]
 
     def readable(self) -> list[JournalFile]:
         """The files whose entries could be read (decoding them now if need be)."""
