@@ -180,20 +180,22 @@ def build_parser() -> argparse.ArgumentParser:
         "redo", help="redo the last undone change", description="Redo the last undone change."
     )
 
-    p = add_parser(
-        "devices",
-        help="devices whose journal is in this library, and their last change",
-        description="Devices sharing this library folder (through Syncthing, Dropbox, git …): "
-        "each writes its own journal; their changes merge.",
-    )
-    p.add_argument("--json", action="store_true")
-    p = add_parser(
-        "conflicts",
-        help="notes edited on two devices without either seeing the other's edit",
-        description="Notes edited on two devices at once: the note shows both versions "
-        "until you save an edit of it (`readinglist note ID`, or n in the app).",
-    )
-    p.add_argument("--json", action="store_true")
+    for name, what, description in (
+        (
+            "devices",
+            "devices whose journal is in this library, and their last change",
+            "Devices sharing this library folder (through Syncthing, Dropbox, git …): each "
+            "writes its own journal; their changes merge.",
+        ),
+        (
+            "conflicts",
+            "notes edited on two devices without either seeing the other's edit",
+            "Notes edited on two devices at once: the note shows both versions until you "
+            "save an edit of it (`readinglist note ID`, or n in the app).",
+        ),
+    ):
+        p = add_parser(name, help=what, description=description)
+        p.add_argument("--json", action="store_true")
 
     p = add_parser(
         "doctor",

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from readinglist.storage import (
     NewerSchema,
     atomic_write,
     check_schema,
-    fsync_dir,
+    fsync_path,
 )
 
 #: Schema of a digest file (``meta/schema``).
@@ -122,15 +121,7 @@ def _sync_soon(path: Path) -> None:
     with _syncer_lock:
         if _syncer is None:
             _syncer = ThreadPoolExecutor(1, thread_name_prefix="readinglist-fsync")
-        _syncing[path] = _syncer.submit(_fsync_file, path)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        _syncing[path] = _syncer.submit(fsync_path, path)
 
 
 def sync_folder(data_dir: Path, names: list[str]) -> None:
@@ -142,11 +133,11 @@ def sync_folder(data_dir: Path, names: list[str]) -> None:
             with _syncer_lock:
                 started = _syncing.pop(path, None)
             if started is None:
-                _fsync_file(path)
+                fsync_path(path)
             else:
                 started.result()  # raises what the fsync raised
         if names:
-            fsync_dir(folder)
+            fsync_path(folder)
     except OSError as error:
         raise StorageError(
             f"{folder}: could not sync to disk ({error.strerror or error})"

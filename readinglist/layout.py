@@ -42,7 +42,7 @@ from readinglist.storage import (
     atomic_write,
     empty_data,
     file_signature,
-    fsync_dir,
+    fsync_path,
     journal_path,
     load_file,
     read_journal,
@@ -276,7 +276,7 @@ def _rename_aside(path: Path, target: Path) -> None:
         target = first.with_name(f"{first.name}.{number}")
     try:
         os.replace(path, target)
-        fsync_dir(path.parent)
+        fsync_path(path.parent)
     except OSError as error:
         raise StorageError(f"{path}: cannot rename it aside ({error.strerror or error})") from None
 

@@ -223,7 +223,7 @@ def atomic_write(path: Path, payload: bytes, *, backup: bool = True, sync: bool 
         os.replace(tmp, path)
         replaced = True
         if sync:
-            fsync_dir(path.parent)
+            fsync_path(path.parent)
     except OSError as error:
         for leftover in (tmp, bak_tmp):
             with contextlib.suppress(OSError):
@@ -237,8 +237,9 @@ def atomic_write(path: Path, payload: bytes, *, backup: bool = True, sync: bool 
         raise StorageError(f"{path}: could not save ({reason}); the library is unchanged") from None
 
 
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Make a file's bytes, or a folder's entries, durable."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

@@ -29,7 +29,7 @@ from readinglist.safetext import json_text, printable_line
 #: A paper id: what ``model.paper_id`` makes.
 PAPER_ID_RE = re.compile(f"[0-9a-f]{{{ID_LENGTH}}}")
 _HEX_RUN_RE = re.compile("[0-9a-f]*")
-#: A history key: a decimal number as ``History.record`` writes it (no sign, no leading 0).
+#: A history key of a single-device state.json: a decimal number (no sign, no leading 0).
 _SEQ_RE = re.compile("0|[1-9][0-9]*")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _KNOWN_STATUSES = frozenset(STATUSES)
