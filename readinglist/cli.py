@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -19,14 +18,12 @@ from pathlib import Path
 
 import orjson
 
-from readinglist import dailypapers, doctor
+from readinglist import dailypapers
 from readinglist.cliargs import build_parser, default_data_dir
 from readinglist.config import Config, load_config
 from readinglist.dailypapers import DayDigest
 from readinglist.digest import read_stdin
 from readinglist.errors import FetchError, ReadinglistError
-from readinglist.export import export, write_export
-from readinglist.fetch import fetch_day
 from readinglist.library import Library, Source, expand_paths
 from readinglist.lock import set_command
 from readinglist.model import paper_facts, plural
@@ -123,6 +120,8 @@ def cmd_import(library: Library, args: argparse.Namespace) -> int:
 def cmd_fetch(library: Library, args: argparse.Namespace) -> int:
     """Fetch each day, then import the fetched ones in one go: a day that fails is one line
     and is not imported; the others are."""
+    from readinglist.fetch import fetch_day  # only here: huggingface_hub is slow to import
+
     try:
         if args.date:
             days = sorted({d for text in args.date for d in dailypapers.days_for(day=text)})
@@ -325,6 +324,8 @@ def cmd_note(library: Library, args: argparse.Namespace) -> int:
 
 
 def _edit(text: str) -> str:
+    import subprocess  # only here: ~8 ms of each start
+
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     if not shutil.which(editor.split()[0]):
         raise ReadinglistError(f"editor {editor!r} not found; set $EDITOR")
@@ -342,6 +343,8 @@ def _edit(text: str) -> str:
 
 
 def cmd_export(library: Library, args: argparse.Namespace) -> int:
+    from readinglist.export import export, write_export  # only here: ~15 ms of each start
+
     ids = library.query(args.query)
     if not args.all:
         ids = [pid for pid in ids if library.state(pid).note]
@@ -429,6 +432,8 @@ def cmd_doctor(args: argparse.Namespace, data_dir: Path) -> int:
             return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
         except EOFError:
             return False
+
+    from readinglist import doctor  # only here
 
     return doctor.run(data_dir, fix=args.fix, confirm=confirm)
 

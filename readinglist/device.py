@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +40,9 @@ def this_device(directory: Path | None = None) -> Device:
         return _read(path)
     except FileNotFoundError:
         pass
+    import secrets  # only the first time: with socket, ~5 ms of every start
+    import socket
+
     device = Device(secrets.token_hex(8), clean_name(socket.gethostname()) or "this device")
     payload = orjson.dumps({"id": device.id, "name": device.name}, option=orjson.OPT_INDENT_2)
     tmp = path.with_name(f".{DEVICE_FILE}.{os.getpid()}.tmp")

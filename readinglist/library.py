@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from readinglist import catalog as catalogs
 from readinglist import contents, journal, layout
@@ -56,7 +56,6 @@ from readinglist.model import (
 from readinglist.reading import MIN_PREFIX as MIN_PREFIX
 from readinglist.reading import Reading, ReadModel
 from readinglist.reports import Change, FileReport, ImportReport
-from readinglist.search import SearchEngine
 from readinglist.storage import (
     CATALOG_FILE,
     DIGESTS_DIR,
@@ -67,6 +66,9 @@ from readinglist.storage import (
     load_merged,
     save_merged,
 )
+
+if TYPE_CHECKING:
+    from readinglist.search import SearchEngine
 
 #: A digest to import: a file (a text digest or a saved API response, told apart by content),
 #: a name and its bytes (stdin), or a day fetched from the Daily Papers API.
@@ -175,6 +177,9 @@ class Library(Reading):
         """The search index of the current catalog (built from it in a few ms)."""
         engine = self._search
         if engine is None or engine.catalog is not self.catalog:
+            # Imported here: rapidfuzz and the index, ~25 ms of a start that never searches.
+            from readinglist.search import SearchEngine
+
             engine = self._search = SearchEngine(self.catalog)
         return engine
 

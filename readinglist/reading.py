@@ -14,14 +14,16 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from readinglist.catalog import Catalog
 from readinglist.dailypapers import day_id, days_after
 from readinglist.errors import UnknownPaper
 from readinglist.model import EMPTY_STATE, STATUSES, Digest, Paper, PaperState, today
 from readinglist.reports import Stats
-from readinglist.search import SearchEngine
+
+if TYPE_CHECKING:
+    from readinglist.search import SearchEngine
 
 #: Shortest id prefix accepted on the command line.
 MIN_PREFIX = 4
