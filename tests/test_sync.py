@@ -415,3 +415,80 @@ def test_the_saved_merge_is_only_a_shortcut(folders: tuple[Path, Path]) -> None:
     notes = {item["id"]: item["note"] for item in truth}
     assert restored.state(second).note == notes[second] and "CONFLICT" in notes[second]
     assert restored.undo() is not None and not restored.state(first).read
+
+
+def partial_sync(source: Path, target: Path, chance: random.Random) -> None:
+    """Copy some of what is missing or newer, in a random order: a sync engine caught
+    mid-way (a journal may arrive before the digest file its import names, or after)."""
+    paths = [
+        p
+        for p in source.rglob("*")
+        if p.is_file()
+        and p.name != "lock"
+        and (
+            not (target / p.relative_to(source)).exists()
+            or p.stat().st_mtime_ns > (target / p.relative_to(source)).stat().st_mtime_ns
+        )
+    ]
+    chance.shuffle(paths)
+    for path in paths[: chance.randint(0, len(paths))]:
+        copy = target / path.relative_to(source)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, copy)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_edits_and_partial_copies_converge(
+    tmp_path: Path, digest_paths: list[Path], seed: int
+) -> None:
+    """Two devices edit at random while a sync engine copies part of the files, in a random
+    order, now one way, now the other; once it has caught up both ways, both list the same,
+    and each device's last change of each field it alone wrote is there."""
+    chance = random.Random(seed)
+    folders = [tmp_path / "laptop", tmp_path / "desktop"]
+    devices = [LAPTOP, DESKTOP]
+    assert Library(folders[0], LAPTOP).import_files(digest_paths[:2]).ok
+    sync(*folders)
+    ids = Library(folders[0], LAPTOP).ordered()[:6]
+    last: dict[tuple[str, str], tuple[int, Any]] = {}  # (paper, field) → (device, value)
+    contested: set[tuple[str, str]] = set()
+    for _ in range(40):
+        who = chance.randrange(2)
+        if chance.random() < 0.3:
+            partial_sync(folders[who], folders[1 - who], chance)
+            continue
+        library = Library(folders[who], devices[who])
+        pid = chance.choice(ids)
+        action = chance.choice(["status", "tag", "note", "import"])
+        if action == "status":
+            status = chance.choice(["later", "read", "skipped", "new"])
+            library.decide([pid], status)
+            field, value = "status", status
+        elif action == "tag":
+            tag = chance.choice(["ml", "vision"])
+            library.tag([pid], add=[tag])
+            field, value = f"tag:{tag}", True
+        elif action == "note":
+            text = f"note {chance.randrange(1000)} from {devices[who].name}"
+            library.set_note(pid, text)
+            field, value = "note", text
+        else:
+            assert library.import_files([chance.choice(digest_paths[2:])]).ok
+            continue
+        known = last.get((pid, field))
+        if known is not None and known[0] != who:
+            contested.add((pid, field))
+        last[(pid, field)] = (who, value)
+    sync(*folders)
+    a, b = Library(folders[0], LAPTOP), Library(folders[1], DESKTOP)
+    assert listing(a) == listing(b)
+    for (pid, field), (_, value) in last.items():
+        if (pid, field) in contested:
+            continue
+        state = a.state(pid)
+        if field == "status":
+            assert state.status == value
+        elif field == "note":
+            assert state.note == value
+        else:
+            assert field.removeprefix("tag:") in state.tags
