@@ -295,11 +295,11 @@ def _check_file(
     try:
         data, version = load_versioned(path, kind)
     except NewerSchema as error:
-        return Finding(False, f"{path.name}: {error.problem}"), None
+        return Finding(False, f"{_shown(path)}: {error.problem}"), None
     except LibraryCorrupt as error:
         if backup_saved is None:
             advice = "no valid backup; move it aside to start afresh, or repair it by hand"
-            return Finding(False, f"{path.name}: {error.problem}; {advice}"), None
+            return Finding(False, f"{_shown(path)}: {error.problem}; {advice}"), None
         return _restorable(path, kind, error.problem, backup_saved), None
     except StorageError as error:
         return Finding(False, str(error)), None
@@ -311,8 +311,8 @@ def _check_file(
             if upgrading and kind == "imports"
             else "nothing saved so far"
         )
-        return Finding(True, f"{path.name}: not created yet ({made})"), data
-    text = f"{path.name}: {_describe(data, kind)} (schema {version})"
+        return Finding(True, f"{_shown(path)}: not created yet ({made})"), data
+    text = f"{_shown(path)}: {_describe(data, kind)} (schema {version})"
     if kind == "papers":
         text += (
             "; the library's layout before digest files: the next open upgrades it "
@@ -354,21 +354,21 @@ def _check_backup(path: Path, kind: str) -> tuple[Finding | None, str | None]:
         problem = error.problem if isinstance(error, LibraryCorrupt) else str(error)
         finding = Finding(
             False,
-            f"{backup.name}: damaged backup ({problem}); the next save replaces it",
+            f"{_shown(backup)}: damaged backup ({problem}); the next save replaces it",
             repair=lambda: _set_aside(backup),
         )
         return finding, None
     saved = _saved_at(backup)
-    return Finding(True, f"{backup.name}: valid backup saved {saved}"), saved
+    return Finding(True, f"{_shown(backup)}: valid backup saved {saved}"), saved
 
 
 def _restorable(path: Path, kind: str, problem: str, saved: str) -> Finding:
     backup = backup_path(path)
     return Finding(
         False,
-        f"{path.name}: {problem}; {backup.name} (saved {saved}) is valid and can replace it",
+        f"{_shown(path)}: {problem}; {_shown(backup)} (saved {saved}) is valid and can replace it",
         repair=lambda: _restore(path, kind),
-        question=f"Restore {path.name} from {backup.name} (saved {saved})?",
+        question=f"Restore {_shown(path)} from {_shown(backup)} (saved {saved})?",
     )
 
 
@@ -378,16 +378,16 @@ def _restore(path: Path, kind: str) -> str:
     with _lock(path.parent):
         load_file(backup, kind)  # again, under the lock: a writer may have replaced it since
         payload = backup.read_bytes()
-        kept = f"; the damaged file is kept as {_keep_aside(path).name}" if path.exists() else ""
+        kept = f"; the damaged file is kept as {_shown(_keep_aside(path))}" if path.exists() else ""
         atomic_write(path, payload, backup=False)
-    return f"restored {path.name} from {backup.name} (which lacks the last save){kept}"
+    return f"restored {_shown(path)} from {_shown(backup)} (which lacks the last save){kept}"
 
 
 def _set_aside(backup: Path) -> str:
     """Move a damaged backup out of the way (under the lock: a save may be replacing it)."""
     with _lock(backup.parent):
         aside = _keep_aside(backup, remove=True)
-    return f"moved {backup.name} aside to {aside.name}"
+    return f"moved {_shown(backup)} aside to {_shown(aside)}"
 
 
 def _keep_aside(path: Path, *, remove: bool = False) -> Path:
@@ -626,6 +626,11 @@ def _clear_lock(data_dir: Path, pid: int) -> str:
 
 def _lock(data_dir: Path) -> Lock:
     return Lock(data_dir / LOCK_FILE)
+
+
+def _shown(path: Path) -> str:
+    """A library file as findings name it: from the library folder (``journals/…``)."""
+    return f"{JOURNALS_DIR}/{path.name}" if path.parent.name == JOURNALS_DIR else path.name
 
 
 def _ids(ids: list[str]) -> str:

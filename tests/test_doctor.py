@@ -78,6 +78,11 @@ def command(capsys: pytest.CaptureFixture[str], data_dir: Path, *args: str) -> t
     return code, capsys.readouterr().err
 
 
+def shown(path: Path) -> str:
+    """How doctor names a library file: from the library folder."""
+    return f"{path.parent.name}/{path.name}" if path.parent.name == JOURNALS_DIR else path.name
+
+
 def problems(lines: list[str]) -> list[str]:
     return [line for line in lines if line.startswith("problem: ")]
 
@@ -118,10 +123,10 @@ def test_healthy_library(capsys: pytest.CaptureFixture[str], lib_dir: Path) -> N
         "ok: state.json: marks the layout; the reading state lives in journals/ (schema 5)"
     ) in lines
     device = current_device()
-    assert f"ok: {own.name}: this device's journal ({device.name}), 7 changes (schema 1)" in lines
+    assert f"ok: {shown(own)}: this device's journal ({device.name}), 7 changes (schema 1)" in lines
     assert any(
         re.fullmatch(
-            rf"ok: {re.escape(own.name)}\.bak: valid backup saved \d{{4}}-\d\d-\d\d \d\d:\d\d", x
+            rf"ok: {re.escape(shown(own))}\.bak: valid backup saved \d{{4}}-\d\d-\d\d \d\d:\d\d", x
         )
         for x in lines
     ), lines
@@ -160,7 +165,7 @@ def test_a_library_of_an_earlier_release(
         f"the next open moves them into this device's journal) (schema {version})"
     ) in lines
     own = journal_file(data_dir)
-    assert f"ok: {own.name}: not created yet (nothing saved so far)" in lines
+    assert f"ok: {shown(own)}: not created yet (nothing saved so far)" in lines
     assert "ok: every state and undo step refers to a known paper" in lines
     assert not any(line.startswith(("ok: digests", "ok: catalog.bin")) for line in lines)
     assert snapshot(data_dir) == before
@@ -178,7 +183,7 @@ def test_a_library_of_an_earlier_release(
     assert (
         "ok: state.json: marks the layout; the reading state lives in journals/ (schema 5)"
     ) in lines
-    assert any(line.startswith(f"ok: {own.name}: this device's journal (") for line in lines)
+    assert any(line.startswith(f"ok: {shown(own)}: this device's journal (") for line in lines)
     assert (
         "ok: digests: the 1 digest file the journals list is intact "
         "(content matching the name), 20 papers"
@@ -298,7 +303,7 @@ def test_a_damaged_journal_is_restored_from_backup_and_kept_aside(
     capsys: pytest.CaptureFixture[str], lib_dir: Path, damage: str
 ) -> None:
     path = journal_file(lib_dir)
-    name = path.name
+    name = shown(path)
     good_backup = backup_path(path).read_bytes()
     bad = damaged_versions(path.read_bytes())[damage]
     path.write_bytes(bad)
@@ -320,7 +325,7 @@ def test_a_damaged_journal_is_restored_from_backup_and_kept_aside(
     code, lines, _ = doctor(capsys, lib_dir, "--fix", "--yes")
     assert code == 0 and lines[-1] == f"healthy: {lib_dir}"
     assert path.read_bytes() == good_backup
-    (aside,) = path.parent.glob(f"{name}.corrupt-*")
+    (aside,) = path.parent.glob(f"{path.name}.corrupt-*")
     assert aside.read_bytes() == bad
     assert any(line.startswith(f"fixed: restored {name} from {name}.bak") for line in lines)
     library = Library(lib_dir)  # opens again, without the last save (the note)
@@ -341,7 +346,7 @@ def test_a_restored_journal_lacks_the_last_import(
     code, lines, _ = doctor(capsys, lib_dir)
     assert code == 0
     assert any(
-        line.startswith(f"ok: {path.name}: this device's journal (") and "7 changes" in line
+        line.startswith(f"ok: {shown(path)}: this device's journal (") and "7 changes" in line
         for line in lines
     ), lines
     assert (
@@ -365,7 +370,7 @@ def test_restore_asks_on_a_terminal(
 ) -> None:
     path = journal_file(lib_dir)
     path.write_bytes(path.read_bytes()[:100])
-    name = re.escape(path.name)
+    name = re.escape(shown(path))
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -404,7 +409,7 @@ def test_damaged_file_without_backup_is_left_alone(
     code, lines, _ = doctor(capsys, library.data_dir, "--fix", "--yes")
     assert code == 1
     assert problems(lines) == [
-        f"problem: {path.name}: top level is null, expected a JSON object; no valid backup; "
+        f"problem: {shown(path)}: top level is null, expected a JSON object; no valid backup; "
         "move it aside to start afresh, or repair it by hand"
     ]
     assert snapshot(library.data_dir) == before
@@ -426,7 +431,7 @@ def test_newer_schema_is_not_restored_over(
     code, lines, _ = doctor(capsys, lib_dir, "--fix", "--yes")
     (problem,) = problems(lines)
     assert code == 1 and problem == (
-        f"problem: {path.name}: schema version 99 is newer than this readinglist understands "
+        f"problem: {shown(path)}: schema version 99 is newer than this readinglist understands "
         f"({supported}); upgrade readinglist"
     )
     assert snapshot(lib_dir) == before
@@ -438,7 +443,7 @@ def test_missing_journal_with_backup_is_restorable(
     path = journal_file(lib_dir)
     path.unlink()
     code, lines, _ = doctor(capsys, lib_dir)
-    assert code == 1 and f"{path.name}: is missing but its backup is there" in problems(lines)[0]
+    assert code == 1 and f"{shown(path)}: is missing but its backup is there" in problems(lines)[0]
     code, lines, _ = doctor(capsys, lib_dir, "--fix", "--yes")
     assert code == 0
     assert Library(lib_dir).stats().read == 1
@@ -449,7 +454,7 @@ def test_damaged_backup_is_moved_aside(capsys: pytest.CaptureFixture[str], lib_d
     backup.write_bytes(b"{")
     code, lines, _ = doctor(capsys, lib_dir)
     assert code == 1 and problems(lines)[0].startswith(
-        f"problem: {backup.name}: damaged backup (not valid JSON"
+        f"problem: {shown(backup)}: damaged backup (not valid JSON"
     )
     code, lines, _ = doctor(capsys, lib_dir, "--fix")  # nothing is lost: no question asked
     assert code == 0 and not backup.exists()
@@ -1303,7 +1308,7 @@ def test_commands_refuse_what_doctor_reports(
         data = orjson.loads(contents.path_of(data_dir, record.hash).read_bytes())
         mutate(data, target)
         path = replace_digest_file(data_dir, record.hash, data)
-        shown = f"digests/{path.name}"
+        named = f"digests/{path.name}"
     else:
         path = {
             JOURNAL: journal_file(data_dir),
@@ -1314,7 +1319,7 @@ def test_commands_refuse_what_doctor_reports(
         data = orjson.loads(path.read_bytes())
         mutate(data, target)
         path.write_bytes(orjson.dumps(data))
-        shown = path.name
+        named = shown(path)
         # Only the journal is saved more than once; the others never had a .bak.
         assert backup_path(path).exists() == (where == JOURNAL)
     before = snapshot(data_dir)
@@ -1351,13 +1356,13 @@ def test_commands_refuse_what_doctor_reports(
     assert code == 1 and snapshot(data_dir) == before
     (problem,) = problems(lines)
     if where == DIGEST:
-        assert problem == f"problem: {shown}: {expected}; {listed_for(record)}; {RESTORE_A_COPY}"
+        assert problem == f"problem: {named}: {expected}; {listed_for(record)}; {RESTORE_A_COPY}"
     elif where == JOURNAL:
-        assert problem.startswith(f"problem: {shown}: {expected}; {shown}.bak (saved ")
+        assert problem.startswith(f"problem: {named}: {expected}; {named}.bak (saved ")
         assert problem.endswith(" is valid and can replace it")
     else:
         assert problem == (
-            f"problem: {shown}: {expected}; no valid backup; move it aside to start afresh, "
+            f"problem: {named}: {expected}; no valid backup; move it aside to start afresh, "
             "or repair it by hand"
         )
 
