@@ -168,10 +168,17 @@ class Library(Reading):
 
     # ----------------------------------------------------------------- reading
 
-    def view(self) -> ReadModel:
-        """What the library holds now, as a snapshot that later changes leave alone."""
-        return ReadModel(self.catalog, self._states, frozenset(self._read), self.version,
-                         self.search_engine())  # fmt: skip
+    def view(self, *, indexed: bool = True) -> ReadModel:
+        """What the library holds now, as a snapshot that later changes leave alone; without
+        its search index when not ``indexed`` (see :meth:`ReadModel.indexed`)."""
+        engine = self.search_engine() if indexed else None
+        return ReadModel(self.catalog, self._states, frozenset(self._read), self.version, engine)
+
+    def keep_index(self, view: ReadModel) -> None:
+        """Keep the index a worker built for ``view`` if it is still this catalog's, so the
+        next :meth:`view` need not build it again."""
+        if view.engine is not None and view.catalog is self.catalog:
+            self._search = view.engine
 
     def search_engine(self) -> SearchEngine:
         """The search index of the current catalog (built from it in a few ms)."""

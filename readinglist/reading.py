@@ -12,7 +12,7 @@ import ctypes
 import functools
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -221,10 +221,22 @@ class ReadModel(Reading):
     _states: Mapping[str, PaperState]
     _read: frozenset[str]
     version: int
-    engine: SearchEngine
+    #: None until :meth:`indexed` builds it: the app shows its first rows without it.
+    engine: SearchEngine | None
 
     def search_engine(self) -> SearchEngine:
+        if self.engine is None:
+            raise RuntimeError("this view has no search index yet: see ReadModel.indexed")
         return self.engine
+
+    def indexed(self) -> ReadModel:
+        """This view with its search index (~0.1 s at 100k papers, so a worker builds it
+        after the first rows are drawn, from the immutable catalog alone)."""
+        if self.engine is not None:
+            return self
+        from readinglist.search import SearchEngine
+
+        return replace(self, engine=SearchEngine(self.catalog))
 
 
 @functools.cache

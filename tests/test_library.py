@@ -166,6 +166,24 @@ def test_stats(library: Library) -> None:
     assert [d["date"] for d in stats.digests] == ["Mar 13", "Mar 12", None, None, None]
 
 
+def test_a_view_lists_before_its_index_is_built_and_the_library_keeps_that_index(
+    library: Library,
+) -> None:
+    library.mark(library.ordered()[:1])
+    bare = library.view(indexed=False)
+    assert bare.engine is None
+    assert bare.query("") == library.ordered() and bare.read_total == 1
+    with pytest.raises(RuntimeError, match="no search index"):
+        bare.query("mamba")
+    indexed = bare.indexed()
+    assert indexed.query("mamba") == library.query("mamba") != []
+    assert indexed.indexed() is indexed
+    library.keep_index(indexed)
+    assert library.view().engine is indexed.engine  # not built a second time
+    library.mark(library.ordered()[1:2])  # the catalog is unchanged: the index still serves
+    assert library.view().engine is indexed.engine
+
+
 def test_core_does_not_import_textual() -> None:
     import subprocess
     import sys

@@ -190,7 +190,7 @@ async def test_a_failing_background_job_is_reported_not_fatal(
 ) -> None:
     monkeypatch.setenv(ENV_STATE_DIR, str(tmp_path / "state"))
 
-    def broken(self: Library) -> None:
+    def broken(self: Library, **_: object) -> None:
         raise RuntimeError("index exploded")
 
     monkeypatch.setattr(Library, "view", broken)
