@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +102,8 @@ def _read(path: Path) -> str:
 
 
 def parse_config(text: str, source: str) -> Config:
+    import tomllib  # only a config file pays for it (4 ms of every command)
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -8,7 +8,6 @@ snapshot it adopted, however the library changes meanwhile.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -242,6 +241,8 @@ class ReadModel(Reading):
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
     try:
+        import ctypes  # only the app trims (4 ms of every command)
+
         return ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc: its allocator returns memory itself
         return None
