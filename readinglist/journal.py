@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from readinglist.errors import StorageError
 from readinglist.model import EMPTY_STATE, ID_LENGTH, STATUSES, PaperState
 
 #: (wall clock ms, counter, device id): totally ordered, unique per change.
@@ -61,7 +62,14 @@ MAX_TEXT = 1_000_000
 MAX_LABEL = 1_000
 MAX_TAG = 100
 
-_KEY_RE = re.compile(r"(0|[1-9][0-9]{0,15})\.(0|[1-9][0-9]{0,8})")
+#: The last wall time a stamp may hold (the end of the year 9999, in ms): a later one is
+#: damage, refused alike on every device, so that no journal can push every device's clock
+#: to where the next stamp would not fit in a key.
+MAX_WALL = 253_402_300_799_999
+#: Counters stay below this (a key has at most 9 counter digits).
+COUNTER_LIMIT = 10**9
+
+_KEY_RE = re.compile(r"(0|[1-9][0-9]{0,14})\.(0|[1-9][0-9]{0,8})")
 _PID_RE = re.compile(f"[0-9a-f]{{{ID_LENGTH}}}")
 _DEVICE_RE = re.compile("[0-9a-f]{16}")
 _HASH_RE = re.compile("[0-9a-f]{32}")
@@ -150,8 +158,14 @@ def tick(latest: Stamp | None, device: str, now_ms: int) -> Stamp:
     """The next stamp of ``device``: after everything seen (``latest``), even if its clock is
     behind; from its own clock when that is ahead."""
     if latest is None or now_ms > latest[0]:
-        return (now_ms, 0, device)
-    return (latest[0], latest[1] + 1, device)
+        stamp = (now_ms, 0, device)
+    elif latest[1] + 1 < COUNTER_LIMIT:
+        stamp = (latest[0], latest[1] + 1, device)
+    else:  # the counter is full: the next millisecond
+        stamp = (latest[0] + 1, 0, device)
+    if stamp[0] > MAX_WALL:
+        raise StorageError(f"this device's clock is past the year 9999 ({now_ms} ms): not saved")
+    return stamp
 
 
 # ----------------------------------------------------------------------------- the file
@@ -207,7 +221,7 @@ def decode(data: Mapping[str, Any]) -> tuple[str, str, list[Entry]]:
     for key, doc in changes.items():
         where = f"changes/{key[:40]!r}"
         match = _KEY_RE.fullmatch(key) if type(key) is str else None
-        if match is None:
+        if match is None or int(match[1]) > MAX_WALL:
             raise JournalError(f"{where}: key is not a stamp (wall.counter)")
         try:
             entries.append(_decode_entry((int(match[1]), int(match[2]), device), doc))
@@ -318,8 +332,8 @@ def _stamp(value: Any, device: str | None, where: str) -> Stamp:
         if (
             type(wall) is int
             and type(counter) is int
-            and 0 <= wall < 10**16
-            and 0 <= counter < 10**9
+            and 0 <= wall <= MAX_WALL
+            and 0 <= counter < COUNTER_LIMIT
             and type(owner) is str
             and _DEVICE_RE.fullmatch(owner)
         ):

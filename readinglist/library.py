@@ -633,11 +633,19 @@ class Library(Reading):
             }.values(),
             *entries,
         ]
+        compact = len(keys) + len(entries) > journal.COMPACT_AT
+        if compact:
+            # A merge restored from journals.cache has not read the entries yet: read them
+            # now, from the journals as saved, so that the new ones join them (else the
+            # snapshot would be made without the very change that set it off).
+            self.merger.entries  # noqa: B018
         touched = self.merger.add(entries)
-        if len(keys) + len(entries) > journal.COMPACT_AT:
+        if compact:
             stamp = journal.tick(entries[-1].stamp, self.device.id, journal.clock_ms())
             own = [e for e in self.merger.entries.values() if e.stamp[2] == self.device.id]
             compacted = self.merger.compacted(own, stamp, now())
+            # The snapshot's stamp is seen: no later change (after a reopen) may reuse it.
+            self.merger.latest = max(filter(None, (self.merger.latest, stamp)))
             self._issued = stamp
             self.store.append(compacted, replace=True)
             self.merger.entries = {

@@ -272,6 +272,46 @@ def test_compaction_on_one_device_while_the_other_is_offline(
     assert a.undo() is not None and not a.state(ids[19]).read  # recent steps still undo
 
 
+def test_a_change_that_sets_off_compaction_after_a_reopen_is_kept(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each command opens the library from its saved merge (journals.cache), which has not
+    read the entries: the change that makes the journal compact must be in the snapshot's
+    journal, not only in the cache; and the next change, after another reopen, must not
+    reuse the snapshot's stamp, even when another device's clock is an hour ahead."""
+    monkeypatch.setattr(journal, "COMPACT_AT", 20)
+    monkeypatch.setattr(journal, "KEEP_ON_COMPACT", 5)
+    laptop, desktop = folders
+    with clock_off_by(monkeypatch, 3_600_000):
+        Library(desktop, DESKTOP).tag([Library(desktop, DESKTOP).ordered()[0]], add=["ahead"])
+    sync(laptop, desktop)
+    ids = Library(laptop, LAPTOP).ordered()[:20]
+    for pid in ids:
+        Library(laptop, LAPTOP).mark([pid])  # a command each: compacts on the way
+    assert len(Library(laptop, LAPTOP).store.own_entries()) <= 20
+    Library(laptop, LAPTOP).decide([ids[0]], "later")  # after the compaction, reopened
+    (laptop / MERGED_FILE).unlink()  # the journals alone, as another device reads them
+    a = Library(laptop, LAPTOP)
+    assert all(a.state(pid).read for pid in ids[1:]) and a.state(ids[0]).status == "later"
+    sync(laptop, desktop)
+    assert listing(Library(desktop, DESKTOP)) == listing(Library(laptop, LAPTOP))
+
+
+def test_a_stamp_past_the_year_9999_is_damage_and_a_full_counter_carries() -> None:
+    assert journal.tick((5, journal.COUNTER_LIMIT - 1, "a" * 16), "b" * 16, 3) == (6, 0, "b" * 16)
+    assert journal.tick((5, 7, "a" * 16), "b" * 16, 3) == (5, 8, "b" * 16)
+    entry = Entry((journal.MAX_WALL, 0, "a" * 16), "2026-01-01T00:00:00+00:00", "change", "x")
+    data = {
+        "device": {"device": {"id": "a" * 16, "name": "far"}},
+        "changes": {journal.key_of(entry.stamp): journal.encode_entry(entry)},
+    }
+    assert journal.problem(data) is None  # the last millisecond of 9999 is still a stamp
+    data["changes"] = {f"{journal.MAX_WALL + 1}.0": journal.encode_entry(entry)}
+    assert "not a stamp" in (journal.problem(data) or "")
+    data["changes"] = {"9999999999999999.999999999": journal.encode_entry(entry)}
+    assert "not a stamp" in (journal.problem(data) or "")
+
+
 def test_doctor_and_devices_name_both_devices(folders: tuple[Path, Path]) -> None:
     laptop, desktop = folders
     Library(desktop, DESKTOP).mark([Library(desktop, DESKTOP).ordered()[0]])
@@ -437,13 +477,22 @@ def partial_sync(source: Path, target: Path, chance: random.Random) -> None:
         shutil.copy2(path, copy)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(("seed", "compact_at"), [(1, None), (2, None), (3, None), (4, 12)])
 def test_random_edits_and_partial_copies_converge(
-    tmp_path: Path, digest_paths: list[Path], seed: int
+    tmp_path: Path,
+    digest_paths: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+    seed: int,
+    compact_at: int | None,
 ) -> None:
     """Two devices edit at random while a sync engine copies part of the files, in a random
     order, now one way, now the other; once it has caught up both ways, both list the same,
-    and each device's last change of each field it alone wrote is there."""
+    and each device's last change of each field it alone wrote is there. Each change opens
+    the library afresh, as a command does (so from its saved merge); with ``compact_at``,
+    journals compact every few changes on the way."""
+    if compact_at:
+        monkeypatch.setattr(journal, "COMPACT_AT", compact_at)
+        monkeypatch.setattr(journal, "KEEP_ON_COMPACT", 4)
     chance = random.Random(seed)
     folders = [tmp_path / "laptop", tmp_path / "desktop"]
     devices = [LAPTOP, DESKTOP]
