@@ -481,12 +481,14 @@ class Builder:
         """The default order: the base's, with the papers this builder added or saw again
         moved into place (sorting 100k titles anew costs 0.2 s; this, a few ms)."""
         base = self.base
-        if base is None or len(base.order) != len(base.ids):
+        changed = self._changed
+        if base is None or len(base.order) != len(base.ids) or len(changed) > len(self.ids) // 32:
+            # Placing a slot costs ~30 key calls (a sort, then a bisection); a full order
+            # ~1 µs per slot: an import into an empty library placed 100k slots in 0.45 s.
             return full_order(catalog)
         if not self._changed:
             return base.order
         key = order_key(catalog)
-        changed = self._changed
         rest = [slot for slot in base.order if slot not in changed]
         order = array(_INT)
         previous = 0
@@ -512,7 +514,20 @@ def order_key(catalog: Catalog) -> Callable[[int], tuple[int, int, str, int]]:
 
 
 def full_order(catalog: Catalog) -> array[int]:
-    return array(_INT, sorted(range(len(catalog.ids)), key=order_key(catalog)))
+    """Every slot in :func:`order_key`'s order, without a Python key call per slot: slots
+    grouped by (-times seen, -newest digest's seq), each group (in slot order) sorted by
+    folded title, a C-level lookup. Most groups are one digest's ~200 papers, so the title
+    sorts also compare less (100k papers: 0.25–0.45 → ~0.1 s)."""
+    seqs = [d.seq for d in catalog.digests]
+    folded = [title.casefold() for title in catalog.titles]
+    groups: defaultdict[tuple[int, int], list[int]] = defaultdict(list)
+    for slot, seen in enumerate(catalog.sightings):
+        newest = seqs[seen[0]] if len(seen) == 1 else max(map(seqs.__getitem__, seen))
+        groups[-len(seen), -newest].append(slot)
+    order = array(_INT)
+    for group in sorted(groups):
+        order.extend(sorted(groups[group], key=folded.__getitem__))
+    return order
 
 
 def _meta(doc: Mapping[str, Any]) -> dict[str, Any] | None:
