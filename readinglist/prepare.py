@@ -183,9 +183,9 @@ def _pooled(sources: Sequence[Source], data_dir: Path) -> Iterator[Iterator[Prep
     """Forked workers take the next file by a shared counter (they have the list from the
     fork) and send (number, result) on one queue; this process takes the results in order.
 
-    Nothing in this process feeds them: with ``ProcessPoolExecutor`` its manager thread
-    did, and it waited for the GIL while this thread merged, leaving the workers idle
-    (100k papers: 4.1 s wall for 3.3 s of workers' CPU and 2.2 s of the merge's).
+    Nothing in this process feeds them and it runs no thread of its own (with
+    ``ProcessPoolExecutor`` a manager thread fed them, competing for the GIL with the
+    merge; no faster or slower on this VM, measured, but more to go wrong on Ctrl+C).
     """
     import multiprocessing  # here: only a bulk import needs it (~10 ms)
 
