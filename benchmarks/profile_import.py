@@ -1,9 +1,11 @@
 """Where a bulk import's time goes, phase by phase (run by hand, not in the test suite).
 
-    python benchmarks/profile_import.py --papers 100000 [--digests DIR] [--keep DIR]
+    python benchmarks/profile_import.py --papers 100000 [--digests DIR] [--keep DIR] [--pool]
 
 Imports a seeded corpus (``benchmarks/corpus.py``) into a fresh library in this process, as
-``readinglist import FOLDER`` does, with ``time.perf_counter`` wrapped around each phase:
+``readinglist import FOLDER`` does but without its worker processes (``--pool``: with them;
+then the per-file phases run in the workers, and what is shown is the parent's part and the
+CPU time of both), with ``time.perf_counter`` wrapped around each phase:
 no cProfile, whose per-call overhead inflates the many-small-calls phases (catalog replay,
 the parser's per-line work) against the C-level ones (hashing, writing, fsync). A phase
 nested in another (hashing inside encoding) is counted in both; "rest" is what no top-level
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import resource
 import sys
 import tempfile
 import time
@@ -26,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpus import generate, write_digests
 
-from readinglist import catalog, contents, digest, library
+from readinglist import catalog, contents, digest, library, prepare
 
 TOTALS: dict[str, float] = defaultdict(float)
 CALLS: dict[str, int] = defaultdict(int)
@@ -50,16 +53,17 @@ def timed(owner: Any, name: str, label: str) -> None:
 
 #: (owner, attribute, label, top level?): top-level phases add up to (nearly) the whole.
 PHASES = [
-    (library, "read_bytes", "read digest files", True),
-    (library, "parse_digest", "parse (digest.parse_digest)", True),
+    (prepare, "read_bytes", "read digest files", True),
+    (prepare, "parse_digest", "parse (digest.parse_digest)", True),
     (digest, "_decode", "  parse: decode", False),
     (digest, "_pair", "  parse: pair titles/abstracts + find_links", False),
     (digest, "_content_id", "  parse: content id (sha256)", False),
-    (library, "encode_digest", "encode digest files (Library.encode_digest)", True),
+    (prepare, "encode_digest", "encode digest files (prepare.encode_digest)", True),
     (contents, "content_hash", "  hash (blake2b; inside encode + write)", False),
     (contents, "write", "write digest files (no fsync)", True),
+    (prepare, "identify", "title keys and ids (catalog.identify)", True),
     (contents, "sync_folder", "fsync digest files + folder", True),
-    (catalog.Builder, "apply", "catalog Builder.apply (op replay)", True),
+    (catalog.Builder, "apply_identified", "catalog Builder.apply_identified (merge)", True),
     (catalog.Builder, "freeze", "catalog Builder.freeze (postings, order)", True),
     (catalog, "save", "catalog.save (marshal, CRC, write, fsync)", True),
 ]
@@ -70,7 +74,10 @@ def main() -> int:
     parser.add_argument("--papers", type=int, default=100_000)
     parser.add_argument("--digests", type=Path, help="use (or write) the corpus here")
     parser.add_argument("--keep", type=Path, help="import into this (new) folder, kept")
+    parser.add_argument("--pool", action="store_true", help="with the worker processes")
     args = parser.parse_args()
+    if not args.pool:
+        prepare.POOL_MIN_FILES = sys.maxsize
     with tempfile.TemporaryDirectory(prefix="readinglist-profile-") as tmp:
         folder = args.digests or Path(tmp) / "digests"
         if not folder.exists() or not any(folder.glob("*.txt")):
@@ -90,6 +97,13 @@ def main() -> int:
         print(f"| {label} | {TOTALS[label]:.2f} | {CALLS[label]} |")
         covered += TOTALS[label] if top else 0
     print(f"| rest | {total - covered:.2f} | |\n| **total (in process)** | **{total:.2f}** | |")
+    own, workers = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    print(
+        f"CPU: this process {own.ru_utime + own.ru_stime:.2f} s, "
+        f"workers {workers.ru_utime + workers.ru_stime:.2f} s"
+    )
     return 0
 
 

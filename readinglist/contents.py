@@ -90,11 +90,14 @@ def path_of(data_dir: Path, name: str) -> Path:
     return data_dir / DIGESTS_DIR / f"{name}.json"
 
 
-def write(data_dir: Path, name: str, payload: bytes, *, sync: bool = True) -> None:
+def write(
+    data_dir: Path, name: str, payload: bytes, *, sync: bool = True, sync_soon: bool = True
+) -> None:
     """Create the digest file ``name`` unless it exists (its name says what it holds).
 
     With ``sync=False`` the caller syncs the folder (:func:`sync_folder`) once for many;
-    meanwhile the file is already being synced in the background.
+    meanwhile the file is already being synced in the background, unless ``sync_soon`` is
+    False (a worker process: the process that syncs the folder calls :func:`sync_soon`).
     """
     path = path_of(data_dir, name)
     with contextlib.suppress(OSError):
@@ -105,8 +108,14 @@ def write(data_dir: Path, name: str, payload: bytes, *, sync: bool = True) -> No
     except OSError as error:
         raise StorageError(f"{path.parent}: cannot create ({error.strerror or error})") from None
     atomic_write(path, payload, backup=False, sync=sync)
-    if not sync:
+    if not sync and sync_soon:
         _sync_soon(path)
+
+
+def sync_soon(data_dir: Path, name: str) -> None:
+    """Start syncing the digest file ``name`` (written with ``sync=False``) in the
+    background; :func:`sync_folder` waits for it."""
+    _sync_soon(path_of(data_dir, name))
 
 
 #: Files written with ``sync=False`` whose fsync runs in a background thread, so that the
@@ -148,6 +157,33 @@ def sync_folder(data_dir: Path, names: list[str]) -> None:
         raise StorageError(
             f"{folder}: could not sync to disk ({error.strerror or error})"
         ) from None
+    finally:
+        _stop_syncer()
+
+
+def forget_syncs(data_dir: Path) -> None:
+    """After an import that failed or was interrupted: wait for the background fsyncs of
+    the library's digest files (whatever they raise: nothing lists the files), so that the
+    thread ends."""
+    folder = data_dir / DIGESTS_DIR
+    with _syncer_lock:
+        started = [_syncing.pop(p) for p in list(_syncing) if p.parent == folder]
+    for future in started:
+        with contextlib.suppress(OSError):
+            future.result()
+    _stop_syncer()
+
+
+def _stop_syncer() -> None:
+    """End the fsync thread once it has nothing to do: a process with one thread may fork
+    (``prepare``: a bulk import's workers), and the next import starts another (~0.1 ms)."""
+    global _syncer
+    with _syncer_lock:
+        idle = _syncer if not _syncing else None
+        if idle is not None:
+            _syncer = None
+    if idle is not None:
+        idle.shutdown(wait=True)
 
 
 def read(data_dir: Path, name: str) -> Content:
