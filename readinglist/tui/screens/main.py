@@ -26,7 +26,7 @@ from readinglist.export import to_markdown, write_export
 from readinglist.library import Library
 from readinglist.model import paper_links, paper_page, plural, today
 from readinglist.query import parse_query
-from readinglist.reading import ReadModel
+from readinglist.reading import Found, ReadModel
 from readinglist.reports import Change, ImportReport
 from readinglist.samples import sample_paths
 from readinglist.tui.inbox import Inbox
@@ -230,17 +230,18 @@ class MainScreen(WritingScreen):
         papers = self.query_one(PaperList)
         papers.view = library
         keep = None if top else keep or papers.highlighted
+        ids: Found
         try:
             if self.filter_text and not self.rl.searchable:
-                ids = papers.ids  # the index is being (re)built: keep what is shown
+                ids = self._kept(papers.ids)  # the index is being (re)built
             else:
-                ids = library.query(self.filter_text)
+                # The inbox narrows the query inside the engine: no pass over 100k ids.
+                ids = library.find(self.filter_text, self.inbox.among)
             self.filter_error = None
         except QueryError as error:
-            ids, self.filter_error = papers.ids, str(error)
-        ids = self.inbox.shown(ids)
+            ids, self.filter_error = self._kept(papers.ids), str(error)
         if self.hide_read:
-            ids = library.unread_only(ids)
+            ids = ids.without(library.read_ids)
         if reopen:
             self.inbox.rebase(library, ids)
         if papers.selected:
@@ -255,6 +256,11 @@ class MainScreen(WritingScreen):
         if detail:
             self._show_detail(papers.highlighted)
         self._update_status()
+
+    def _kept(self, ids: list[str]) -> Found:
+        """What is shown, kept when the filter cannot run, narrowed to the view."""
+        shown = self.inbox.shown(ids)
+        return Found(shown, set(shown).__contains__)
 
     def _show_detail(self, pid: str | None) -> None:
         words = () if self.filter_error else parse_query(self.filter_text).words
