@@ -25,7 +25,9 @@ median / largest):
    ``Library.refresh()`` and a new ``Library.view()``, the old view dropped), to show that
    a replaced catalog and index are freed.
 
-``--only`` measures some of these (say ``--only reload`` at 100k) instead of all.
+``--only`` measures some of these (say ``--only reload`` at 100k) instead of all;
+``--library DIR`` measures an existing library (a copy: the app's keys change it) instead of
+generating and importing one (its size is then the library's, whatever ``--sizes`` says).
 """
 
 from __future__ import annotations
@@ -446,17 +448,23 @@ def summary(values: list[float], scale: float = 1000.0) -> str:
 PARTS = ("import", "start", "keys", "changes", "export", "daily", "reload")
 
 
-def bench(size: int, runs: int, work: Path, parts: set[str]) -> dict[str, str]:
-    digests = work / f"digests-{size}"
-    write_digests(generate(size, seed=1), digests)
-    # Children are forked from this process: keep it small, or their peak RSS is ours.
-    gc.collect()
+def bench(
+    size: int, runs: int, work: Path, parts: set[str], library: Path | None = None
+) -> dict[str, str]:
     rows: dict[str, str] = {}
     imports = []
-    for run in range(runs if "import" in parts else 1):
-        data_dir = work / f"lib-{size}-{run}"
-        imports.append(run_measured([*CLI, "--data-dir", str(data_dir), "import", str(digests)]))
-    data_dir = work / f"lib-{size}-0"
+    if library is None:
+        digests = work / f"digests-{size}"
+        write_digests(generate(size, seed=1), digests)
+        # Children are forked from this process: keep it small, or their peak RSS is ours.
+        gc.collect()
+        for run in range(runs if "import" in parts else 1):
+            lib = work / f"lib-{size}-{run}"
+            imports.append(run_measured([*CLI, "--data-dir", str(lib), "import", str(digests)]))
+        data_dir = work / f"lib-{size}-0"
+    else:
+        data_dir = library
+        parts = parts - {"import"}  # it needs the generated digests
     rows["papers"] = f"{len(Library(data_dir).papers):,}"
     gc.collect()
     if "import" in parts:
@@ -532,12 +540,15 @@ def main() -> int:
         default=list(PARTS),
         help="measure only these (default: all)",
     )
+    parser.add_argument(
+        "--library", type=Path, help="measure this library (a copy) instead of generating one"
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}; median / worst of {args.runs} runs", flush=True)
     table: dict[int, dict[str, str]] = {}
     with tempfile.TemporaryDirectory(prefix="readinglist-bench-") as tmp:
         for size in args.sizes:
-            table[size] = bench(size, args.runs, Path(tmp), set(args.only))
+            table[size] = bench(size, args.runs, Path(tmp), set(args.only), args.library)
             print(f"{size:,} papers done", file=sys.stderr, flush=True)
     names: list[str] = list(next(iter(table.values())))
     print("| what | " + " | ".join(f"{s:,}" for s in table) + " |")

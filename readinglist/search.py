@@ -18,7 +18,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from itertools import chain, compress, repeat
+from itertools import chain, compress, filterfalse, repeat
 from typing import Any
 
 from readinglist.bibtex import split_name
@@ -33,6 +33,7 @@ from readinglist.query import (
     parse_query,
     words_of,
 )
+from readinglist.reading import Found
 from readinglist.textindex import (
     EXACT,
     IN_ABSTRACT,
@@ -86,6 +87,8 @@ class SearchEngine:
         for number, slot in enumerate(catalog.order):
             self._number[slot] = number
         self._states: _States | None = None
+        #: The last ``among`` asked for (the inbox) and its slots: inside and outside it.
+        self._among: tuple[Collection[str], set[int], set[int]] | None = None
         self._titles.vocabulary()  # sorted here, in the loading worker, not on a keystroke
 
     def _state(self, states: Mapping[str, PaperState], version: int) -> _States:
@@ -169,11 +172,29 @@ class SearchEngine:
     ) -> list[str]:
         """Ids matching ``text``, best first (see :mod:`readinglist.query` for the
         language); ``states``: the reading state at ``version`` (``Library.stateful()``)."""
+        return list(self.find(text, states, version))
+
+    def find(
+        self,
+        text: str,
+        states: Mapping[str, PaperState] | None = None,
+        version: int = 0,
+        among: Collection[str] | None = None,
+    ) -> Found:
+        """:meth:`search`, as a :class:`Found`, only among the papers ``among`` (say, the
+        inbox) when given. Never change ``among`` after: what it holds is kept, by identity,
+        for the next query (making it slots costs a pass over it)."""
         query = parse_query(text)
         state = self._state(states or {}, version)
         scoring: list[Match] = []
         positive: list[Collection[int]] = []
         banned: set[int] = set()
+        if among is not None:
+            inside, outside = self._among_slots(among)
+            if len(outside) < len(inside):
+                banned.update(outside)
+            else:
+                positive.append(inside)
         # Terms that scan text run last, over what the index terms left.
         scanned = {"phrase", "abstract", "word"} if query.in_abstract else {"phrase", "abstract"}
         for term in query.terms:
@@ -189,40 +210,76 @@ class SearchEngine:
                 banned.update(found)
             else:
                 positive.append(found)
-        candidates = set(_common(positive)) if positive else None
+        slots = self._slots
+        # The candidates are ``base`` minus ``banned``. ``base`` is a set shared with the
+        # lookup cache when one word is all there is (never change it): copying it cost a
+        # pass over up to 100k slots per key for a one-letter word.
+        base = _common(positive) if positive else None
+        if base is not None and not isinstance(base, (set, frozenset)):
+            base = set(base)
         for term in query.terms:
             if term.field not in scanned:
                 continue
-            found = self._scan(term, state, None if candidates is None else candidates - banned)
+            within = None if base is None else set(base).difference(banned)
+            found = self._scan(term, state, within)
             if term.negated:
                 banned |= found
             else:
-                candidates = found if candidates is None else candidates & found
+                base = found if base is None else found.intersection(base)
                 if term.field == "word":
                     scoring.append(self._word(term.value, state))
-        if candidates is None:  # nothing but exclusions: the default order, minus those
-            return _without(self._pids, sorted(map(self._number.__getitem__, banned)))
-        candidates -= banned
-        exact = self._slots.get(paper_id(" ".join(query.words)), -1) if query.words else -1
-        head = [self._number[exact]] if exact in candidates else []
-        candidates.discard(exact)
-        ranked = head + self._ranked(candidates, scoring, query.in_abstract)
-        return list(map(self._pids.__getitem__, ranked))
+        candidates = base
 
-    def _ranked(self, candidates: set[int], scoring: list[Match], in_abstract: bool) -> list[int]:
-        """The candidates' numbers: best total score first, ties in the default order."""
+        def contains(pid: str) -> bool:
+            slot = slots.get(pid)
+            in_base = candidates is None or slot in candidates
+            return slot is not None and in_base and slot not in banned
+
+        if candidates is None:  # nothing but exclusions: the default order, minus those
+            ids = _without(self._pids, sorted(map(self._number.__getitem__, banned)))
+            return Found(ids, contains)
+
+        exact = slots.get(paper_id(" ".join(query.words)), -1) if query.words else -1
+        ranked = self._ranked(candidates, banned, scoring, query.in_abstract)
+        if exact in candidates and exact not in banned:
+            ranked.remove(self._number[exact])  # near the top: in the exact tier
+            ranked.insert(0, self._number[exact])
+        return Found(map(self._pids.__getitem__, ranked), contains)
+
+    def _among_slots(self, among: Collection[str]) -> tuple[set[int], set[int]]:
+        """The slots of the papers in ``among`` and of the others, kept for the next call
+        with the same ``among`` (the inbox, asked for on every filter key)."""
+        if self._among is None or self._among[0] is not among:
+            slots = self._slots
+            inside = {slot for pid in among if (slot := slots.get(pid)) is not None}
+            outside = set(range(len(self._pids))).difference(inside)
+            self._among = (among, inside, outside)
+        return self._among[1], self._among[2]
+
+    def _ranked(
+        self, base: Collection[int], banned: set[int], scoring: list[Match], in_abstract: bool
+    ) -> list[int]:
+        """The numbers of the candidates (``base`` minus ``banned``): best total score
+        first, ties in the default order."""
         number = self._number.__getitem__
         if len(scoring) == 1:
             # One word, by far the commonest and largest case: its tiers, ranked once and
             # kept, filtered down to the candidates.
-            numbers = list(chain.from_iterable(scoring[0].ranked(self._number)))
-            if not in_abstract and len(candidates) == len(numbers):
-                return numbers  # nothing filtered out (candidates are a subset)
-            keep = set(map(number, candidates))
+            match = scoring[0]
+            numbers = match.ordered(self._number)
+            if base is match.slots and not in_abstract:
+                if not banned:
+                    return list(numbers)
+                # Inside C: the inbox or a negated word leaves out a few of up to 100k.
+                left_out = set(map(number, banned))
+                return list(filterfalse(left_out.__contains__, numbers))
+            keep = set(map(number, set(base).difference(banned)))
             ranked = list(compress(numbers, map(keep.__contains__, numbers)))
             if in_abstract:  # abstract-only matches last
-                ranked += sorted(map(number, candidates - scoring[0].slots))
+                rest = set(base).difference(banned, match.slots)
+                ranked += sorted(map(number, rest))
             return ranked
+        candidates = set(base).difference(banned)
         if not scoring:
             return sorted(map(number, candidates))
         slots = list(candidates)

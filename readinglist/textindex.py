@@ -130,18 +130,20 @@ class Match:
     def __init__(self, tiers: Iterable[tuple[int, Iterable[int]]]) -> None:
         """From (score, slots) pairs given best score first; a slot keeps its best score."""
         self.tiers: list[tuple[int, set[int]]] = []
-        self._ranked: tuple[list[int], list[list[int]]] | None = None
+        self._ordered: tuple[list[int], list[int]] | None = None
         for score, slots in tiers:
             fresh = set(slots).difference(*(taken for _, taken in self.tiers))
             if fresh:
                 self.tiers.append((score, fresh))
 
-    def ranked(self, numbering: list[int]) -> list[list[int]]:
-        """Each tier as numbers, ascending (the default order), kept for this numbering."""
-        if self._ranked is None or self._ranked[0] is not numbering:
-            tiers = [sorted(map(numbering.__getitem__, slots)) for _, slots in self.tiers]
-            self._ranked = numbering, tiers
-        return self._ranked[1]
+    def ordered(self, numbering: list[int]) -> list[int]:
+        """The slots as numbers: tier by tier, each ascending (the default order), kept for
+        this numbering; a one-word query's answer (never mutate it)."""
+        if self._ordered is None or self._ordered[0] is not numbering:
+            number = numbering.__getitem__
+            ordered = list(chain.from_iterable(sorted(map(number, s)) for _, s in self.tiers))
+            self._ordered = numbering, ordered
+        return self._ordered[1]
 
     @cached_property
     def slots(self) -> set[int]:

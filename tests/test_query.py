@@ -300,6 +300,65 @@ def test_filters_combine_with_words_and_negation(library: Library) -> None:
     assert library.query("-arm-net") == [pid for pid in library.ordered() if pid != arm]
 
 
+def query_texts(library: Library) -> st.SearchStrategy[str]:
+    """Queries as typed: title words whole, cut short or negated, whole titles (ranked
+    first), filters."""
+    vocabulary = sorted(
+        {w for pid in library.ordered() for w in words_of(library.papers[pid].title)}
+    )
+    word = st.sampled_from(vocabulary).flatmap(
+        lambda w: st.integers(1, len(w)).map(lambda n: w[:n])
+    )
+    token = st.one_of(
+        word,
+        word.map(lambda w: "-" + w),
+        st.sampled_from(["is:new", "-is:read", "seen:>=2", "has:code", "in:abstract", '"mo']),
+        st.sampled_from([library.papers[pid].title for pid in library.ordered()[::25]]),
+    )
+    return st.lists(token, max_size=3).map(" ".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_find_among_is_the_query_narrowed_to_those_papers(
+    lib: Library, data: st.DataObject
+) -> None:
+    """What the app's filter asks (``find``, only among the inbox) gives the ids of a fresh
+    query kept if in ``among``, in the same order; its membership test agrees with them."""
+    text = data.draw(query_texts(lib), label="query")
+    everyone = lib.ordered()
+    among = data.draw(
+        st.one_of(
+            st.none(),
+            st.just(frozenset(everyone)),
+            st.sets(st.sampled_from(everyone)).map(frozenset),
+            st.sets(st.sampled_from(everyone), max_size=5).map(
+                lambda out: frozenset(everyone) - out  # nearly everyone, as a fresh inbox
+            ),
+        ),
+        label="among",
+    )
+    expected = [pid for pid in lib.query(text) if among is None or pid in among]
+    found = lib.find(text, among)
+    assert found == expected
+    assert [pid in found for pid in everyone] == [pid in set(expected) for pid in everyone]
+    read = set(everyone[::3])
+    narrowed = found.without(read)
+    assert narrowed == [pid for pid in expected if pid not in read]
+    assert [pid in narrowed for pid in everyone] == [
+        pid in expected and pid not in read for pid in everyone
+    ]
+
+
+def test_find_follows_a_new_among(lib: Library) -> None:
+    """``among`` is kept by identity: another set (an inbox reopened) is taken afresh."""
+    everyone = lib.ordered()
+    first, second = frozenset(everyone[:40]), frozenset(everyone[20:60])
+    assert lib.find("", first) == everyone[:40]
+    assert lib.find("", second) == everyone[20:60]
+    assert lib.find("", None) == everyone
+
+
 # ---------------------------------------------------------------------------- index upkeep
 
 

@@ -381,7 +381,8 @@ def test_any_interleaving_of_changes_and_copies_converges(
     assert [mergers[0].note(p) for p in PIDS] == [mergers[1].note(p) for p in PIDS]
 
 
-stamp = st.tuples(st.integers(0, journal.MAX_WALL), st.integers(0, 10**6), st.just(LAPTOP.id))
+wall = st.integers(0, journal.MAX_WALL)
+stamp = st.tuples(wall, st.integers(0, 10**6), st.just(LAPTOP.id))
 status_value = st.fixed_dictionaries(
     {
         "status": st.sampled_from(["new", "later", "read", "skipped", "snoozed"]),
@@ -393,7 +394,7 @@ ops = st.one_of(
     st.builds(Op, st.just(PIDS[1]), st.just("tag:ml"), st.booleans(), st.booleans()),
     st.builds(
         Op, st.just(PIDS[2]), st.just("note"), st.text(), st.text(),
-        st.lists(st.tuples(st.integers(0, journal.MAX_WALL), st.integers(0, 99), st.sampled_from(DEVICES)),
+        st.lists(st.tuples(wall, st.integers(0, 99), st.sampled_from(DEVICES)),
                  max_size=3).map(tuple),
     ),
 )  # fmt: skip

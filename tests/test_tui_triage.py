@@ -10,6 +10,7 @@ from textual.widgets import Input
 
 from readinglist.library import Library
 from readinglist.tui.app import ReadingListApp, create_app
+from readinglist.tui.inbox import Inbox
 from readinglist.tui.screens.snooze import SnoozeScreen
 from readinglist.tui.widgets.detail import DetailPane
 from readinglist.tui.widgets.paper_list import PaperList
@@ -167,3 +168,31 @@ async def test_a_bad_config_is_one_line_and_the_defaults_apply(
         first = app.query_one(PaperList).highlighted
         await pilot.press("x")
         assert first is not None and disk(app).state(first).status == "skipped"
+
+
+def test_progress_over_a_filtered_view_counts_as_over_a_set_of_its_ids(
+    tmp_path: Path, digest_paths: list[Path]
+) -> None:
+    """The progress base is the query's result itself (no set of up to 100k ids per key);
+    it counts what a set of the shown ids would: in the inbox every paper shown, in the
+    whole library those of them new when the view opened."""
+    library = Library(tmp_path / "lib")
+    assert library.import_files(digest_paths[:1]).ok
+    ids = library.ordered()
+    library.decide(ids[:5], "skipped")
+    inbox = Inbox()
+    inbox.start(library.view())
+    for mode in ("inbox", "all"):
+        for text in ("", "model", "-model", "is:new"):
+            view = library.view()
+            inbox.choose(mode, view)
+            shown = view.find(text, inbox.among)
+            inbox.rebase(view, shown)
+            base = {p for p in shown if mode == "inbox" or view.state(p).current() == "new"}
+            library.decide([p for p in shown if p in base][:2], "later")
+            library.decide(ids[5:6], "read")  # shown or not, in the base or not
+            done = inbox.progress(library.view())
+            later = library.view()
+            assert done.base == len(base)
+            assert done.counts == later.counts(base)
+            assert done.decided == sum(later.state(p).current() != "new" for p in base)

@@ -9,6 +9,7 @@ of it was new when it was opened. The main screen owns one :class:`Inbox` and dr
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,8 +46,9 @@ class Progress:
 class Inbox:
     def __init__(self) -> None:
         self.mode: Mode = "all"
-        self.papers: set[str] = set()
-        self.base: set[str] = set()
+        #: Replaced, never changed: queries keep what they made of it by its identity.
+        self.papers: frozenset[str] = frozenset()
+        self.base: Collection[str] = frozenset()
         #: The reader asked for the whole library (a): arriving papers do not switch views.
         self.chose_all = False
         #: Inbox zero was announced for this inbox (announced once).
@@ -54,7 +56,7 @@ class Inbox:
 
     def open(self, library: Reading, *, keep: bool = False) -> None:
         """The inbox is the papers new now; ``keep`` adds to it instead."""
-        new = set(library.ordered()) - _not_new(library)
+        new = frozenset(library.ordered()) - _not_new(library)
         self.papers = self.papers | new if keep else new
         self.zero_told = False
 
@@ -76,6 +78,11 @@ class Inbox:
         if self.mode == "all" and self.papers and not self.chose_all:
             self.mode = "inbox"
 
+    @property
+    def among(self) -> frozenset[str] | None:
+        """The papers the view may show (None: any), for ``Reading.find``."""
+        return self.papers if self.mode == "inbox" else None
+
     def shown(self, ids: list[str]) -> list[str]:
         """The view's papers, among ``ids`` (a query's result, in its order)."""
         if self.mode == "all":
@@ -83,17 +90,39 @@ class Inbox:
         inbox = self.papers
         return [pid for pid in ids if pid in inbox]
 
-    def rebase(self, library: Reading, ids: list[str]) -> None:
-        """The view changed (inbox, all, filter): count progress afresh over ``ids``."""
+    def rebase(self, library: Reading, ids: Collection[str]) -> None:
+        """The view changed (inbox, all, filter): count progress afresh over ``ids`` (a
+        query's result: its membership test is fast; it is kept, never changed).
+
+        Only papers with a reading state can be decided, so the base is ``ids`` minus
+        those decided now: no pass over the (up to 100k) ids, which took 15-30 ms a key.
+        """
         if self.mode == "inbox":
-            self.base = set(ids)
+            self.base = ids
         else:
-            self.base = set(ids) - _not_new(library)
+            decided = frozenset(pid for pid in _not_new(library) if pid in ids)
+            self.base = _Without(ids, decided) if decided else ids
 
     def progress(self, library: Reading) -> Progress:
         counts = library.counts(self.base)
         decided = len(self.base) - counts["new"]
         return Progress(self.mode, decided, len(self.base), counts, not self.papers)
+
+
+class _Without(Collection[str]):
+    """``ids`` minus ``left_out`` (a subset of them), without copying ``ids``."""
+
+    def __init__(self, ids: Collection[str], left_out: frozenset[str]) -> None:
+        self._ids, self._left_out = ids, left_out
+
+    def __contains__(self, pid: object) -> bool:
+        return pid in self._ids and pid not in self._left_out
+
+    def __len__(self) -> int:
+        return len(self._ids) - len(self._left_out)
+
+    def __iter__(self) -> Iterator[str]:
+        return (pid for pid in self._ids if pid not in self._left_out)
 
 
 def _not_new(library: Reading) -> set[str]:

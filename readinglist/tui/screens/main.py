@@ -26,7 +26,7 @@ from readinglist.export import to_markdown, write_export
 from readinglist.library import Library
 from readinglist.model import paper_links, paper_page, plural, today
 from readinglist.query import parse_query
-from readinglist.reading import ReadModel
+from readinglist.reading import Found, ReadModel
 from readinglist.reports import Change, ImportReport
 from readinglist.samples import sample_paths
 from readinglist.tui.inbox import Inbox
@@ -47,6 +47,10 @@ if TYPE_CHECKING:
 
 #: Seconds the cursor must rest on a paper before the detail pane follows it.
 DETAIL_DELAY = 0.04
+#: Seconds typing in the filter must rest before the detail pane follows the list's new top
+#: paper: redrawing it (an abstract with the words marked, re-laid out) took 20-40 ms of
+#: each filter key at 100k papers, more than the query and the list together.
+TYPING_REST = 0.25
 
 WELCOME = """\
 [b]Your library is empty.[/b]
@@ -71,6 +75,8 @@ class MainScreen(WritingScreen):
         self.filter_error: str | None = None
         self._note_drafts: dict[str, str] = {}
         self._detail_timer: Timer | None = None
+        #: When the filter last changed (the detail pane waits for typing to rest).
+        self._typed_at = 0.0
         #: Which view is shown (the inbox or all) and the progress through it.
         self.inbox = Inbox()
 
@@ -204,12 +210,18 @@ class MainScreen(WritingScreen):
     # ------------------------------------------------------------------ view
 
     def refresh_view(
-        self, keep: str | None = None, *, reopen: bool = False, top: bool = False
+        self,
+        keep: str | None = None,
+        *,
+        reopen: bool = False,
+        top: bool = False,
+        detail: bool = True,
     ) -> None:
         """Re-run the filter and redraw everything that depends on the library.
 
         ``reopen``: the view changed (filter, inbox, all), so the progress counter starts
-        afresh; ``top``: the highlight goes to the best match, the first row.
+        afresh; ``top``: the highlight goes to the best match, the first row; ``detail``:
+        redraw the detail pane now, not once the cursor (or typing) rests.
         """
         self.rl.last_input = time.monotonic()
         library = self.view
@@ -218,17 +230,18 @@ class MainScreen(WritingScreen):
         papers = self.query_one(PaperList)
         papers.view = library
         keep = None if top else keep or papers.highlighted
+        ids: Found
         try:
-            if self.filter_text and not self.rl.searchable:
-                ids = papers.ids  # the index is being (re)built: keep what is shown
+            if not self.rl.searchable:  # the index is being (re)built: no filtering yet
+                ids = self._kept(papers.ids if self.filter_text else library.ordered())
             else:
-                ids = library.query(self.filter_text)
+                # The inbox narrows the query inside the engine: no pass over 100k ids.
+                ids = library.find(self.filter_text, self.inbox.among)
             self.filter_error = None
         except QueryError as error:
-            ids, self.filter_error = papers.ids, str(error)
-        ids = self.inbox.shown(ids)
+            ids, self.filter_error = self._kept(papers.ids), str(error)
         if self.hide_read:
-            ids = library.unread_only(ids)
+            ids = ids.without(library.read_ids)
         if reopen:
             self.inbox.rebase(library, ids)
         if papers.selected:
@@ -240,8 +253,14 @@ class MainScreen(WritingScreen):
         wanted = "main" if library.papers else "welcome"
         if body.current != wanted:
             body.current = wanted  # assigning even the same value re-lays out the screen
-        self._show_detail(papers.highlighted)
+        if detail:
+            self._show_detail(papers.highlighted)
         self._update_status()
+
+    def _kept(self, ids: list[str]) -> Found:
+        """What is shown, kept when the filter cannot run, narrowed to the view."""
+        shown = self.inbox.shown(ids)
+        return Found(shown, set(shown).__contains__)
 
     def _show_detail(self, pid: str | None) -> None:
         words = () if self.filter_error else parse_query(self.filter_text).words
@@ -277,19 +296,23 @@ class MainScreen(WritingScreen):
         if not self.rl.searchable:
             view += " · indexing…"
         line = Content(" · ").join(parts) + Content("  │  " + view)
-        self.query_one("#status", Static).update(line)
+        # One line of fixed size: no layout pass (a reflow of the screen per filter key).
+        self.query_one("#status", Static).update(line, layout=False)
 
     def on_paper_list_highlighted(self, message: PaperList.Highlighted) -> None:
         self.rl.last_input = time.monotonic()
-        # Wait for the cursor to settle (key repeat) so the list itself never waits.
+        # Wait for the cursor to settle (key repeat), or typing to rest, so the list itself
+        # never waits.
         if self._detail_timer is not None:
             self._detail_timer.stop()
-        self._detail_timer = self.set_timer(DETAIL_DELAY, partial(self._show_detail, message.pid))
+        delay = max(DETAIL_DELAY, self._typed_at + TYPING_REST - time.monotonic())
+        self._detail_timer = self.set_timer(delay, partial(self._show_detail, message.pid))
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
-        self.refresh_view(reopen=True, top=True)
+        self._typed_at = time.monotonic()
+        self.refresh_view(reopen=True, top=True, detail=False)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
