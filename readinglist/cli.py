@@ -306,7 +306,7 @@ def cmd_tags(library: Library, args: argparse.Namespace) -> int:
     if not counts:
         print("no tags yet; add some with `readinglist tag ID --add TAG`.")
     for tag, count in counts.items():
-        print(f"{count:>6}  {tag}")
+        print(f"{count:>6}  {printable_line(tag)}")
     return 0
 
 

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from readinglist.errors import StorageError
-from readinglist.model import EMPTY_STATE, ID_LENGTH, STATUSES, PaperState
+from readinglist.model import EMPTY_STATE, ID_LENGTH, STATUSES, PaperState, normalise_tag
 
 #: (wall clock ms, counter, device id): totally ordered, unique per change.
 Stamp = tuple[int, int, str]
@@ -286,6 +286,12 @@ def _decode_op(doc: Any, number: int, device: str, kind: str) -> Op:
         good = type(old) is str and type(new) is str and max(len(old), len(new)) <= MAX_TEXT
     elif type(name) is str and name.startswith(TAG_PREFIX) and 4 < len(name) <= 4 + MAX_TAG:
         good = type(doc.get("o")) is bool and type(doc.get("n")) is bool
+        # Another program's tag reads as readinglist writes tags (one lower-case word), so
+        # `tag:x` finds it and `tag --remove` removes it; on every device alike.
+        tag = normalise_tag(name[len(TAG_PREFIX) :])
+        if not tag:
+            raise JournalError(f"ops[{number}]: field 'f' is not status, note or tag:<name>")
+        name = TAG_PREFIX + tag
     else:
         raise JournalError(f"ops[{number}]: field 'f' is not status, note or tag:<name>")
     if not good:

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from readinglist import doctor, journal
+from readinglist.cli import main
 from readinglist.device import Device
 from readinglist.journal import Entry, Merger, Op
 from readinglist.library import Library
@@ -310,6 +311,31 @@ def test_a_stamp_past_the_year_9999_is_damage_and_a_full_counter_carries() -> No
     assert "not a stamp" in (journal.problem(data) or "")
     data["changes"] = {"9999999999999999.999999999": journal.encode_entry(entry)}
     assert "not a stamp" in (journal.problem(data) or "")
+
+
+def test_another_programs_tag_reads_as_a_tag_and_prints_as_text(
+    folders: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tag readinglist would never write (upper case, spaces, a terminal escape) in another
+    device's journal is read as the tag readinglist would make of it: ``tag:`` finds it,
+    ``tag --remove`` removes it, and nothing of it reaches the terminal as a control."""
+    laptop, desktop = folders
+    b = Library(desktop, DESKTOP)
+    pid = b.ordered()[0]
+    b.tag([pid], add=["placeholder"])
+    hostile = "tag:UPPER Case\x1b]0;pwned\x07\x1b[2J"
+    path = desktop / JOURNALS_DIR / f"{DESKTOP.id}.json"
+    raw = path.read_bytes().replace(b'"tag:placeholder"', orjson.dumps(hostile))
+    path.write_bytes(raw)
+    sync(laptop, desktop)
+    a = Library(laptop, LAPTOP)
+    (tag,) = a.state(pid).tags
+    assert tag == "upper-case-0-pwned-2j" and a.query(f"tag:{tag}") == [pid]
+    assert main(["--data-dir", str(laptop), "tags"]) == 0
+    out = capsys.readouterr().out
+    assert tag in out and "\x1b" not in out and "\x07" not in out
+    a.tag([pid], remove=[tag])
+    assert Library(laptop, LAPTOP).state(pid).tags == ()
 
 
 def test_doctor_and_devices_name_both_devices(folders: tuple[Path, Path]) -> None:
