@@ -38,7 +38,7 @@ from readinglist import contents
 from readinglist.errors import StorageError
 from readinglist.model import META_FIELDS, Digest, Paper, merged_meta, paper_id, title_key
 from readinglist.query import words_of
-from readinglist.storage import atomic_write
+from readinglist.storage import atomic_write, read_regular
 
 #: Format of ``catalog.bin``; marshal's layout is only promised within one Python version.
 CATALOG_FORMAT = (1, sys.version_info[:2])
@@ -705,7 +705,7 @@ def gc_paused() -> Iterator[None]:
 
 def _load(path: Path, data_dir: Path) -> Saved | None:
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except OSError:
         return None
     if not raw.startswith(CATALOG_MAGIC):

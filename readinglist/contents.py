@@ -36,6 +36,7 @@ from readinglist.storage import (
     atomic_write,
     check_schema,
     fsync_path,
+    read_regular,
 )
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def write(
     """
     path = path_of(data_dir, name)
     with contextlib.suppress(OSError):
-        if content_hash(path.read_bytes()) == name:
+        if content_hash(read_regular(path)) == name:
             return  # imported before, here or on a machine this folder is synced with
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,7 +191,7 @@ def read(data_dir: Path, name: str) -> Content:
     """The digest file ``name``, checked: its hash, its schema and every document."""
     path = path_of(data_dir, name)
     try:
-        payload = path.read_bytes()
+        payload = read_regular(path)
     except FileNotFoundError:
         raise LibraryCorrupt(
             path, "is missing, but the library lists its import", recovery=RESTORE

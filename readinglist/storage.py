@@ -124,12 +124,28 @@ class LibraryDB(TinyDB):
 
 
 def file_signature(path: Path) -> Signature:
-    """(inode, mtime, size) of ``path``: changes whenever the file is replaced or grows."""
+    """(inode, mtime, size) of ``path``: changes whenever the file is replaced or grows.
+    None when it cannot be looked at (missing, a symlink loop, a file where its folder
+    should be): reading it then says what is wrong."""
     try:
         st = path.stat()
-    except FileNotFoundError:
+    except OSError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def read_regular(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of ``path`` (at most ``limit`` + 1), refusing what is not a regular file: a
+    FIFO named like a library file (a sync engine, a user) would block every command, even
+    doctor, forever. Raises ``OSError`` as ``open`` does."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return handle.read() if limit is None else handle.read(limit + 1)
 
 
 def backup_path(path: Path) -> Path:
@@ -309,7 +325,7 @@ def load_versioned(path: Path, kind: str, *, check: bool = True) -> tuple[Data, 
     """:func:`load_file`, and the schema version the file has on disk (``check=False``: the
     caller checks the documents itself)."""
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except FileNotFoundError:
         return empty_data(kind), SCHEMA_VERSION[kind]
     except IsADirectoryError:
@@ -542,8 +558,7 @@ def read_journal_file(path: Path) -> Data:
     """One journal file, parsed and of the right kind and schema (its documents are not
     checked: :func:`journal.decode` does that)."""
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_JOURNAL_BYTES + 1)
+        raw = read_regular(path, MAX_JOURNAL_BYTES)
     except OSError as error:
         raise StorageError(f"{path}: cannot read ({error.strerror or error})") from None
     if len(raw) > MAX_JOURNAL_BYTES:
@@ -756,7 +771,7 @@ def load_merged(data_dir: Path, key: Any) -> Any:
     was made from), or None. A copy from another device, a damaged file or one made from
     other files never matches: it is only ever a shortcut, never an answer."""
     try:
-        raw = (data_dir / MERGED_FILE).read_bytes()
+        raw = read_regular(data_dir / MERGED_FILE)
         if raw.startswith(_MERGED_MAGIC):
             saved, payload = marshal.loads(raw[len(_MERGED_MAGIC) :])
             return payload if saved == key else None
