@@ -23,6 +23,7 @@ from readinglist import dailypapers
 from readinglist.cliargs import build_parser, default_data_dir
 from readinglist.config import Config, load_config
 from readinglist.dailypapers import DayDigest
+from readinglist.device import copied_note, this_device
 from readinglist.digest import read_stdin
 from readinglist.errors import FetchError, ReadinglistError
 from readinglist.library import Library, Source, expand_paths
@@ -36,6 +37,7 @@ from readinglist.samples import sample_paths
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _identify(args)
         with _data_dir(args) as data_dir:
             return run(args, data_dir)
     except ReadinglistError as error:
@@ -48,6 +50,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return 0
+
+
+def _identify(args: argparse.Namespace) -> None:
+    """Say so, once, when this machine found its config folder copied from another one and
+    got its own device id (before a demo library is made, which would find it first). The
+    app says it itself, in a notification; a config folder that cannot give an identity is
+    met again by the command, which says so its own way (doctor as a finding)."""
+    if args.command is None and not args.demo:
+        return
+    try:
+        device = this_device()
+    except ReadinglistError:
+        return
+    if device.replaced:
+        _error(copied_note(device))
 
 
 @contextlib.contextmanager

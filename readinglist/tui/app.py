@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState
 
 from readinglist import dailypapers
 from readinglist.config import DEFAULT_KEYS, load_config
+from readinglist.device import copied_note
 from readinglist.errors import FetchError, ReadinglistError
 from readinglist.fetch import fetch_day
 from readinglist.library import Library
@@ -193,6 +194,9 @@ class ReadingListApp(App[int]):
         self.library = message.library
         self.adopt(message.view)
         self.main.library_loaded()
+        if self.library.device.replaced:  # only the process that gave the new id: once
+            note = copied_note(self.library.device)
+            self.notify(note, title="This machine", severity="warning", timeout=20)
 
     def on_library_failed(self, message: LibraryFailed) -> None:
         self.main.library_failed(message.error)
