@@ -8,6 +8,7 @@ desktop; :func:`sync` copies files between them the way Syncthing, Dropbox or
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import shutil
 from collections.abc import Iterator
@@ -212,6 +213,24 @@ def test_a_journal_cut_short_mid_copy_is_skipped_until_it_is_whole(
     assert any(not f.ok and theirs.name in f.text and "skipped" in f.text for f in findings)
     shutil.copy2(theirs, half)
     assert a.refresh() and a.state(pid).read and a.state(pid).tags == ("x",)
+
+
+def test_a_fifo_a_folder_or_a_symlink_loop_in_journals_is_skipped_not_waited_on(
+    folders: tuple[Path, Path],
+) -> None:
+    """Named like journals, none of them is one: every command, doctor included, goes on
+    (a FIFO once blocked them all forever) and doctor names each."""
+    laptop, _ = folders
+    journals = laptop / JOURNALS_DIR
+    os.mkfifo(journals / "fifo.json")
+    (journals / "folder.json").mkdir()
+    (journals / "loop.json").symlink_to("loop.json")
+    a = Library(laptop, LAPTOP)
+    assert a.mark(a.ordered()[:1]) is not None
+    problems = [f.text for f in doctor.diagnose(laptop, LAPTOP) if not f.ok]
+    for name, why in (("fifo", "not a regular file"), ("folder", "is a directory"),
+                      ("loop", "symbolic links")):  # fmt: skip
+        assert any(f"{name}.json" in text and why in text.lower() for text in problems), name
 
 
 @pytest.mark.parametrize(
