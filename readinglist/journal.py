@@ -287,11 +287,10 @@ def _decode_op(doc: Any, number: int, device: str, kind: str) -> Op:
     elif type(name) is str and name.startswith(TAG_PREFIX) and 4 < len(name) <= 4 + MAX_TAG:
         good = type(doc.get("o")) is bool and type(doc.get("n")) is bool
         # Another program's tag reads as readinglist writes tags (one lower-case word), so
-        # `tag:x` finds it and `tag --remove` removes it; on every device alike.
-        tag = normalise_tag(name[len(TAG_PREFIX) :])
-        if not tag:
-            raise JournalError(f"ops[{number}]: field 'f' is not status, note or tag:<name>")
-        name = TAG_PREFIX + tag
+        # `tag:x` finds it and `tag --remove` removes it, on every device alike; one with
+        # no word in it at all stays as it is (shown as text, never as markup).
+        raw = name[len(TAG_PREFIX) :]
+        name = TAG_PREFIX + (normalise_tag(raw) or raw)
     else:
         raise JournalError(f"ops[{number}]: field 'f' is not status, note or tag:<name>")
     if not good:

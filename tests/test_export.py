@@ -42,7 +42,7 @@ from readinglist.export import (
 )
 from readinglist.journal import CHANGE, Op
 from readinglist.library import Library
-from readinglist.model import plural
+from readinglist.model import normalise_tag, plural
 from readinglist.safetext import UNSAFE_RE, printable_line
 from tests.libhelpers import (
     FaultyOS,
@@ -188,7 +188,9 @@ def hostile(tmp_path: Path, digest_paths: list[Path]) -> Library:
     ops = [Op(ours[0], f"tag:{tag}", False, True) for tag in odd_tags]
     write_entry(data_dir, CHANGE, "odd tags", ops)
     reopened = Library(data_dir)
-    assert reopened.state(ours[0]).tags == ("ok", *odd_tags)
+    # Read as readinglist would have written them; "`" has no word to keep, so stays as is.
+    assert reopened.state(ours[0]).tags == ("ok", *(normalise_tag(t) or t for t in odd_tags))
+    assert "`" in reopened.state(ours[0]).tags
     assert reopened.papers[ours[1]].title == f"[/INST] {EVIL} <b>bold</b>"
     assert reopened.papers[ours[2]].links[0] == "javascript:alert(1)"
     return reopened
@@ -232,7 +234,8 @@ def test_markdown_keeps_its_structure(hostile: Library) -> None:
     assert "javascript:alert(1)" in text and "https://x.example/> <script>alert(1)</script>" in text
     assert f"Mar 14 ({DIGEST_NAME} {printable_line(EVIL)})" in text
     tags = [t.content for t in walk(tokens) if t.type == "code_inline"]
-    assert {"ok", "<b>tag</b>", "a`b", "`", "*x*", f"t{printable_line(EVIL)}"} <= set(tags)
+    odd = {t for pid in ids for t in hostile.state(pid).tags}
+    assert "`" in odd and {"ok", *odd} <= set(tags)
 
 
 def test_the_existing_layout_is_kept(hostile: Library) -> None:
