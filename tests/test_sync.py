@@ -508,7 +508,7 @@ def partial_sync(source: Path, target: Path, chance: random.Random) -> None:
     mid-way (a journal may arrive before the digest file its import names, or after)."""
     paths = [
         p
-        for p in source.rglob("*")
+        for p in sorted(source.rglob("*"))  # the listing's order is the file system's
         if p.is_file()
         and p.name != "lock"
         and (
@@ -555,25 +555,29 @@ def test_random_edits_and_partial_copies_converge(
         library = Library(folders[who], devices[who])
         pid = chance.choice(ids)
         action = chance.choice(["status", "tag", "note", "import"])
+        written: list[tuple[str, str, Any]] = []  # (paper, field, value) this change wrote
         if action == "status":
             status = chance.choice(["later", "read", "skipped", "new"])
-            library.decide([pid], status)
-            field, value = "status", status
+            if library.decide([pid], status):
+                written.append((pid, "status", status))
         elif action == "tag":
             tag = chance.choice(["ml", "vision"])
-            library.tag([pid], add=[tag])
-            field, value = f"tag:{tag}", True
+            if library.tag([pid], add=[tag]):
+                written.append((pid, f"tag:{tag}", True))
         elif action == "note":
             text = f"note {chance.randrange(1000)} from {devices[who].name}"
-            library.set_note(pid, text)
-            field, value = "note", text
+            if library.set_note(pid, text):
+                written.append((pid, "note", text))
         else:
+            before = {p: library.state(p).status for p in ids}
             assert library.import_files([chance.choice(digest_paths[2:])]).ok
-            continue
-        known = last.get((pid, field))
-        if known is not None and known[0] != who:
-            contested.add((pid, field))
-        last[(pid, field)] = (who, value)
+            # A skipped paper that recurs comes back: the import wrote its status.
+            written += [(p, "status", "new") for p in ids if library.state(p).status != before[p]]
+        for paper, field, value in written:
+            known = last.get((paper, field))
+            if known is not None and known[0] != who:
+                contested.add((paper, field))
+            last[(paper, field)] = (who, value)
     sync(*folders)
     a, b = Library(folders[0], LAPTOP), Library(folders[1], DESKTOP)
     assert listing(a) == listing(b)
