@@ -189,12 +189,12 @@ def _check_journals(
     """Other devices' journals, copies sync engines made of any journal, and what else is
     in the journals folder."""
     findings = []
-    mains: dict[str, set[journal.Stamp]] = {}
+    mains: dict[str, journal.Held] = {}
     if own is not None:
-        mains[device.id] = {e.stamp for e in journal.decode(own)[2]}
+        mains[device.id] = journal.Held.of(journal.decode(own)[2])
     for name, file in others.files.items():
         if file.device and name == f"{file.device}.json":
-            mains[file.device] = {e.stamp for e in file.entries}
+            mains[file.device] = journal.Held.of(file.entries)
     for name, file in sorted(others.files.items()):
         where = f"{JOURNALS_DIR}/{name}"
         if file.device is None:
@@ -215,7 +215,8 @@ def _check_journals(
                 )
             )
             continue
-        missing = [e for e in file.entries if e.stamp not in mains.get(file.device, set())]
+        main = mains.get(file.device)
+        missing = [e for e in file.entries if main is None or e not in main]
         if missing:
             findings.append(
                 Finding(

@@ -637,6 +637,29 @@ class Merger:
         return [*imports, snapshot, *kept]
 
 
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What one journal holds, to tell whether a copy a sync engine made of it adds
+    anything: its entries, and everything before its newest compaction snapshot (which
+    folded every entry the journal had, and the entries of any copy present then, which
+    each change folds into the journal first)."""
+
+    stamps: frozenset[Stamp]
+    snapshot: Stamp | None
+
+    @classmethod
+    def of(cls, entries: Iterable[Entry]) -> Held:
+        entries = list(entries)
+        snapshots = [e.stamp for e in entries if e.kind == SNAPSHOT]
+        return cls(frozenset(e.stamp for e in entries), max(snapshots, default=None))
+
+    def __contains__(self, entry: object) -> bool:
+        assert isinstance(entry, Entry)
+        return entry.stamp in self.stamps or (
+            self.snapshot is not None and entry.stamp < self.snapshot
+        )
+
+
 def conflict_text(heads: list[NoteVersion], names: Mapping[str, str]) -> str:
     """A note edited on two devices without either seeing the other's edit: both texts,
     each under a line naming its device and time, until the reader saves an edit."""

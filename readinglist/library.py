@@ -596,16 +596,11 @@ class Library(Reading):
         # Copies a sync engine made of this device's journal may hold entries it lacks (a
         # restored backup): they join it, so that doctor --fix can remove the copies.
         keys = self.store.journal_storage.read().get("changes", {}).keys()
-        entries = [
-            *{
-                e.stamp: e
-                for other in self.store.others.files.values()
-                if other.device == self.device.id
-                for e in other.entries
-                if e.key not in keys
-            }.values(),
-            *entries,
-        ]
+        copies = [f for f in self.store.others.files.values() if f.device == self.device.id]
+        if copies:
+            held = journal.Held.of(self.store.own_entries())
+            lacking = {e.stamp: e for f in copies for e in f.entries if e not in held}
+            entries = [*lacking.values(), *entries]
         compact = len(keys) + len(entries) > journal.COMPACT_AT
         if compact:
             # A merge restored from journals.cache has not read the entries yet: read them

@@ -292,6 +292,34 @@ def test_compaction_on_one_device_while_the_other_is_offline(
     assert a.undo() is not None and not a.state(ids[19]).read  # recent steps still undo
 
 
+def test_a_conflict_copy_made_before_a_compaction_is_redundant_after_it(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy of this device's journal made before it compacted holds entries the journal
+    folded into its snapshot: they are not added back with every change (each one set off
+    another compaction), and doctor --fix removes the copy with nothing lost."""
+    monkeypatch.setattr(journal, "COMPACT_AT", 30)
+    monkeypatch.setattr(journal, "KEEP_ON_COMPACT", 5)
+    laptop, _ = folders
+    a = Library(laptop, LAPTOP)
+    ids = a.ordered()[:28]
+    for pid in ids[:20]:
+        a.tag([pid], add=["early"])
+    own = a.store.journal_storage.path
+    copy = own.with_name(f"{LAPTOP.id}.sync-conflict-20261123-101010-ABCDEFG.json")
+    shutil.copy2(own, copy)
+    for pid in ids[20:]:
+        Library(laptop, LAPTOP).mark([pid])  # compacts on the way
+    before = len(Library(laptop, LAPTOP).store.own_entries())
+    Library(laptop, LAPTOP).decide([ids[0]], "later")
+    assert len(Library(laptop, LAPTOP).store.own_entries()) == before + 1
+    assert doctor.run(laptop, fix=True, confirm=lambda _: True) == 0
+    assert not copy.exists()
+    a = Library(laptop, LAPTOP)
+    assert all("early" in a.state(pid).tags for pid in ids[:20])
+    assert all(a.state(pid).read for pid in ids[20:]) and a.state(ids[0]).status == "later"
+
+
 def test_a_change_that_sets_off_compaction_after_a_reopen_is_kept(
     folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
