@@ -188,7 +188,8 @@ def to_journals(data_dir: Path, device: Device) -> None:
     release wrote since, on a machine not upgraded yet, that the sync engine brought back:
     what they hold that the journals lack joins this device's journal
     (:func:`returned_entries`), in the same steps, each returning file kept aside under a
-    name no earlier copy has. Nothing is left to add when they are run again.
+    name no earlier copy has; imports.json stays while an import of it waits for its digest
+    file. Nothing is left to add when they are run again.
     """
     if not single_device_data(data_dir):
         return
