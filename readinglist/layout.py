@@ -228,7 +228,10 @@ def to_journals(data_dir: Path, device: Device) -> None:
             atomic_write(own, orjson.dumps(payload))
         if imports_path.exists() and not waiting:
             _rename_aside(imports_path, data_dir / RETIRED_IMPORTS)
-        atomic_write(state.path, orjson.dumps(empty_data("state")), backup=False)
+        data = state.read()
+        if data.get("state") or data.get("history") or not state.path.exists():
+            # (Not rewritten while imports.json waits: each open would change it again.)
+            atomic_write(state.path, orjson.dumps(empty_data("state")), backup=False)
 
 
 def returned_entries(

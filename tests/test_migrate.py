@@ -1663,6 +1663,9 @@ def test_an_import_whose_digest_file_has_not_arrived_waits_for_it(mixed: Mixed) 
     findings = diagnose(mixed.data_dir, DEVICE_A)
     assert [f.text for f in findings if not f.ok] == []
     assert any("1 import of imports.json wait for" in f.text for f in findings)
+    before = snapshot(mixed.data_dir)  # while it waits, an open changes nothing
+    assert listed(Library(mixed.data_dir, DEVICE_A)) == listed(library)
+    assert snapshot(mixed.data_dir) == before
 
     digest.write_bytes(held)
     library = Library(mixed.data_dir, DEVICE_A)
