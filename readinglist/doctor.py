@@ -118,13 +118,15 @@ def diagnose(data_dir: Path, device: Device | None = None) -> list[Finding]:
     single = "imports" in loaded or bool(
         loaded.get("state", {}).get("state") or loaded.get("state", {}).get("history")
     )
+    # Journals here: single-device files are an earlier release's, written after the move.
+    moved = bool(loaded.get("journal", {}).get("changes")) or bool(others.readable())
     known: set[str] | None = None
     records: tuple[ImportRecord, ...] | None = None
     if upgrading:
         known = set(loaded["papers"].get("papers", {})) if "papers" in loaded else None
         if known is not None and "state" in loaded:
             findings += _check_references(known, *_state_refs(loaded["state"]), PAPERS_FILE)
-    elif single:
+    elif single and not moved:
         if "imports" in loaded:
             records = _records(loaded["imports"])
             digest_findings, known = _check_digest_files(data_dir, records, IMPORTS_FILE)
@@ -136,6 +138,8 @@ def diagnose(data_dir: Path, device: Device | None = None) -> list[Finding]:
         merger.add(journal.decode(loaded["journal"])[2])
         for other in others.readable():
             merger.add(other.entries)
+        if single:
+            findings.append(_returned(data_dir, loaded.get("imports", {}), merger))
         records = import_records(merger, data_dir)
         digest_findings, known = _check_digest_files(data_dir, records, "the journals")
         findings += digest_findings
@@ -169,6 +173,29 @@ def diagnose(data_dir: Path, device: Device | None = None) -> list[Finding]:
         findings.append(_describe_catalog(data_dir, records))
     findings += _check_leftovers(data_dir)
     return findings
+
+
+def _returned(data_dir: Path, imports: Data, merger: Merger) -> Finding:
+    """state.json with reading state, or an imports.json, in a folder already in journals:
+    a machine still on the release before sync wrote them since (see
+    :func:`readinglist.layout.returned_entries`)."""
+    held = {i.hash for i in merger.imports()}
+    waiting = [
+        name
+        for name in imports.get("imports", {})
+        if name not in held and not (data_dir / DIGESTS_DIR / f"{name}.json").exists()
+    ]
+    text = (
+        f"{STATE_FILE} or {IMPORTS_FILE} was written by the release before sync after the "
+        "move into journals (a machine not upgraded yet, synced in): the next open adds what "
+        "they hold that the journals lack to this device's journal and keeps them aside"
+    )
+    if waiting:
+        text += (
+            f"; {_count(len(waiting), 'import')} of {IMPORTS_FILE} wait for their digest "
+            f"files (kept in {IMPORTS_FILE} until the sync engine brings them)"
+        )
+    return Finding(True, text)
 
 
 def _state_refs(state: Data) -> tuple[list[str], set[str]]:

@@ -53,6 +53,9 @@ CHANGE, UNDO, REDO, IMPORT, SNAPSHOT, HISTORY = (
 KINDS = frozenset({CHANGE, UNDO, REDO, IMPORT, SNAPSHOT, HISTORY})
 #: The label of the snapshot made from a single-device library's state.json.
 MIGRATED = "state before sync (migrated)"
+#: The label of a snapshot of what single-device files written after the move held that the
+#: journals lacked (a machine still on the earlier release, synced in).
+RETURNED = "state from an earlier release after the move (merged)"
 #: A journal compacts when it holds more entries than this …
 COMPACT_AT = 20_000
 #: … keeping this many newest entries whole (undo reaches back this far).

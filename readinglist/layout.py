@@ -28,17 +28,30 @@ from readinglist.dailypapers import day_id
 from readinglist.device import Device
 from readinglist.errors import LibraryCorrupt, StorageError
 from readinglist.history import EMPTY_DOC, diff
-from readinglist.journal import HISTORY, IMPORT, MIGRATED, SNAPSHOT, UNDO, Entry, Op, Stamp
+from readinglist.journal import (
+    HISTORY,
+    IMPORT,
+    MIGRATED,
+    RETURNED,
+    SNAPSHOT,
+    UNDO,
+    Entry,
+    Op,
+    Stamp,
+)
 from readinglist.lock import Lock
-from readinglist.model import META_FIELDS, PaperState
+from readinglist.model import META_FIELDS, PaperState, now
 from readinglist.storage import (
+    DIGESTS_DIR,
     IMPORTS_FILE,
     INDEX_FILE,
+    JOURNALS_DIR,
     LOCK_FILE,
     PAPERS_FILE,
     SCHEMA_VERSION,
     STATE_FILE,
     AtomicJSONStorage,
+    Journals,
     atomic_write,
     empty_data,
     file_signature,
@@ -170,6 +183,13 @@ def to_journals(data_dir: Path, device: Device) -> None:
     older releases refuse the folder from then on; then the journal is written whole (its
     snapshot entry, :data:`~readinglist.journal.MIGRATED`, says the move is done); then
     imports.json is renamed aside and state.json emptied to the marker.
+
+    In a folder already moved (a journal holds entries) the documents are files an earlier
+    release wrote since, on a machine not upgraded yet, that the sync engine brought back:
+    what they hold that the journals lack joins this device's journal
+    (:func:`returned_entries`), in the same steps, each returning file kept aside under a
+    name no earlier copy has; imports.json stays while an import of it waits for its digest
+    file. Nothing is left to add when they are run again.
     """
     if not single_device_data(data_dir):
         return
@@ -184,10 +204,21 @@ def to_journals(data_dir: Path, device: Device) -> None:
         imports = load_file(imports_path, "imports").get("imports", {})
         own = journal_path(data_dir, device.id)
         entries = read_journal(own)[2] if own.exists() else []
+        # Other devices' journals (and copies of any) are only read: a damaged one is
+        # skipped here as by every command.
+        others = Journals(data_dir / JOURNALS_DIR, own.name)
+        others.reload()
+        known = entries + [entry for file in others.readable() for entry in file.entries]
         if state.upgraded_from is not None:
             state.flush()
-        if not any(e.kind == SNAPSHOT and e.label == MIGRATED for e in entries):
-            entries += migrated_entries(state.read(), imports, device.id)
+        waiting: list[str] = []
+        if known:
+            absent = {n for n in imports if not (data_dir / DIGESTS_DIR / f"{n}.json").exists()}
+            added, waiting = returned_entries(state.read(), imports, known, device.id, absent)
+        else:
+            added = migrated_entries(state.read(), imports, device.id)
+        if added:
+            entries += added
             payload = {
                 "meta": {"schema": schema_doc("journal")},
                 "device": {"device": {"id": device.id, "name": device.name}},
@@ -195,9 +226,140 @@ def to_journals(data_dir: Path, device: Device) -> None:
             }
             own.parent.mkdir(exist_ok=True)
             atomic_write(own, orjson.dumps(payload))
-        if imports_path.exists():
+        if imports_path.exists() and not waiting:
             _rename_aside(imports_path, data_dir / RETIRED_IMPORTS)
-        atomic_write(state.path, orjson.dumps(empty_data("state")), backup=False)
+        data = state.read()
+        if data.get("state") or data.get("history") or not state.path.exists():
+            # (Not rewritten while imports.json waits: each open would change it again.)
+            atomic_write(state.path, orjson.dumps(empty_data("state")), backup=False)
+
+
+def returned_entries(
+    state: dict[str, Any],
+    imports: dict[str, Any],
+    known: list[Entry],
+    device: str,
+    absent: set[str],
+) -> tuple[list[Entry], list[str]]:
+    """What single-device files written after the move hold that the journals (``known``:
+    every entry of every journal) lack: import entries for the digest files no journal
+    imports, and one :data:`~readinglist.journal.RETURNED` snapshot of the fields changed.
+
+    Such files come from a machine still on the earlier release, which went on from the
+    state.json the journals were made from: the values the snapshots of migrated files hold
+    (their *base*) are its starting point. A field equal to its base was not changed there
+    and is left out, whatever its document's time: that paper's ``updated`` may be newer
+    only because another of its fields changed, and must not undo a change made on an
+    upgraded device since. A field that differs was changed there, when the paper was last
+    changed (its ``updated``; for a paper the file no longer holds, its newest undo step).
+    Each op is stamped with that time, not now: per field the later change wins, as between
+    devices, so a change made after the move is kept, and one older than a change the
+    journals hold since loses to it (now would make a stale copy win over everything). A
+    time not after the base's is an older copy's value, not a change. A note is an edit of
+    its base versions, so an edit made here meanwhile is kept beside it as a conflict.
+
+    An import is stamped with its own time, so the digests keep the order they were
+    imported in. One of a digest the journals hold is left out, as an import here leaves
+    it out (a text digest again), unless it is a day fetched again later than any fetch of
+    it here (newer figures, papers added). One whose digest file (``absent``) has not
+    arrived yet is left for a later open, and named in the list returned with the entries:
+    imports.json stays until then (this device's import must find its file). Stamps are
+    made unique against every stamp known; the snapshot itself is stamped after all of them.
+
+    Their undo steps stay behind (in the copy kept aside): undo here takes back this
+    device's changes only. Run again on the same files, it finds nothing to add (what it
+    added is their base then): a move cut short and finished later adds nothing twice.
+    """
+    merger = journal.Merger(device)
+    merger.add(known)
+    taken = {entry.stamp for entry in known}
+    taken.update(op.stamp for entry in known for op in entry.ops if op.stamp is not None)
+    base: dict[tuple[str, str], tuple[Stamp, Any]] = {}
+    base_tags: dict[str, set[str]] = {}
+    base_notes: dict[str, dict[Stamp, str]] = {}
+    for entry in known:
+        if entry.kind != SNAPSHOT or entry.label not in (MIGRATED, RETURNED):
+            continue
+        for op in entry.ops:
+            stamp = op.stamp or entry.stamp
+            if op.field == journal.NOTE:
+                base_notes.setdefault(op.pid, {})[stamp] = op.new
+            elif (op.pid, op.field) not in base or stamp > base[op.pid, op.field][0]:
+                base[op.pid, op.field] = (stamp, op.new)
+                if op.field != "status":
+                    base_tags.setdefault(op.pid, set()).add(op.field)
+
+    def unique(wall: int) -> Stamp:
+        counter = 0
+        while (wall, counter, device) in taken:
+            counter += 1
+        taken.add((wall, counter, device))
+        return (wall, counter, device)
+
+    docs: dict[str, Any] = state.get("state", {})
+    stepped: dict[str, str] = {}  # paper → its newest undo step's time
+    for step in state.get("history", {}).values():
+        for pid in step["changes"] if "changes" in step else step["before"]:
+            if journal.wall_ms(step["at"]) > journal.wall_ms(stepped.get(pid)):
+                stepped[pid] = step["at"]
+    pids = {*docs, *(pid for pid, _ in base), *base_notes}
+    snapshot: list[Op] = []
+    stamps: dict[str, Stamp] = {}
+    for pid in sorted(pids):
+        paper = PaperState.from_doc(docs.get(pid))
+        at = paper.updated or stepped.get(pid)
+        if at is None:
+            continue  # never changed there since it had a time: nothing to tell
+        wall = journal.wall_ms(at)
+        values: dict[str, Any] = {
+            "status": {name: getattr(paper, name) for name in journal.STATUS_FIELDS}
+        }
+        tagged = base_tags.get(pid, set()) | {journal.TAG_PREFIX + tag for tag in paper.tags}
+        values.update({name: name[len(journal.TAG_PREFIX) :] in paper.tags for name in tagged})
+        for name, value in values.items():
+            default = journal.EMPTY_STATUS if name == "status" else False
+            first, old = base.get((pid, name), (None, default))
+            now_stamp, now_value = merger.value(pid, name)
+            if value in (old, now_value):
+                continue  # not changed there, or already so here
+            if (first and first[0] >= wall) or (now_stamp and now_stamp[0] >= wall):
+                continue  # an older copy's value, or changed here since: that change stays
+            stamp = stamps.get(at) or stamps.setdefault(at, unique(wall))
+            snapshot.append(Op(pid, name, old, value, stamp=stamp, at=at))
+        versions = base_notes.get(pid, {})
+        heads = {version.text for version in merger.heads(pid)} or {""}
+        if paper.note in (set(versions.values()) or {""}) or paper.note in heads:
+            continue
+        if versions and max(versions)[0] >= wall:
+            continue
+        stamp = stamps.get(at) or stamps.setdefault(at, unique(wall))
+        old_text = versions[max(versions)] if versions else ""
+        snapshot.append(
+            Op(pid, journal.NOTE, old_text, paper.note, tuple(sorted(versions)), stamp, at)
+        )
+    files = {record.hash for record in merger.imports()}
+    newest: dict[str, int] = {}  # digest → when the journals last imported it
+    for record in merger.imports():
+        newest[record.digest] = max(newest.get(record.digest, 0), journal.wall_ms(record.at))
+    entries, waiting = [], []
+    for name, record in sorted(imports.items(), key=lambda item: item[1]["seq"]):
+        wall, did = journal.wall_ms(record["imported_at"]), record["digest"]
+        if name in files or (
+            did in newest and (did != day_id(record["name"]) or wall <= newest[did])
+        ):
+            continue  # imported; a text digest again; a day's fetch no newer than one here
+        if name in absent:
+            waiting.append(name)
+            continue
+        fields = {k: record[k] for k in ("digest", "name", "date")}
+        entries.append(
+            Entry(unique(wall), record["imported_at"], IMPORT, f"import {record['name']}",
+                  record={"hash": name, **fields})
+        )  # fmt: skip
+    if snapshot:
+        stamp = journal.tick(max(taken), device, journal.clock_ms())
+        entries.append(Entry(stamp, now(), SNAPSHOT, RETURNED, tuple(snapshot)))
+    return entries, waiting
 
 
 def migrated_entries(state: dict[str, Any], imports: dict[str, Any], device: str) -> list[Entry]:

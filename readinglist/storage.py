@@ -435,17 +435,21 @@ class AtomicJSONStorage(Storage):
 
     def _keep_original(self) -> None:
         """Before the first save of an upgraded file, copy the original aside for good (the
-        ``.bak`` is replaced by the next save): ``state.json.schema2.bak``."""
-        aside = self.path.with_name(f"{self.path.name}.schema{self.upgraded_from}.bak")
-        if self.path.exists() and not aside.exists():
-            try:
-                original = self.path.read_bytes()
-            except OSError as error:
-                reason = error.strerror or str(error)
-                raise StorageError(
-                    f"{self.path}: cannot read it to keep a copy ({reason})"
-                ) from None
-            atomic_write(aside, original, backup=False)
+        ``.bak`` is replaced by the next save): ``state.json.schema2.bak``, numbered
+        (``.2``, ``.3``) when that name holds other bytes, so that a file of an earlier
+        release that reappears (a machine still running it, synced in) never replaces an
+        earlier copy; bytes already kept are not copied twice (a save cut short, again)."""
+        first = aside = self.path.with_name(f"{self.path.name}.schema{self.upgraded_from}.bak")
+        if self.path.exists():
+            original = _read_to_keep(self.path)
+            number = 1
+            while aside.exists():
+                if _read_to_keep(aside) == original:
+                    break
+                number += 1
+                aside = first.with_name(f"{first.name}.{number}")
+            else:
+                atomic_write(aside, original, backup=False)
         self.upgraded_from = None
 
     def forget(self) -> None:
@@ -455,6 +459,14 @@ class AtomicJSONStorage(Storage):
 
     def close(self) -> None:
         pass
+
+
+def _read_to_keep(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise StorageError(f"{path}: cannot read it to keep a copy ({reason})") from None
 
 
 class JournalStorage(AtomicJSONStorage):

@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,9 +47,19 @@ import pytest
 from readinglist import contents, layout, storage
 from readinglist.cli import main
 from readinglist.dailypapers import day_id
-from readinglist.device import this_device
+from readinglist.device import Device, this_device
+from readinglist.doctor import diagnose
 from readinglist.errors import LibraryCorrupt, LibraryLocked
-from readinglist.journal import HISTORY, IMPORT, MIGRATED, REDO, SNAPSHOT, UNDO, Entry
+from readinglist.journal import (
+    HISTORY,
+    IMPORT,
+    MIGRATED,
+    REDO,
+    RETURNED,
+    SNAPSHOT,
+    UNDO,
+    Entry,
+)
 from readinglist.layout import RETIRED_IMPORTS
 from readinglist.library import Library
 from readinglist.lock import Lock
@@ -1425,3 +1436,254 @@ def test_the_last_release_before_sync_refuses_the_moved_library(
         assert (result.returncode, result.stdout, result.stderr) == (1, "", refusal + "\n"), argv
     assert snapshot(v2.data_dir) == before
     assert listed(Library(v2.data_dir)) == v2.listed
+
+
+# ---------------------------------------------------------------------------- after the move
+#
+# Machines sharing one folder are upgraded one at a time. A (upgraded) moves the folder into
+# its journal; B, still on the release before sync, goes on writing state.json (schema 4),
+# imports.json and a digest file, which the sync engine then brings to A. Nothing B did
+# may be lost, and nothing A did since may be undone by B's older copy.
+
+#: The upgraded machine; B is the release before sync, run from its commit.
+DEVICE_A = Device("a0a0a0a0a0a0a0a0", "A")
+A_NOTE = "A's edit, made after B's without seeing it"
+B_NOTE = "B's edit, on the release before sync"
+#: What B does on the release before sync, after A moved the folder (and after A's first
+#: changes, before its last ones: see :func:`mixed_template`).
+B_SESSION: tuple[tuple[str, ...], ...] = (
+    ("mark", V3_IDS[10]),  # nobody else changes it
+    ("tag", V3_IDS[3], "--add", "from-b"),  # A changed its status before: both stay
+    ("skip", V3_IDS[12]),  # A marked it read before: B's later skip wins
+    ("later", V3_IDS[11]),  # A skips it after: A's skip wins
+    ("note", V3_IDS[5], "--set", B_NOTE),  # A edits it after, not seeing this: a conflict
+    ("tag", V3_IDS[5], "--remove", "sync"),
+    ("note", V3_IDS[13], "--set", "a note only B wrote"),
+)
+#: The papers both changed after the move (checked one by one: :func:`assert_both_kept`).
+BOTH = {V3_IDS[3], V3_IDS[5], V3_IDS[11], V3_IDS[12]}
+
+
+@dataclass
+class Mixed:
+    """A's folder when B's files have arrived, and what each machine listed before."""
+
+    data_dir: Path
+    base: Path
+
+    def listing(self, name: str) -> list[dict[str, Any]]:
+        """``v2``, ``a`` (A before B's files arrived) or ``b`` (B's release, its copy)."""
+        return orjson.loads((self.base / f"{name}.json").read_bytes())
+
+    def b_file(self, name: str) -> bytes:
+        return (self.base / "B" / name).read_bytes()
+
+
+def past_this_second() -> None:
+    """Wait for the next whole second: the release before sync stamps changes in seconds,
+    so its next change is then later than anything done here so far."""
+    time.sleep(1.02 - time.time() % 1)
+
+
+@pytest.fixture(scope="session")
+def mixed_template(
+    v2_template: Path,
+    release_code: Callable[[str], Path],
+    tmp_path_factory: pytest.TempPathFactory,
+    digest_paths: list[Path],
+) -> Path:
+    base = tmp_path_factory.mktemp("mixed")
+    a_dir, b_dir = base / "A", base / "B"
+    shutil.copytree(v2_template / "lib", a_dir)
+    shutil.copytree(v2_template / "lib", b_dir)
+    (base / "v2.json").write_bytes((v2_template / "list.json").read_bytes())
+    library = Library(a_dir, DEVICE_A)
+    assert library.decide([V3_IDS[3]], "later") is not None
+    assert library.mark([V3_IDS[12]]) is not None
+    past_this_second()
+    code = release_code(SINGLE_DEVICE)
+    for argv in (*B_SESSION, ("import", str(digest_paths[4]))):
+        result = run_code(code, b_dir, *argv, env=release_env(base))
+        assert result.returncode == 0, (argv, result.stderr)
+    result = run_code(code, b_dir, "list", "--json", env=release_env(base))
+    assert result.returncode == 0, result.stderr
+    (base / "b.json").write_text(result.stdout)
+    assert library.decide([V3_IDS[11]], "skipped") is not None
+    assert library.set_note(V3_IDS[5], A_NOTE) is not None
+    (base / "a.json").write_bytes(orjson.dumps(listed(library)))
+    # The sync engine brings what B wrote: state.json (newer than A's marker), imports.json
+    # (A has none now) and the digest file of B's import.
+    for name in (STATE_FILE, IMPORTS_FILE):
+        shutil.copy2(b_dir / name, a_dir / name)
+    for path in (b_dir / DIGESTS_DIR).iterdir():
+        if not (a_dir / DIGESTS_DIR / path.name).exists():
+            shutil.copy2(path, a_dir / DIGESTS_DIR / path.name)
+    return base
+
+
+@pytest.fixture
+def mixed(mixed_template: Path, tmp_path: Path) -> Mixed:
+    shutil.copytree(mixed_template / "A", tmp_path / "lib")
+    return Mixed(tmp_path / "lib", mixed_template)
+
+
+def expected_mixed(mixed: Mixed) -> list[dict[str, Any]]:
+    """What A must list once B's files are in, but the papers both changed: per paper, the
+    side that changed it (B's release lists B's changes, and the papers of B's import)."""
+    v2 = {item["id"]: item for item in mixed.listing("v2")}
+    a = {item["id"]: item for item in mixed.listing("a")}
+    return [
+        item if item["id"] not in v2 or item != v2[item["id"]] else a[item["id"]]
+        for item in mixed.listing("b")
+        if item["id"] not in BOTH
+    ]
+
+
+def assert_both_kept(library: Library) -> None:
+    """The papers changed on both machines after the move: each change of either kept,
+    unless the other changed the same field later; a note edited on both, both kept."""
+    later, noted, kept, skipped = V3_IDS[3], V3_IDS[5], V3_IDS[11], V3_IDS[12]
+    assert library.state(later).status == "later"  # A's, before B tagged it
+    assert library.state(later).tags == ("sync", "reading-group", "from-b")
+    assert library.state(skipped).status == "skipped"  # B's, after A marked it read
+    assert library.state(kept).status == "skipped"  # A's, after B kept it for later
+    assert library.state(noted).tags == ("reading-group",)  # B removed "sync"
+    ((pid, heads),) = library.conflicts()
+    assert pid == noted and [v.text for v in heads] == [B_NOTE, A_NOTE]
+
+
+def own_journal_a(data_dir: Path) -> Path:
+    return journal_path(data_dir, DEVICE_A.id)
+
+
+def journal_entries_a(data_dir: Path) -> list[Entry]:
+    """A's journal, the only one, in stamp order."""
+    assert [p.name for p in (data_dir / JOURNALS_DIR).glob("*.json")] == [
+        own_journal_a(data_dir).name
+    ]
+    return sorted(read_journal(own_journal_a(data_dir))[2], key=lambda entry: entry.stamp)
+
+
+def assert_mixed_merged(mixed: Mixed) -> list[Entry]:
+    """B's files kept aside (never over the earlier copies), state.json the marker, and in
+    A's journal B's import once and one snapshot of B's changes."""
+    data_dir = mixed.data_dir
+    assert orjson.loads((data_dir / STATE_FILE).read_bytes()) == MARKER
+    assert not (data_dir / IMPORTS_FILE).exists()
+    assert (data_dir / f"{STATE_FILE}.schema4.bak.2").read_bytes() == mixed.b_file(STATE_FILE)
+    assert (data_dir / f"{RETIRED_IMPORTS}.2").read_bytes() == mixed.b_file(IMPORTS_FILE)
+    for name in (f"{STATE_FILE}.schema4.bak.3", f"{RETIRED_IMPORTS}.3"):
+        assert not (data_dir / name).exists()
+    assert (data_dir / f"{STATE_FILE}.schema4.bak").read_bytes() != mixed.b_file(STATE_FILE)
+    assert leftover_temp_files(data_dir) == []
+    entries = journal_entries_a(data_dir)
+    hashes = [e.record["hash"] for e in entries if e.record is not None]
+    assert len(hashes) == len(set(hashes)) == 4
+    assert [e.label for e in entries if e.kind == SNAPSHOT] == [MIGRATED, RETURNED]
+    return entries
+
+
+def test_what_an_earlier_release_wrote_after_the_move_is_merged_not_lost(mixed: Mixed) -> None:
+    b_items = {item["id"]: item for item in mixed.listing("b")}
+    assert len(b_items) > len(mixed.listing("v2"))  # B's import
+    assert b_items[V3_IDS[10]]["status"] == "read"  # the change of the reproduction
+    assert orjson.loads(mixed.b_file(STATE_FILE))["meta"]["schema"]["version"] == 4
+    # What doctor says before the next open merges them: nothing wrong, what will happen.
+    findings = diagnose(mixed.data_dir, DEVICE_A)
+    assert [f.text for f in findings if not f.ok] == []
+    assert any("written by the release before sync after the move" in f.text for f in findings)
+    library = Library(mixed.data_dir, DEVICE_A)
+    result = listed(library)
+    assert [item["id"] for item in result] == [item["id"] for item in mixed.listing("b")]
+    assert [item for item in result if item["id"] not in BOTH] == expected_mixed(mixed)
+    assert library.state(V3_IDS[10]).status == "read"
+    assert_both_kept(library)
+    assert_mixed_merged(mixed)
+    # A second open changes nothing.
+    before = snapshot(mixed.data_dir)
+    assert listed(Library(mixed.data_dir, DEVICE_A)) == result
+    assert snapshot(mixed.data_dir) == before
+    # Nothing was lost, and doctor finds nothing wrong.
+    assert [f.text for f in diagnose(mixed.data_dir, DEVICE_A) if not f.ok] == []
+
+
+@pytest.mark.parametrize("done", [False, True], ids=["before", "after"])
+@pytest.mark.parametrize("step", MOVE_STEPS)
+def test_merging_an_earlier_releases_files_cut_short_is_finished_by_the_next_open(
+    mixed: Mixed, step: str, done: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target, name, nth = MOVE_STEPS[step]
+    with monkeypatch.context() as patch:
+        killed(target, name, nth, done=done, patch=patch)
+        with pytest.raises(Crash):
+            Library(mixed.data_dir, DEVICE_A)
+    if list(MOVE_STEPS).index(step) + done >= 2:  # from here on older releases refuse it
+        assert load_versioned(mixed.data_dir / STATE_FILE, "state")[1] == 5
+    library = Library(mixed.data_dir, DEVICE_A)
+    assert [item for item in listed(library) if item["id"] not in BOTH] == expected_mixed(mixed)
+    assert_both_kept(library)
+    entries = assert_mixed_merged(mixed)
+    before = snapshot(mixed.data_dir)
+    assert listed(Library(mixed.data_dir, DEVICE_A)) == listed(library)
+    assert snapshot(mixed.data_dir) == before
+    assert journal_entries_a(mixed.data_dir) == entries
+
+
+@pytest.mark.parametrize("name", [STATE_FILE, IMPORTS_FILE])
+def test_a_damaged_file_of_an_earlier_release_after_the_move_is_refused(
+    mixed: Mixed, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = mixed.data_dir / name
+    path.write_bytes(path.read_bytes()[:100])
+    before = snapshot(mixed.data_dir)
+    with pytest.raises(LibraryCorrupt, match=re.escape(str(path))):
+        Library(mixed.data_dir, DEVICE_A)
+    assert main(["--data-dir", str(mixed.data_dir), "list"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and str(path) in err
+    assert snapshot(mixed.data_dir) == before
+
+
+def test_an_import_whose_digest_file_has_not_arrived_waits_for_it(mixed: Mixed) -> None:
+    """The sync engine brought imports.json before the digest file of B's import: the rest
+    moves in, imports.json stays until the file is here (an import of this device must have
+    its file), and the next open after it arrives takes it."""
+    (new,) = set(orjson.loads(mixed.b_file(IMPORTS_FILE))["imports"]) - {
+        e.record["hash"] for e in journal_entries_a(mixed.data_dir) if e.record is not None
+    }
+    digest = mixed.data_dir / DIGESTS_DIR / f"{new}.json"
+    held = digest.read_bytes()
+    digest.unlink()
+    library = Library(mixed.data_dir, DEVICE_A)
+    assert new not in {d.hash for d in library.catalog.imports}
+    assert library.state(V3_IDS[10]).status == "read"
+    assert_both_kept(library)
+    assert orjson.loads((mixed.data_dir / STATE_FILE).read_bytes()) == MARKER
+    assert (mixed.data_dir / IMPORTS_FILE).read_bytes() == mixed.b_file(IMPORTS_FILE)
+    findings = diagnose(mixed.data_dir, DEVICE_A)
+    assert [f.text for f in findings if not f.ok] == []
+    assert any("1 import of imports.json wait for" in f.text for f in findings)
+    before = snapshot(mixed.data_dir)  # while it waits, an open changes nothing
+    assert listed(Library(mixed.data_dir, DEVICE_A)) == listed(library)
+    assert snapshot(mixed.data_dir) == before
+
+    digest.write_bytes(held)
+    library = Library(mixed.data_dir, DEVICE_A)
+    assert [item for item in listed(library) if item["id"] not in BOTH] == expected_mixed(mixed)
+    assert_mixed_merged(mixed)
+    before = snapshot(mixed.data_dir)
+    Library(mixed.data_dir, DEVICE_A)
+    assert snapshot(mixed.data_dir) == before
+
+
+def test_the_release_before_sync_refuses_the_folder_once_its_files_are_merged(
+    mixed: Mixed, run_release: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    assert run_release(SINGLE_DEVICE, mixed.data_dir, "list").returncode == 0  # as it came
+    Library(mixed.data_dir, DEVICE_A)
+    before = snapshot(mixed.data_dir)
+    refusal = REFUSAL.format(path=mixed.data_dir / STATE_FILE, new=5, known=4)
+    for argv in (["list"], ["mark", A1], ["undo"]):
+        result = run_release(SINGLE_DEVICE, mixed.data_dir, *argv)
+        assert (result.returncode, result.stdout, result.stderr) == (1, "", refusal + "\n"), argv
+    assert snapshot(mixed.data_dir) == before
