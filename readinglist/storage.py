@@ -425,9 +425,17 @@ class AtomicJSONStorage(Storage):
         # An older schema's file is saved as the current one: what we add may need it.
         self._data.setdefault("meta", {})["schema"] = schema_doc(self.kind)
         try:
+            payload = orjson.dumps(self._data)
+            if self.kind == "journal" and len(payload) > MAX_JOURNAL_BYTES:
+                # Other devices skip a journal this large: saving it would split the library.
+                raise StorageError(
+                    f"{self.path}: this change would make the journal larger than "
+                    f"{MAX_JOURNAL_BYTES:,} bytes, which other devices do not read; nothing "
+                    "was saved (long notes edited many times fill it)"
+                )
             if self.upgraded_from is not None:
                 self._keep_original()
-            atomic_write(self.path, orjson.dumps(self._data))
+            atomic_write(self.path, payload)
         except StorageError:
             self._data = None  # what we hold was never saved: re-read the disk next time
             raise

@@ -20,9 +20,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from readinglist import doctor, journal
+from readinglist import doctor, journal, storage
 from readinglist.cli import main
 from readinglist.device import Device
+from readinglist.errors import StorageError
 from readinglist.journal import Entry, Merger, Op
 from readinglist.library import Library
 from readinglist.storage import JOURNALS_DIR, MERGED_FILE
@@ -318,6 +319,24 @@ def test_a_conflict_copy_made_before_a_compaction_is_redundant_after_it(
     a = Library(laptop, LAPTOP)
     assert all("early" in a.state(pid).tags for pid in ids[:20])
     assert all(a.state(pid).read for pid in ids[20:]) and a.state(ids[0]).status == "later"
+
+
+def test_a_journal_never_grows_past_what_other_devices_read(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other devices skip a journal over MAX_JOURNAL_BYTES; a change that would make this
+    device's that large is refused with nothing saved, so the devices never split."""
+    laptop, desktop = folders
+    a = Library(laptop, LAPTOP)
+    pid = a.ordered()[0]
+    size = a.store.journal_storage.path.stat().st_size
+    monkeypatch.setattr(storage, "MAX_JOURNAL_BYTES", size + 2000)
+    a.set_note(pid, "short")
+    with pytest.raises(StorageError, match=r"larger than .* nothing was saved"):
+        a.set_note(pid, "long " * 1000)
+    assert a.state(pid).note == "short"
+    sync(laptop, desktop)
+    assert Library(desktop, DESKTOP).state(pid).note == "short"
 
 
 def test_a_change_that_sets_off_compaction_after_a_reopen_is_kept(
