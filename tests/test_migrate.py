@@ -1384,17 +1384,29 @@ MOVE_STEPS = {
 }
 
 
+def open_killed(
+    data_dir: Path,
+    step: str,
+    done: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    open_library: Callable[[Path], object],
+) -> bool:
+    """Open ``data_dir`` killed before (or after, ``done``) the move's ``step``; whether
+    state.json is at schema 5 by then (from there on older releases refuse the folder)."""
+    target, name, nth = MOVE_STEPS[step]
+    with monkeypatch.context() as patch:
+        killed(target, name, nth, done=done, patch=patch)
+        with pytest.raises(Crash):
+            open_library(data_dir)
+    return list(MOVE_STEPS).index(step) + done >= 2
+
+
 @pytest.mark.parametrize("done", [False, True], ids=["before", "after"])
 @pytest.mark.parametrize("step", MOVE_STEPS)
 def test_a_move_into_the_journal_cut_short_is_finished_by_the_next_open(
     v2: V2, step: str, done: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    target, name, nth = MOVE_STEPS[step]
-    with monkeypatch.context() as patch:
-        killed(target, name, nth, done=done, patch=patch)
-        with pytest.raises(Crash):
-            Library(v2.data_dir)
-    if list(MOVE_STEPS).index(step) + done >= 2:  # from here on older releases refuse it
+    if open_killed(v2.data_dir, step, done, monkeypatch, Library):
         assert load_versioned(v2.data_dir / STATE_FILE, "state")[1] == 5
     else:
         assert (v2.data_dir / STATE_FILE).read_bytes() == v2.state_bytes
@@ -1612,12 +1624,8 @@ def test_what_an_earlier_release_wrote_after_the_move_is_merged_not_lost(mixed: 
 def test_merging_an_earlier_releases_files_cut_short_is_finished_by_the_next_open(
     mixed: Mixed, step: str, done: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    target, name, nth = MOVE_STEPS[step]
-    with monkeypatch.context() as patch:
-        killed(target, name, nth, done=done, patch=patch)
-        with pytest.raises(Crash):
-            Library(mixed.data_dir, DEVICE_A)
-    if list(MOVE_STEPS).index(step) + done >= 2:  # from here on older releases refuse it
+    as_a = functools.partial(Library, device=DEVICE_A)
+    if open_killed(mixed.data_dir, step, done, monkeypatch, as_a):
         assert load_versioned(mixed.data_dir / STATE_FILE, "state")[1] == 5
     library = Library(mixed.data_dir, DEVICE_A)
     assert [item for item in listed(library) if item["id"] not in BOTH] == expected_mixed(mixed)
