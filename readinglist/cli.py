@@ -124,7 +124,16 @@ def cmd_import(library: Library, args: argparse.Namespace) -> int:
             return 1
         else:
             sources += found
-    report = library.import_files(sources)
+    line = _Progress()
+
+    def progress(done: int, total: int, source: str) -> None:
+        if total > 1 and done < total:  # a bulk import takes seconds: say how far it got
+            line.show(f"importing {done + 1:,}/{total:,}: {printable_line(source)}")
+
+    try:
+        report = library.import_files(sources, progress)
+    finally:
+        line.clear()
     for file in report.files:
         for warning in file.warnings:
             _error(f"warning: {warning}")

@@ -179,3 +179,20 @@ def test_environment_variable_sets_the_data_dir(tmp_path: Path, digest_paths: li
     assert (tmp_path / "envlib" / "state.json").exists()
     for old in ("papers.json", "imports.json"):  # the old layouts are not written
         assert not (tmp_path / "envlib" / old).exists()
+
+
+def test_a_bulk_import_shows_progress_on_a_terminal_only(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    digest_paths: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = digest_paths[0].parent
+    code, _, err = cli(capsys, tmp_path / "a", "import", str(folder))
+    assert code == 0 and "importing" not in err  # not a terminal: no progress line
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, _, err = cli(capsys, tmp_path / "b", "import", str(folder))
+    assert code == 0
+    total = len(digest_paths)
+    assert f"importing 1/{total}: " in err and f"importing {total}/{total}: " in err
+    assert err.endswith("\r\x1b[K") and f"importing {total + 1}/" not in err
