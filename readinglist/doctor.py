@@ -218,10 +218,10 @@ def _check_journals(
     findings = []
     mains: dict[str, journal.Held] = {}
     if own is not None:
-        mains[device.id] = journal.Held.of(journal.decode(own)[2])
+        mains[device.id] = journal.Held(journal.decode(own)[2])
     for name, file in others.files.items():
         if file.device and name == f"{file.device}.json":
-            mains[file.device] = journal.Held.of(file.entries)
+            mains[file.device] = journal.Held(file.entries)
     for name, file in sorted(others.files.items()):
         where = f"{JOURNALS_DIR}/{name}"
         if file.device is None:
@@ -243,7 +243,7 @@ def _check_journals(
             )
             continue
         main = mains.get(file.device)
-        missing = [e for e in file.entries if main is None or e not in main]
+        missing = list(file.entries) if main is None else main.lacking(file.entries)
         if missing:
             findings.append(
                 Finding(

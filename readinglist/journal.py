@@ -640,27 +640,62 @@ class Merger:
         return [*imports, snapshot, *kept]
 
 
-@dataclass(frozen=True, slots=True)
 class Held:
     """What one journal holds, to tell whether a copy a sync engine made of it adds
-    anything: its entries, and everything before its newest compaction snapshot (which
-    folded every entry the journal had, and the entries of any copy present then, which
-    each change folds into the journal first)."""
+    anything to the merge. An entry is held when the journal has it; or, since compaction
+    folds entries into a snapshot, when every field it writes is written later by the
+    journal (last writer wins), its import is there, and each note version it adds is in
+    the journal or replaced by one that is (a version only a copy holds is a conflict
+    head, never dropped). The very rule the merge follows, so dropping a copy whose every
+    entry is held changes nothing, whenever it arrived."""
 
-    stamps: frozenset[Stamp]
-    snapshot: Stamp | None
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        self.stamps: set[Stamp] = set()
+        self.fields: dict[tuple[str, str], Stamp] = {}
+        self.notes: set[Stamp] = set()
+        self.imports: set[str] = set()
+        for entry in entries:
+            self.stamps.add(entry.stamp)
+            if entry.record is not None:
+                self.imports.add(entry.record["hash"])
+            if entry.kind != HISTORY:
+                for op in entry.ops:
+                    self._add(op, op.stamp or entry.stamp)
 
-    @classmethod
-    def of(cls, entries: Iterable[Entry]) -> Held:
-        entries = list(entries)
-        snapshots = [e.stamp for e in entries if e.kind == SNAPSHOT]
-        return cls(frozenset(e.stamp for e in entries), max(snapshots, default=None))
+    def _add(self, op: Op, stamp: Stamp) -> None:
+        if op.field == NOTE:
+            self.notes.add(stamp)
+            self.notes.update(op.base)
+        else:
+            known = self.fields.get((op.pid, op.field))
+            if known is None or stamp > known:
+                self.fields[(op.pid, op.field)] = stamp
 
-    def __contains__(self, entry: object) -> bool:
-        assert isinstance(entry, Entry)
-        return entry.stamp in self.stamps or (
-            self.snapshot is not None and entry.stamp < self.snapshot
-        )
+    def lacking(self, copy: Iterable[Entry]) -> list[Entry]:
+        """The entries of ``copy`` (a journal's copy) that the merge would miss without it."""
+        entries = sorted(copy, key=lambda e: e.stamp, reverse=True)
+        # A note version the journal replaced may itself have replaced older ones in the
+        # copy: newest first, each held version's bases are held too.
+        notes = set(self.notes)
+        for entry in entries:
+            for op in entry.ops:
+                if op.field == NOTE and (op.stamp or entry.stamp) in notes:
+                    notes.update(op.base)
+        return [e for e in entries[::-1] if not self._holds(e, notes)]
+
+    def _holds(self, entry: Entry, notes: set[Stamp]) -> bool:
+        if entry.stamp in self.stamps or entry.kind == HISTORY:  # history: undo steps only
+            return True
+        if entry.record is not None and entry.record["hash"] not in self.imports:
+            return False
+        for op in entry.ops:
+            stamp = op.stamp or entry.stamp
+            if op.field == NOTE:
+                if stamp not in notes:
+                    return False
+            elif self.fields.get((op.pid, op.field), (-1, -1, "")) < stamp:
+                return False
+        return True
 
 
 def conflict_text(heads: list[NoteVersion], names: Mapping[str, str]) -> str:

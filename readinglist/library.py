@@ -598,9 +598,9 @@ class Library(Reading):
         keys = self.store.journal_storage.read().get("changes", {}).keys()
         copies = [f for f in self.store.others.files.values() if f.device == self.device.id]
         if copies:
-            held = journal.Held.of(self.store.own_entries())
-            lacking = {e.stamp: e for f in copies for e in f.entries if e not in held}
-            entries = [*lacking.values(), *entries]
+            held = journal.Held(self.store.own_entries())
+            lacking = {e.stamp: e for f in copies for e in held.lacking(f.entries)}
+            entries = [*sorted(lacking.values(), key=lambda e: e.stamp), *entries]
         compact = len(keys) + len(entries) > journal.COMPACT_AT
         if compact:
             # A merge restored from journals.cache has not read the entries yet: read them

@@ -339,6 +339,38 @@ def test_a_journal_never_grows_past_what_other_devices_read(
     assert Library(desktop, DESKTOP).state(pid).note == "short"
 
 
+def test_a_conflict_copy_arriving_after_a_compaction_keeps_what_only_it_holds(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal was restored from a backup older than a tag, then compacted; the sync
+    engine's conflict copy with the tag arrives only then. Its entry is older than the
+    snapshot but no field of the journal supersedes it: it is folded in, and doctor --fix
+    removes the copy only then, with the tag kept."""
+    monkeypatch.setattr(journal, "COMPACT_AT", 30)
+    monkeypatch.setattr(journal, "KEEP_ON_COMPACT", 5)
+    laptop, _ = folders
+    a = Library(laptop, LAPTOP)
+    ids = a.ordered()[:40]
+    own = a.store.journal_storage.path
+    backup = own.read_bytes()
+    a.tag([ids[0]], add=["precious"])
+    newer = own.read_bytes()
+    own.write_bytes(backup)  # the reader restores the backup
+    for pid in ids[1:]:
+        Library(laptop, LAPTOP).mark([pid])  # compacts on the way
+    assert "precious" not in Library(laptop, LAPTOP).state(ids[0]).tags
+    copy = own.with_name(f"{LAPTOP.id}.sync-conflict-20261123-101010-ABCDEFG.json")
+    copy.write_bytes(newer)
+    findings = doctor.diagnose(laptop, LAPTOP)
+    assert any(copy.name in f.text and f.ok and "lacks" in f.text for f in findings)
+    Library(laptop, LAPTOP).decide([ids[1]], "later")  # folds it in
+    assert doctor.run(laptop, fix=True, confirm=lambda _: True) == 0
+    assert not copy.exists()
+    a = Library(laptop, LAPTOP)
+    assert a.state(ids[0]).tags == ("precious",) and a.state(ids[1]).status == "later"
+    assert all(a.state(pid).read for pid in ids[2:])
+
+
 def test_a_change_that_sets_off_compaction_after_a_reopen_is_kept(
     folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
