@@ -614,13 +614,18 @@ class Merger:
 
     # ----------------------------------------------------------------- compaction
 
-    def compacted(self, own: list[Entry], stamp: Stamp, at: str) -> list[Entry]:
-        """``own`` (this device's entries) with all but the newest :data:`KEEP_ON_COMPACT`
-        folded into one snapshot (stamped ``stamp``): per field, the newest value with its
-        stamp, unless a kept entry writes that field again. Imports stay, without their ops.
+    def compacted(
+        self, own: list[Entry], stamp: Stamp, at: str, keep: int | None = None
+    ) -> list[Entry]:
+        """``own`` (this device's entries) with all but the newest ``keep`` (default
+        :data:`KEEP_ON_COMPACT`) folded into one snapshot (stamped ``stamp``): per field, the
+        newest value with its stamp, unless a kept entry writes that field again. Imports
+        stay, without their ops.
         """
+        keep = KEEP_ON_COMPACT if keep is None else keep
         ordered = sorted(own, key=lambda e: e.stamp)
-        old, kept = ordered[:-KEEP_ON_COMPACT], ordered[-KEEP_ON_COMPACT:]
+        split = len(ordered) - keep if keep else len(ordered)
+        old, kept = ordered[:split], ordered[split:]
         later = {(op.pid, op.field) for e in kept if e.kind != HISTORY for op in e.ops}
         newest: dict[tuple[str, str], Op] = {}
         for entry in old:

@@ -20,8 +20,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from readinglist import catalog as catalogs
-from readinglist import contents, journal, layout
+from readinglist import contents, journal, layout, storage
 from readinglist.catalog import Builder, Catalog, ImportRecord
 from readinglist.device import Device, this_device
 from readinglist.drafts import DRAFTS_DIR, Drafts
@@ -601,7 +603,12 @@ class Library(Reading):
             held = journal.Held(self.store.own_entries())
             lacking = {e.stamp: e for f in copies for e in held.lacking(f.entries)}
             entries = [*sorted(lacking.values(), key=lambda e: e.stamp), *entries]
-        compact = len(keys) + len(entries) > journal.COMPACT_AT
+        size = (file_signature(self.store.journal_storage.path) or (0, 0, 0))[2]
+        # By size too (past half the limit): long notes edited many times fill a journal
+        # long before 20,000 entries, and one over the limit could no longer be saved.
+        compact = len(keys) + len(entries) > journal.COMPACT_AT or (
+            size > storage.MAX_JOURNAL_BYTES // 2
+        )
         if compact:
             # A merge restored from journals.cache has not read the entries yet: read them
             # now, from the journals as saved, so that the new ones join them (else the
@@ -611,7 +618,7 @@ class Library(Reading):
         if compact:
             stamp = journal.tick(entries[-1].stamp, self.device.id, journal.clock_ms())
             own = [e for e in self.merger.entries.values() if e.stamp[2] == self.device.id]
-            compacted = self.merger.compacted(own, stamp, now())
+            compacted = self.merger.compacted(own, stamp, now(), _keep(own))
             # The snapshot's stamp is seen: no later change (after a reopen) may reuse it.
             self.merger.latest = max(filter(None, (self.merger.latest, stamp)))
             self._issued = stamp
@@ -747,6 +754,19 @@ def merged(data_dir: Path, store: Store) -> Merger:
         merger.add(other.entries)
     merger.names[store.device.id] = store.device.name
     return merger
+
+
+def _keep(own: list[Entry]) -> int:
+    """How many of the newest entries a compaction keeps whole (undo reaches back that
+    far): :data:`journal.KEEP_ON_COMPACT`, fewer when they alone would take over a quarter
+    of what a journal may hold (long notes)."""
+    budget, kept = storage.MAX_JOURNAL_BYTES // 4, 0
+    for entry in sorted(own, key=lambda e: e.stamp, reverse=True)[: journal.KEEP_ON_COMPACT]:
+        budget -= len(orjson.dumps(journal.encode_entry(entry)))
+        if budget < 0:
+            break
+        kept += 1
+    return kept
 
 
 def _tags(names: Iterable[str]) -> list[str]:

@@ -371,6 +371,26 @@ def test_a_conflict_copy_arriving_after_a_compaction_keeps_what_only_it_holds(
     assert all(a.state(pid).read for pid in ids[2:])
 
 
+def test_long_notes_edited_many_times_compact_the_journal_instead_of_filling_it(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Far fewer than COMPACT_AT entries can fill a journal (each note edit holds the old and
+    the new text): past half the limit it compacts, keeping fewer entries whole when they
+    alone are large, so changes never stop saving and other devices can read it."""
+    laptop, desktop = folders
+    monkeypatch.setattr(storage, "MAX_JOURNAL_BYTES", 400_000)
+    pid, other = Library(laptop, LAPTOP).ordered()[:2]
+    path = Library(laptop, LAPTOP).store.journal_storage.path
+    for n in range(60):  # 60 edits × ~100 KB (old + new text): 15 times the limit
+        Library(laptop, LAPTOP).set_note(pid, f"v{n} " + "x" * 50_000)
+        assert path.stat().st_size <= 400_000
+    a = Library(laptop, LAPTOP)
+    assert a.mark([other]) is not None and a.state(pid).note.startswith("v59 ")
+    assert a.undo() is not None and not a.state(other).read  # recent steps still undo
+    sync(laptop, desktop)
+    assert Library(desktop, DESKTOP).state(pid).note.startswith("v59 ")
+
+
 def test_a_change_that_sets_off_compaction_after_a_reopen_is_kept(
     folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
