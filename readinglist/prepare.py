@@ -216,7 +216,11 @@ def _pooled(sources: Sequence[Source], data_dir: Path) -> Iterator[Iterator[Prep
                 try:
                     done, result = results.get(timeout=0.5)
                 except queue.Empty:
-                    if any(w.exitcode for w in workers):
+                    # A worker that died, or all ended with a result missing (one that
+                    # could not be sent): never wait for it forever.
+                    if any(w.exitcode for w in workers) or all(
+                        w.exitcode is not None for w in workers
+                    ):
                         raise StorageError(
                             "a worker process of the import died (out of memory?); "
                             "nothing was imported"

@@ -241,6 +241,29 @@ def test_a_worker_that_cannot_write_stops_the_import_and_records_nothing(
     assert threading.active_count() == 1 and not multiprocessing.active_children()
 
 
+def test_a_result_a_worker_cannot_send_stops_the_import_instead_of_waiting_forever(
+    tmp_path: Path, digest_paths: list[Path], pools: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A result that cannot be sent (pickling fails in the queue's thread, which drops it)
+    leaves the worker ending normally: the import stops with an error, records nothing."""
+    folder = bulk_folder(tmp_path / "in", digest_paths)
+    library = Library(tmp_path / "lib")
+    assert library.import_files(digest_paths[:1]).ok
+    before = snapshot(library.data_dir / JOURNALS_DIR)
+    real = prepare.prepare
+
+    def unsendable(source: Any, *args: Any, **kwargs: Any) -> Any:
+        result = real(source, *args, **kwargs)
+        return (lambda: result) if "003_" in str(source) else result  # not picklable
+
+    monkeypatch.setattr(prepare, "prepare", unsendable)  # forked workers inherit it
+    with pytest.raises(StorageError, match="nothing was imported"):
+        library.import_files(expand_paths([folder]))
+    assert pools == [1]
+    assert snapshot(library.data_dir / JOURNALS_DIR) == before
+    assert threading.active_count() == 1 and not multiprocessing.active_children()
+
+
 def test_ctrl_c_in_a_pool_import_stops_it_cleanly(
     tmp_path: Path, digest_paths: list[Path], pools: list[int]
 ) -> None:
