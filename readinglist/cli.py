@@ -92,6 +92,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
     library = Library(data_dir)
     gc.freeze()
     gc.enable()
+    for warning in library.warnings:
+        _error(f"warning: {warning}")
     handler = {
         "import": cmd_import,
         "fetch": cmd_fetch,

@@ -251,3 +251,46 @@ def _device(data: dict[str, object]) -> Device | None:
     if not isinstance(device_id, str) or not DEVICE_ID_RE.fullmatch(device_id):
         return None
     return Device(device_id, clean_name(name) if isinstance(name, str) else "")
+
+
+#: In the config dir: the newest change this device saved in each library folder.
+WRITTEN_FILE = "written.json"
+#: Library folders remembered there (the most recently changed).
+MAX_LIBRARIES = 100
+
+
+def last_written(data_dir: Path, device: str) -> str | None:
+    """The key of the newest change ``device`` saved in ``data_dir`` (None if unknown).
+    A journal on disk whose keys all come before it was replaced by an older copy of
+    itself (a restored backup, a sync engine copying the other way)."""
+    with contextlib.suppress(OSError, orjson.JSONDecodeError):
+        known = orjson.loads((config_dir() / WRITTEN_FILE).read_bytes())
+        key = known.get(_folder(data_dir, device)) if isinstance(known, dict) else None
+        return key if isinstance(key, str) else None
+    return None
+
+
+def remember_written(data_dir: Path, device: str, key: str) -> None:
+    """Best effort: a hint for :func:`last_written`, never needed to open a library. Two
+    processes racing may keep an older key, which only makes the check miss, never warn
+    wrongly."""
+    path = config_dir() / WRITTEN_FILE
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        try:
+            known = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            known = {}
+        if not isinstance(known, dict):
+            known = {}
+        folder = _folder(data_dir, device)
+        known.pop(folder, None)
+        known[folder] = key
+        kept = dict(list(known.items())[-MAX_LIBRARIES:])
+        tmp = path.with_name(f".{WRITTEN_FILE}.{os.getpid()}.tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(orjson.dumps(kept))
+        os.replace(tmp, path)
+
+
+def _folder(data_dir: Path, device: str) -> str:
+    return f"{device} {data_dir.resolve()}"

@@ -23,14 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from readinglist import catalog as catalogs
 from readinglist import contents, journal
 from readinglist.catalog import Builder, ImportRecord
-from readinglist.device import Device, this_device
+from readinglist.device import Device, remember_written, this_device
 from readinglist.errors import LibraryCorrupt, StorageError
 from readinglist.journal import Merger
 from readinglist.layout import RETIRED_PAPERS
-from readinglist.library import import_records
+from readinglist.library import import_records, rolled_back
 from readinglist.lock import Lock
 from readinglist.safetext import printable_line
 from readinglist.storage import (
@@ -101,6 +103,9 @@ def diagnose(data_dir: Path, device: Device | None = None) -> list[Finding]:
         findings += [finding] if backup is None else [finding, backup]
         if data is not None:
             loaded[kind] = data
+    if "journal" in loaded:
+        problem = rolled_back(data_dir, device.id, own, loaded["journal"].get("changes", {}))
+        findings += [Finding(False, problem)] if problem else []
     if (data_dir / PAPERS_FILE).exists() and not upgrading:
         findings.append(
             Finding(
@@ -408,6 +413,11 @@ def _restore(path: Path, kind: str) -> str:
         payload = backup.read_bytes()
         kept = f"; the damaged file is kept as {_shown(_keep_aside(path))}" if path.exists() else ""
         atomic_write(path, payload, backup=False)
+        if kind == "journal":  # what it holds is this device's newest now, knowingly
+            keys = orjson.loads(payload).get("changes", {})
+            newest = max(keys, key=journal.key_order, default=None)
+            if newest is not None:
+                remember_written(path.parent.parent, path.stem, newest)
     return f"restored {_shown(path)} from {_shown(backup)} (which lacks the last save){kept}"
 
 

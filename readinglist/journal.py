@@ -139,6 +139,12 @@ def key_of(stamp: Stamp) -> str:
     return f"{stamp[0]}.{stamp[1]}"
 
 
+def key_order(key: str) -> tuple[int, int]:
+    """(wall, counter) of a key :func:`key_of` made, to order keys; (-1, -1) for another."""
+    match = _KEY_RE.fullmatch(key)
+    return (int(match[1]), int(match[2])) if match else (-1, -1)
+
+
 def wall_ms(at: str | None) -> int:
     """The wall clock of an ISO time (0 when unknown)."""
     if not at:

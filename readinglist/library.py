@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
@@ -25,7 +25,7 @@ import orjson
 from readinglist import catalog as catalogs
 from readinglist import contents, journal, layout, storage
 from readinglist.catalog import Builder, Catalog, ImportRecord
-from readinglist.device import Device, this_device
+from readinglist.device import Device, last_written, remember_written, this_device
 from readinglist.drafts import DRAFTS_DIR, Drafts
 from readinglist.errors import (
     ReadinglistError,
@@ -130,6 +130,12 @@ class Library(Reading):
         self.version = 0
         self._rebuild({"journals"})
         self.store.clean_temp_files()
+        #: What the reader should know about this library now (shown once per command, or
+        #: by the app): say, this device's journal replaced by an older copy of itself.
+        journal_file = self.store.journal_storage
+        changes = journal_file.read().get("changes", {})
+        problem = rolled_back(self.data_dir, self.device.id, journal_file.path, changes)
+        self.warnings: list[str] = [] if problem is None else [problem]
 
     # ----------------------------------------------------------------- reading
 
@@ -660,12 +666,16 @@ class Library(Reading):
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
+        issued = self._issued
         with self.store.transaction(on_error=self._resync) as reloaded:
             if reloaded:
                 self._rebuild(reloaded)
             yield
         # What this change saved is merged already: the next open need not merge again.
         self._save_merged(self.merger)
+        if self._issued is not None and self._issued != issued:
+            remember_written(self.data_dir, self.device.id, journal.key_of(self._issued))
+            self.warnings = []  # the journal holds this device's newest change again
 
     def _save_merged(self, merger: Merger) -> None:
         """Save the merge for the next open, if the lock is free now (never waits); not in
@@ -721,6 +731,27 @@ class Library(Reading):
 
     def _changed(self) -> None:
         self.version += 1
+
+
+def rolled_back(data_dir: Path, device: str, path: Path, changes: Mapping[str, Any]) -> str | None:
+    """What is wrong when this device's journal lacks the newest change this device saved
+    in this folder (the config dir remembers it): an older copy replaced it (a restored
+    backup, a sync engine copying the other way, ``rsync`` without ``--update``), and the
+    changes after it are gone from it; None when nothing says so."""
+    key = last_written(data_dir, device)
+    if key is None or not path.exists():
+        return None
+    if key in changes or journal.key_order(key) <= max(
+        map(journal.key_order, changes), default=(-1, -1)
+    ):
+        return None
+    return (
+        f"{path}: this device's journal lacks the newest change this device saved here "
+        "(an older copy of it replaced it: a restored backup, or a sync engine copying the "
+        "other way); look for a newer copy (your sync engine's versions, "
+        f"{path.name}.bak) before changing anything here, as the next change is saved "
+        "over this one"
+    )
 
 
 def import_records(merger: Merger, data_dir: Path) -> tuple[ImportRecord, ...]:

@@ -391,6 +391,31 @@ def test_long_notes_edited_many_times_compact_the_journal_instead_of_filling_it(
     assert Library(desktop, DESKTOP).state(pid).note.startswith("v59 ")
 
 
+def test_this_devices_journal_replaced_by_an_older_copy_is_told_until_the_next_change(
+    folders: tuple[Path, Path],
+) -> None:
+    """A sync engine copying the other way (or a restored backup) puts back an older copy of
+    this device's journal: its later changes are gone from it. The config dir remembers
+    the newest change this device saved here, so every command, the app and doctor say so,
+    until the next change makes the journal this device's newest again."""
+    laptop, _ = folders
+    a = Library(laptop, LAPTOP)
+    pid = a.ordered()[0]
+    own = a.store.journal_storage.path
+    older = own.read_bytes()
+    a.mark([pid])
+    assert Library(laptop, LAPTOP).warnings == []
+    own.write_bytes(older)
+    b = Library(laptop, LAPTOP)
+    (warning,) = b.warnings
+    assert str(own) in warning and "older copy" in warning and not b.state(pid).read
+    problems = [f.text for f in doctor.diagnose(laptop, LAPTOP) if not f.ok]
+    assert problems == [warning]
+    b.decide([pid], "later")
+    assert b.warnings == [] and Library(laptop, LAPTOP).warnings == []
+    assert [f for f in doctor.diagnose(laptop, LAPTOP) if not f.ok] == []
+
+
 def test_a_change_that_sets_off_compaction_after_a_reopen_is_kept(
     folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -197,6 +197,8 @@ class ReadingListApp(App[int]):
         if self.library.device.replaced:  # only the process that gave the new id: once
             note = copied_note(self.library.device)
             self.notify(note, title="This machine", severity="warning", timeout=20)
+        for warning in self.library.warnings:
+            self.notify(warning, title="Library", severity="warning", timeout=30)
 
     def on_library_failed(self, message: LibraryFailed) -> None:
         self.main.library_failed(message.error)
