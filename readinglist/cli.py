@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from readinglist import dailypapers
+from readinglist.catalog import gc_paused
 from readinglist.cliargs import build_parser, default_data_dir
 from readinglist.config import Config, load_config
 from readinglist.dailypapers import DayDigest
@@ -87,11 +88,11 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         return cmd_doctor(args, data_dir)  # before Library(): it must work on a damaged library
     # A command runs once: what the open loads is never scanned by the cycle collector
     # (mark at 100k: ~50 ms of collections). Reference counting still frees it, which is
-    # all a catalog needs (tests/test_reload_memory.py).
-    gc.disable()
-    library = Library(data_dir)
-    gc.freeze()
-    gc.enable()
+    # all a catalog needs (tests/test_reload_memory.py). Frozen before the collector is
+    # back on, or its first collection would scan all of it once.
+    with gc_paused():
+        library = Library(data_dir)
+        gc.freeze()
     for warning in library.warnings:
         _error(f"warning: {warning}")
     handler = {
