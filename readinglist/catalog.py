@@ -24,25 +24,25 @@ import marshal
 import os
 import struct
 import sys
+import threading
 import zlib
 from array import array
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from readinglist import contents
 from readinglist.errors import StorageError
 from readinglist.model import META_FIELDS, Digest, Paper, merged_meta, paper_id, title_key
-from readinglist.query import words_of
-from readinglist.storage import atomic_write, read_regular
+from readinglist.storage import CATALOG_FILE, atomic_write, read_regular
 
 #: Format of ``catalog.bin``; marshal's layout is only promised within one Python version.
 CATALOG_FORMAT = (1, sys.version_info[:2])
-CATALOG_MAGIC = b"readinglist catalog 2\n"
+CATALOG_MAGIC = b"readinglist catalog 3\n"
 #: Each segment: payload length, CRC-32 of the payload, then the marshalled payload. The
 #: CRC finds torn writes and flipped bits; it is 6 ms over an 18 MB base at 100k papers
 #: where blake2b took 41 ms of every command's start.
@@ -92,12 +92,21 @@ class Applied:
         return bool(self.new or self.again or self.enriched)
 
 
+#: The columns of a catalog opened from its file that are read only once something uses
+#: one (:meth:`Catalog.deferred`): a command that changes a paper needs only the ids
+#: (``mark`` at 100k: the 18 MB base took ~60 ms to unmarshal, the ids alone ~8 ms).
+_DEFERRED = ("titles", "links", "meta", "sightings", "homes", "postings", "order", "seen_counts")
+
+
 class Catalog(Mapping[str, Paper]):
     """Every paper the library holds, by *slot* (the order papers were first seen in).
 
     Never mutated once built; the lazily computed views below are derived, so two threads
     computing one at once compute the same thing.
     """
+
+    #: Membership tests answered by scanning ``ids`` before ``slots`` is built (below).
+    _scans = 0
 
     def __init__(
         self,
@@ -132,6 +141,51 @@ class Catalog(Mapping[str, Paper]):
         #: Times seen → how many papers.
         self.seen_counts = seen_counts
 
+    @classmethod
+    def deferred(
+        cls,
+        data_dir: Path,
+        imports: tuple[ImportRecord, ...],
+        digests: tuple[Digest, ...],
+        ids: list[str],
+        rest: Callable[[], Catalog],
+    ) -> Catalog:
+        """A catalog of these imports, digests and ids whose other columns are those of
+        ``rest()``, called once, when one is first used."""
+        catalog = cls.__new__(cls)
+        catalog.data_dir, catalog.imports, catalog.digests, catalog.ids = (
+            data_dir,
+            imports,
+            digests,
+            ids,
+        )
+        catalog.__dict__["_rest"] = rest
+        catalog.__dict__["_resting"] = threading.Lock()
+        return catalog
+
+    if not TYPE_CHECKING:  # mypy sees the columns as the attributes they become
+
+        def __getattr__(self, name: str) -> Any:
+            # Reached only for an attribute not set: a deferred column, read now (once:
+            # each is set whole, and a second thread asking meanwhile waits for the lock).
+            state = self.__dict__
+            if name not in _DEFERRED or "_resting" not in state:
+                raise AttributeError(name)
+            with state["_resting"]:
+                rest = state.pop("_rest", None)
+                if rest is not None:
+                    full = rest()
+                    if full.ids != self.ids:
+                        raise StorageError(
+                            f"{self.data_dir / CATALOG_FILE}: damaged; it is derived from "
+                            "the digest files: remove it, and the next command rebuilds it"
+                        )
+                    for column in _DEFERRED:
+                        state[column] = getattr(full, column)
+                    if "slots" in full.__dict__:
+                        state.setdefault("slots", full.slots)
+            return state[name]
+
     # ------------------------------------------------------------------ papers
 
     @cached_property
@@ -142,6 +196,11 @@ class Catalog(Mapping[str, Paper]):
         return len(self.ids)
 
     def __contains__(self, pid: object) -> bool:
+        # A command that changes a paper or two asks a few times: a scan of the ids takes
+        # 1.5 ms at 100k, the id map 14 ms to build. More questions build it.
+        if "slots" not in self.__dict__ and self._scans < 4:
+            self._scans += 1
+            return pid in self.ids
         return pid in self.slots
 
     def __iter__(self) -> Iterator[str]:
@@ -255,6 +314,14 @@ def empty(data_dir: Path) -> Catalog:
     return Builder(data_dir, None).freeze()
 
 
+def replayed(data_dir: Path, base: Catalog | None, records: Sequence[ImportRecord]) -> Builder:
+    """``base`` with the imports of ``records`` replayed from their digest files."""
+    builder = Builder(data_dir, base)
+    for record in records:
+        builder.apply(record, contents.read(data_dir, record.hash), keep=True)
+    return builder
+
+
 # ---------------------------------------------------------------------------- building
 
 
@@ -322,6 +389,8 @@ class Builder:
         sightings, (files, entries), counts = self.sightings, self.homes, self.seen_counts
         index, arxiv, changed = self._words, self._arxiv, self._changed
         known_keys = self._known_keys
+        from readinglist.query import words_of  # ~5 ms of commands that build nothing
+
         for op in ops:
             kind = op[0]
             if kind == "paper":
@@ -361,13 +430,8 @@ class Builder:
             if meta.get("arxiv_id"):
                 self._arxiv.setdefault(meta["arxiv_id"], self.ids[slot])
         elif kind == "digest":
-            _, number, did, name, date, seq, imported_at, papers = op
-            digest = Digest(did, name, date, seq, imported_at, papers)
-            if number == len(self.digests):
-                self.digests.append(digest)
-            else:
-                self.digests[number] = digest
-            self.digest_numbers[did] = number
+            number = _put_digest(self.digests, op)
+            self.digest_numbers[self.digests[number].id] = number
         elif kind == "import":
             self.imports.append(ImportRecord(*op[1:]))
         else:
@@ -633,13 +697,58 @@ def _checksum(body: bytes | memoryview) -> int:
     return zlib.crc32(body)
 
 
-def base_payload(catalog: Catalog) -> tuple[Any, ...]:
-    return (
+def _put_digest(digests: list[Digest], op: Op) -> int:
+    """Replay a ``digest`` operation (a digest new at the end, or one's count of papers
+    updated); its number."""
+    _, number, did, name, date, seq, imported_at, papers = op
+    digest = Digest(did, name, date, seq, imported_at, papers)
+    if number == len(digests):
+        digests.append(digest)
+    elif 0 <= number < len(digests):
+        digests[number] = digest
+    else:
+        raise IndexError(f"digest {number} of {len(digests)}")
+    return int(number)
+
+
+def _listing(
+    ops: Sequence[Op], imports: list[ImportRecord], digests: list[Digest], count: int
+) -> list[str]:
+    """Replay a delta's ``ops`` on a catalog's imports and digests (in place), checked as
+    replaying them checks them; the ids of the papers they add. How a catalog file is
+    opened before its other columns are read (:meth:`Catalog.deferred`)."""
+    new: list[str] = []
+    for op in ops:
+        kind = op[0]
+        if kind == "paper":
+            _, pid, _, _, _, _, _, _ = op
+            new.append(pid)
+        elif kind in ("sight", "enrich"):
+            _, slot, *_ = op
+            if len(op) != (3 if kind == "sight" else 4) or not 0 <= slot < count + len(new):
+                raise IndexError(f"{kind} of slot {slot}")
+        elif kind == "digest":
+            _put_digest(digests, op)
+        elif kind == "import":
+            imports.append(ImportRecord(*op[1:]))
+        else:
+            raise ValueError(f"unknown catalog operation {kind!r}")
+    return new
+
+
+def _base_segments(catalog: Catalog) -> bytes:
+    """A base: the *head* (imports, digests, ids: what opening reads at once), then the
+    *rest* of the columns (read when first used)."""
+    head = (
         CATALOG_FORMAT,
-        "base",
+        "head",
         [astuple(r) for r in catalog.imports],
         [(d.id, d.name, d.date, d.seq, d.imported_at, d.papers) for d in catalog.digests],
         catalog.ids,
+    )
+    rest = (
+        CATALOG_FORMAT,
+        "rest",
         catalog.titles,
         catalog.links,
         catalog.meta,
@@ -650,11 +759,12 @@ def base_payload(catalog: Catalog) -> tuple[Any, ...]:
         catalog.order.tobytes(),
         catalog.seen_counts,
     )
+    return _segment(head) + _segment(rest)
 
 
 def save(path: Path, catalog: Catalog) -> int:
     """Write ``catalog`` as a new base (atomically); the file's size."""
-    payload = CATALOG_MAGIC + _segment(base_payload(catalog))
+    payload = CATALOG_MAGIC + _base_segments(catalog)
     atomic_write(path, payload, backup=False)
     return len(payload)
 
@@ -682,7 +792,8 @@ def load(path: Path, data_dir: Path) -> Saved | None:
     """The catalog saved in ``path``, or None when there is none to trust (missing, damaged,
     another format): the caller rebuilds it. A torn or damaged delta ends what is read.
 
-    The cyclic GC is paused meanwhile (:func:`gc_paused`: 0.33 s → 0.20 s at 100k).
+    Only the base's head and the deltas are decoded now; the rest of the columns when first
+    used (:meth:`Catalog.deferred`), each segment's checksum checked now.
     """
     with gc_paused():
         return _load(path, data_dir)
@@ -710,79 +821,102 @@ def _load(path: Path, data_dir: Path) -> Saved | None:
         return None
     if not raw.startswith(CATALOG_MAGIC):
         return None
-    position = len(CATALOG_MAGIC)
     view = memoryview(raw)
-    builder: Builder | None = None
-    catalog: Catalog | None = None
-    replayed: list[tuple[Any, ...]] = []  # the deltas' operations, one tuple per delta
-    delta_bytes = base_bytes = 0
+    bodies: list[tuple[memoryview, int]] = []  # each good segment's payload, and its end
+    position = len(CATALOG_MAGIC)
     while position + _SEGMENT.size <= len(raw):
         length, checksum = _SEGMENT.unpack_from(raw, position)
         body = view[position + _SEGMENT.size : position + _SEGMENT.size + length]
         if len(body) != length or _checksum(body) != checksum:
             break
+        position += _SEGMENT.size + length
+        bodies.append((body, position))
+    if len(bodies) < 2:
+        return None
+    try:
+        head = marshal.loads(bodies[0][0])
+        if type(head) is not tuple or head[:2] != (CATALOG_FORMAT, "head"):
+            return None
+        _, _, import_rows, digest_rows, ids = head
+        imports = [ImportRecord(*r) for r in import_rows]
+        digests = [Digest(*d) for d in digest_rows]
+        if type(ids) is not list:
+            return None
+    except _UNREADABLE:
+        return None
+    base = (tuple(imports), tuple(digests), ids)
+    end = bodies[1][1]
+    deltas: list[Sequence[Op]] = []  # the deltas' operations, one list per delta
+    added: list[str] = []
+    delta_bytes = 0
+    for body, after in bodies[2:]:
         try:
             payload = marshal.loads(body)
-            if type(payload) is not tuple or payload[:1] != (CATALOG_FORMAT,):
+            if type(payload) is not tuple or payload[:2] != (CATALOG_FORMAT, "delta"):
                 break
-            if catalog is None:
-                catalog = _from_base(payload, data_dir)
-                base_bytes = length
-            else:
-                if builder is None:
-                    builder = Builder(data_dir, catalog)
-                for op in payload[2]:
-                    builder.replay(op)
-                replayed.append(payload[2])
-                delta_bytes += length
+            # A delta is one import, used whole or not at all.
+            imported, listed = list(imports), list(digests)
+            new = _listing(payload[2], imported, listed, len(ids) + len(added))
         except _UNREADABLE:
-            if catalog is None:
-                return None
-            if builder is not None:
-                # A delta is one import, used whole or not at all: replay the ones before.
-                builder = _replay(data_dir, catalog, replayed)
             break  # an unreadable delta: what came before stands
-        position += _SEGMENT.size + length
-    if catalog is None:
-        return None
-    if builder is not None:
-        catalog = builder.freeze()
-    return Saved(catalog, position, len(replayed), delta_bytes, base_bytes)
+        imports, digests = imported, listed
+        added += new
+        deltas.append(payload[2])
+        delta_bytes += len(body)
+        end = after
+    rest = partial(_rest, data_dir, path, bodies[1][0], base, deltas)
+    catalog = Catalog.deferred(
+        data_dir, tuple(imports), tuple(digests), ids + added if added else ids, rest
+    )
+    base_bytes = len(bodies[0][0]) + len(bodies[1][0])
+    return Saved(catalog, end, len(deltas), delta_bytes, base_bytes)
 
 
 #: What a segment this release cannot read raises while it is decoded or replayed.
 _UNREADABLE = (ValueError, TypeError, KeyError, IndexError, EOFError, AttributeError)
 
 
-def _replay(data_dir: Path, base: Catalog, deltas: list[tuple[Any, ...]]) -> Builder | None:
-    if not deltas:
-        return None
-    builder = Builder(data_dir, base)
-    for ops in deltas:
-        for op in ops:
-            builder.replay(op)
-    return builder
+def _rest(
+    data_dir: Path,
+    path: Path,
+    body: memoryview,
+    base: tuple[tuple[ImportRecord, ...], tuple[Digest, ...], list[str]],
+    deltas: list[Sequence[Op]],
+) -> Catalog:
+    """The whole catalog a file's head was opened from: its base's other columns, then its
+    deltas replayed. Should they not make one (a file another program wrote: the checksums
+    matched), the digest files do, saved over the file (best effort, as it is derived: a
+    writer racing with this only leaves a file the next open does not trust)."""
+    imports, digests, ids = base
+    try:
+        with gc_paused():
+            catalog = _from_base(data_dir, imports, digests, ids, marshal.loads(body))
+            if not deltas:
+                return catalog
+            builder = Builder(data_dir, catalog)
+            for ops in deltas:
+                builder.replay_all(ops)
+            return builder.freeze()
+    except _UNREADABLE:
+        records = [*imports]
+        records += (ImportRecord(*op[1:]) for ops in deltas for op in ops if op[0] == "import")
+        with gc_paused():
+            catalog = replayed(data_dir, None, records).freeze()
+        with contextlib.suppress(StorageError):
+            save(path, catalog)
+        return catalog
 
 
-def _from_base(payload: tuple[Any, ...], data_dir: Path) -> Catalog:
-    (
-        _,
-        kind,
-        imports,
-        digests,
-        ids,
-        titles,
-        links,
-        meta,
-        sightings,
-        files,
-        entries,
-        postings,
-        order,
-        seen_counts,
-    ) = payload
-    if kind != "base":
-        raise ValueError("the first segment is not a base")
+def _from_base(
+    data_dir: Path,
+    imports: tuple[ImportRecord, ...],
+    digests: tuple[Digest, ...],
+    ids: list[str],
+    rest: tuple[Any, ...],
+) -> Catalog:
+    if type(rest) is not tuple or rest[:2] != (CATALOG_FORMAT, "rest"):
+        raise ValueError("the second segment is not the base's rest")
+    _, _, titles, links, meta, sightings, files, entries, postings, order, seen_counts = rest
     homes = (array(_INT), array(_INT))
     homes[0].frombytes(files)
     homes[1].frombytes(entries)
@@ -792,8 +926,8 @@ def _from_base(payload: tuple[Any, ...], data_dir: Path) -> Catalog:
         raise ValueError("columns of different lengths")
     return Catalog(
         data_dir,
-        tuple(ImportRecord(*r) for r in imports),
-        tuple(Digest(*d) for d in digests),
+        imports,
+        digests,
         ids,
         titles,
         links,

@@ -25,7 +25,7 @@ import orjson
 
 from readinglist.digest import MAX_LINE_CHARS, MAX_TITLE_CHARS, Entry, ParsedDigest, find_links
 from readinglist.errors import FetchError
-from readinglist.model import META_FIELDS, day_label, paper_id, title_key
+from readinglist.model import META_FIELDS, day_id, day_label, paper_id, title_key
 from readinglist.safetext import printable_line
 
 #: A response (or saved response file) larger than this is not a day of papers.
@@ -436,12 +436,6 @@ def is_response(data: bytes, source: str) -> bool:
     except orjson.JSONDecodeError:
         return False
     return True
-
-
-def day_id(day: str) -> str:
-    """The digest id of a fetched day: the day alone, so every fetch of it (and a saved
-    response of it) is one digest, which a re-fetch extends instead of adding another."""
-    return hashlib.sha256(f"daily papers\n{day}\n".encode()).hexdigest()[:16]
 
 
 def content_id(day: FetchedDay) -> str:

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
 
-FORMATS = ("markdown", "json", "bibtex")
 #: The YYMM an arXiv id starts with (after the archive name of an old-style id).
 _ARXIV_YYMM_RE = re.compile(r"^(?:[a-z-]+(?:\.[A-Z]{2})?/)?(\d{2})(0[1-9]|1[0-2])[.\d]")
 #: Heading level of each paper; a note's own headings are demoted below it.

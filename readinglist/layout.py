@@ -24,7 +24,6 @@ from typing import Any
 import orjson
 
 from readinglist import contents, journal
-from readinglist.dailypapers import day_id
 from readinglist.device import Device
 from readinglist.errors import LibraryCorrupt, StorageError
 from readinglist.history import EMPTY_DOC, diff
@@ -40,7 +39,7 @@ from readinglist.journal import (
     Stamp,
 )
 from readinglist.lock import Lock
-from readinglist.model import META_FIELDS, PaperState, now
+from readinglist.model import META_FIELDS, PaperState, day_id, now
 from readinglist.storage import (
     DIGESTS_DIR,
     IMPORTS_FILE,

@@ -44,8 +44,6 @@ from readinglist.model import (
     plural,
     today,
 )
-from readinglist.prepare import Prepared, prepared
-from readinglist.prepare import Source as Source  # re-exported: the CLI names sources
 from readinglist.reading import MIN_PREFIX as MIN_PREFIX
 from readinglist.reading import Reading, ReadModel
 from readinglist.reports import Change, FileReport, ImportReport
@@ -61,6 +59,8 @@ from readinglist.storage import (
 )
 
 if TYPE_CHECKING:
+    from readinglist.prepare import Prepared
+    from readinglist.prepare import Source as Source  # re-exported: the CLI names sources
     from readinglist.search import SearchEngine
 
 Progress = Callable[[int, int, str], None]
@@ -225,6 +225,9 @@ class Library(Reading):
         nothing lists yet is harmless: its name says what it holds). The lock is taken
         with the first good file, so a run of only bad files changes nothing at all.
         """
+        # Imported here: parsing digests, ~20 ms of a command that imports nothing.
+        from readinglist.prepare import Prepared, prepared
+
         reports: list[FileReport] = []
         total = len(sources)
         with prepared(sources, self.data_dir, pool=not self.store.lock.owned) as results:
@@ -260,7 +263,7 @@ class Library(Reading):
                 for result in rest:
                     if progress:
                         progress(len(reports), total, result.source)
-                    if isinstance(result, Prepared):
+                    if not isinstance(result, FileReport):  # prepared: to merge
                         written.append(result.hash)
                         result = self._apply(batch, result)
                     reports.append(result)
@@ -376,7 +379,7 @@ class Library(Reading):
             # Imports made elsewhere since we read it: replay just those (a reload at 100k:
             # 225 → ~90 ms, and no second copy of every column alive meanwhile). The file
             # another process saved is not what we know: the next save here writes a base.
-            builder = self._replayed(self.catalog, records[len(current) :])
+            builder = catalogs.replayed(self.data_dir, self.catalog, records[len(current) :])
             self.catalog, self._file = builder.freeze(), None
             return
         path = self.data_dir / CATALOG_FILE
@@ -399,7 +402,7 @@ class Library(Reading):
             assert base is not None
             self.catalog = base
             return
-        builder = self._replayed(base, missing)
+        builder = catalogs.replayed(self.data_dir, base, missing)
         if base is not None:
             self.catalog = base  # what the saved file holds, which the delta extends
         with self.store.lock.attempt() as free:
@@ -415,13 +418,6 @@ class Library(Reading):
         """Other devices' imports whose digest file has not arrived yet."""
         present = {r.hash for r in self.catalog.imports}
         return [i for i in self.merger.imports() if i.hash not in present]
-
-    def _replayed(self, base: Catalog | None, records: Sequence[ImportRecord]) -> Builder:
-        """``base`` with the imports of ``records`` replayed from their digest files."""
-        builder = Builder(self.data_dir, base)
-        for record in records:
-            builder.apply(record, contents.read(self.data_dir, record.hash), keep=True)
-        return builder
 
     # ----------------------------------------------------------------- changing
 

@@ -60,6 +60,12 @@ MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "O
 Day = date
 
 
+def day_id(day: str) -> str:
+    """The digest id of a fetched day: the day alone, so every fetch of it (and a saved
+    response of it) is one digest, which a re-fetch extends instead of adding another."""
+    return hashlib.sha256(f"daily papers\n{day}\n".encode()).hexdigest()[:16]
+
+
 def day_label(day: Day) -> str:
     """``Mar 13``: how a day is written wherever digests show theirs."""
     return f"{MONTH_NAMES[day.month - 1]} {day.day}"
@@ -215,6 +221,8 @@ def merged_meta(known: dict[str, Any] | None, fetched: dict[str, Any]) -> dict[s
 #: A paper's decision. ``new`` is the inbox; a ``snoozed`` paper is ``new`` again once its
 #: date has come (see :meth:`PaperState.current`), so no timer is needed.
 STATUSES = ("new", "later", "read", "skipped", "snoozed")
+#: What ``export --format`` writes.
+EXPORT_FORMATS = ("markdown", "json", "bibtex")
 #: How the CLI and the app mark each status in a row.
 STATUS_MARKS = {"new": "●", "later": "◆", "read": "✓", "skipped": "·", "snoozed": "z"}
 

@@ -257,41 +257,56 @@ def sealed(payload: Any) -> bytes:
 
 def damaged_catalogs(good: bytes) -> dict[str, bytes | None]:
     """Ways catalog.bin gets damaged or outdated (None: the file is missing), from a real
-    good file holding a base and at least one delta."""
+    good file holding a base (its head and the rest of its columns) and at least one delta."""
     parts = segments(good)
-    assert len(parts) >= 2, "the template's catalog should hold a base and a delta"
-    (base_start, base_end), (last_start, last_end) = parts[0], parts[-1]
-    header = base_start + SEGMENT.size
+    assert len(parts) >= 3, "the template's catalog should hold a base and a delta"
+    (head_start, head_end), (rest_start, rest_end) = parts[0], parts[1]
+    last_start, last_end = parts[-1]
 
     def flipped(i: int) -> bytes:
         return good[:i] + bytes([good[i] ^ 0xFF]) + good[i + 1 :]
 
-    base = marshal.loads(good[header:base_end])
-    other_python = (base[0][0], (3, 0))
+    def middle(start: int, end: int) -> int:
+        return (start + SEGMENT.size + end) // 2
+
+    head = marshal.loads(good[head_start + SEGMENT.size : head_end])
+    rest = marshal.loads(good[rest_start + SEGMENT.size : rest_end])
+    other_python = (head[0][0], (3, 0))
     damaged: dict[str, bytes | None] = {
         "missing": None,
         "0 bytes": b"",
         "garbage": b"garbage",
         "magic only": CATALOG_MAGIC,
         "truncated in half": good[: len(good) // 2],
-        "truncated in the base": good[: header + 10],
+        "truncated in the base": good[: head_start + SEGMENT.size + 10],
+        "the base's head only": good[:head_end],
         "torn last segment": good[: (last_start + last_end) // 2],
         "last segment's header only": good[: last_start + SEGMENT.size],
         "last segment missing": good[:last_start],
         "trailing bytes": good + b"\0\0\0",
         "flipped byte in the magic": flipped(0),
-        "flipped byte in a length": flipped(base_start),
-        "flipped byte in a checksum": flipped(base_start + 4),
-        "flipped byte in the base": flipped((header + base_end) // 2),
-        "flipped byte in the last delta": flipped((last_start + SEGMENT.size + last_end) // 2),
+        "flipped byte in a length": flipped(head_start),
+        "flipped byte in a checksum": flipped(head_start + 4),
+        "flipped byte in the base's head": flipped(middle(head_start, head_end)),
+        "flipped byte in the base's rest": flipped(middle(rest_start, rest_end)),
+        "flipped byte in the last delta": flipped(middle(last_start, last_end)),
         "flipped last byte": flipped(len(good) - 1),
-        "another format (another Python)": CATALOG_MAGIC + sealed((other_python, *base[1:])),
-        "a base of the wrong shape": CATALOG_MAGIC + sealed(base[:5]),
-        "a base with columns of different lengths": CATALOG_MAGIC
-        + sealed((*base[:4], base[4][:-1], *base[5:])),
+        "another format (another Python)": CATALOG_MAGIC
+        + sealed((other_python, *head[1:]))
+        + good[head_end:],
+        "a head of the wrong shape": CATALOG_MAGIC + sealed(head[:4]) + good[head_end:],
+        "a rest of the wrong shape": good[:rest_start] + sealed(rest[:5]) + good[rest_end:],
+        "a rest with columns of different lengths": good[:rest_start]
+        + sealed((*rest[:2], rest[2][:-1], *rest[3:]))
+        + good[rest_end:],
+        "a rest with another format": good[:rest_start]
+        + sealed((other_python, *rest[1:]))
+        + good[rest_end:],
         "a delta first": CATALOG_MAGIC + good[last_start:last_end],
-        "a list, not a tuple": CATALOG_MAGIC + sealed(list(base)) + good[base_end:],
-        "a delta of an unknown operation": good[:last_start] + sealed((base[0], "delta", [("?",)])),
+        "a list, not a tuple": CATALOG_MAGIC + sealed(list(head)) + good[head_end:],
+        "a delta of an unknown operation": good[:last_start] + sealed((head[0], "delta", [("?",)])),
+        "a delta seeing a paper it does not hold": good[:last_start]
+        + sealed((head[0], "delta", [("sight", len(head[4]) + 5, 0)])),
     }
     assert tuple(damaged) == CATALOG_DAMAGE
     return damaged
@@ -305,6 +320,7 @@ CATALOG_DAMAGE = (
     "magic only",
     "truncated in half",
     "truncated in the base",
+    "the base's head only",
     "torn last segment",
     "last segment's header only",
     "last segment missing",
@@ -312,15 +328,19 @@ CATALOG_DAMAGE = (
     "flipped byte in the magic",
     "flipped byte in a length",
     "flipped byte in a checksum",
-    "flipped byte in the base",
+    "flipped byte in the base's head",
+    "flipped byte in the base's rest",
     "flipped byte in the last delta",
     "flipped last byte",
     "another format (another Python)",
-    "a base of the wrong shape",
-    "a base with columns of different lengths",
+    "a head of the wrong shape",
+    "a rest of the wrong shape",
+    "a rest with columns of different lengths",
+    "a rest with another format",
     "a delta first",
     "a list, not a tuple",
     "a delta of an unknown operation",
+    "a delta seeing a paper it does not hold",
 )
 
 

@@ -16,6 +16,7 @@ from readinglist.storage import (
     CATALOG_FILE,
     IMPORTS_FILE,
     JOURNALS_DIR,
+    MERGED_FILE,
     SCHEMA_VERSION,
     STATE_FILE,
     backup_path,
@@ -166,6 +167,43 @@ def test_an_import_only_creates_digest_files_and_appends_to_the_catalog(
     assert library.import_files([*digest_paths, EXTRA]).new == 0
     assert identities([*digest_files(data_dir), journal, data_dir / STATE_FILE, catalog]) == files
     assert not (data_dir / IMPORTS_FILE).exists()
+
+
+def test_a_change_reads_only_the_ids_of_the_catalog(library: Library) -> None:
+    """catalog.bin's head (imports, digests, ids: deltas too) is all that opening it
+    reads; a command that changes a paper by its id reads no more of it. The rest of the
+    columns, read when first used, are those a whole open gives."""
+    library.import_files([EXTRA])  # a base and a delta
+    ids = library.ordered()
+    reader = Library(library.data_dir)
+    reader.tag([reader.resolve(ids[-1][:6])], add=["late"])
+    reader.mark([ids[0]])
+    assert "titles" not in vars(reader.catalog) and "slots" not in vars(reader.catalog)
+    whole = Library(library.data_dir)
+    whole.catalog.titles  # noqa: B018 (read whole before it is compared)
+    assert reader.ordered() == whole.ordered() == ids
+    assert "titles" in vars(reader.catalog)
+    assert reader.papers_json(ids) == whole.papers_json(ids)
+    assert (reader.state(ids[-1]).tags, reader.state(ids[0]).read) == (("late",), True)
+
+
+def test_a_merge_restored_from_its_cache_changes_as_one_merged_anew(library: Library) -> None:
+    """journals.cache restores a merge's papers as they are used: changes made then (to
+    papers restored, and not) leave it equal to the merge of the journals themselves."""
+    ids = library.ordered()
+    library.mark(ids[:3])
+    library.tag(ids[2:6], add=["a", "b"])
+    library.set_note(ids[4], "first")
+    cached = Library(library.data_dir)  # from journals.cache, saved by the changes above
+    cached.tag([ids[5]], remove=["a"])
+    cached.set_note(ids[4], "second")
+    cached.mark([ids[7]])
+    (library.data_dir / MERGED_FILE).unlink()
+    fresh = Library(library.data_dir)
+    assert cached.merger.export() == fresh.merger.export()
+    assert cached.merger.states() == fresh.merger.states()
+    assert fresh.state(ids[5]).tags == ("b",) and fresh.state(ids[4]).note == "second"
+    assert Library(library.data_dir).merger.export() == fresh.merger.export()
 
 
 def test_two_instances_do_not_lose_each_others_changes(library: Library) -> None:
