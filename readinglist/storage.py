@@ -28,7 +28,7 @@ import shutil
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 import orjson
 from tinydb import TinyDB
@@ -135,17 +135,28 @@ def file_signature(path: Path) -> Signature:
 
 
 def read_regular(path: Path, limit: int | None = None) -> bytes:
-    """The bytes of ``path`` (at most ``limit`` + 1), refusing what is not a regular file: a
-    FIFO named like a library file (a sync engine, a user) would block every command, even
-    doctor, forever. Raises ``OSError`` as ``open`` does."""
+    """The bytes of ``path`` (at most ``limit`` + 1), refusing what is not a regular file
+    (:func:`open_regular`). Raises ``OSError`` as ``open`` does."""
+    with open_regular(path) as handle:
+        return handle.read() if limit is None else handle.read(limit + 1)
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """``path`` opened to read, refusing what is not a regular file: a FIFO named like a
+    library file (a sync engine, a user) would block every command, even doctor, forever.
+    Raises ``OSError`` as ``open`` does."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with open(fd, "rb") as handle:
+    handle = open(fd, "rb")  # noqa: SIM115 (the caller closes it)
+    try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
         if not stat.S_ISREG(mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        return handle.read() if limit is None else handle.read(limit + 1)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
 
 
 def backup_path(path: Path) -> Path:
