@@ -104,7 +104,9 @@ def diagnose(data_dir: Path, device: Device | None = None) -> list[Finding]:
         if data is not None:
             loaded[kind] = data
     if "journal" in loaded:
-        problem = rolled_back(data_dir, device.id, own, loaded["journal"].get("changes", {}))
+        changes = loaded["journal"].get("changes", {})
+        last = max(changes, key=journal.key_order, default=None)
+        problem = rolled_back(data_dir, device.id, own, last)
         findings += [Finding(False, problem)] if problem else []
     if (data_dir / PAPERS_FILE).exists() and not upgrading:
         findings.append(

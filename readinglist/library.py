@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
@@ -51,6 +51,7 @@ from readinglist.storage import (
     CATALOG_FILE,
     DIGESTS_DIR,
     JOURNALS_DIR,
+    JournalSummary,
     Signature,
     Store,
     file_signature,
@@ -133,8 +134,8 @@ class Library(Reading):
         #: What the reader should know about this library now (shown once per command, or
         #: by the app): say, this device's journal replaced by an older copy of itself.
         journal_file = self.store.journal_storage
-        changes = journal_file.read().get("changes", {})
-        problem = rolled_back(self.data_dir, self.device.id, journal_file.path, changes)
+        last = journal_file.summary().last
+        problem = rolled_back(self.data_dir, self.device.id, journal_file.path, last)
         self.warnings: list[str] = [] if problem is None else [problem]
 
     # ----------------------------------------------------------------- reading
@@ -599,7 +600,7 @@ class Library(Reading):
         asked for them yet)."""
         # Copies a sync engine made of this device's journal may hold entries it lacks (a
         # restored backup): they join it, so that doctor --fix can remove the copies.
-        keys = self.store.journal_storage.read().get("changes", {}).keys()
+        count = self.store.journal_storage.summary().count
         copies = [f for f in self.store.others.files.values() if f.device == self.device.id]
         if copies:
             held = journal.Held(self.store.own_entries())
@@ -608,7 +609,7 @@ class Library(Reading):
         size = (file_signature(self.store.journal_storage.path) or (0, 0, 0))[2]
         # By size too (past half the limit): long notes edited many times fill a journal
         # long before 20,000 entries, and one over the limit could no longer be saved.
-        compact = len(keys) + len(entries) > journal.COMPACT_AT or (
+        compact = count + len(entries) > journal.COMPACT_AT or (
             size > storage.MAX_JOURNAL_BYTES // 2
         )
         if compact:
@@ -680,7 +681,8 @@ class Library(Reading):
             return
         with contextlib.suppress(StorageError), self.store.lock.attempt() as free:
             if free:
-                payload = (merger.export(), self.store.others.headers())
+                own = dataclasses.astuple(self.store.journal_storage.summary())
+                payload = (merger.export(), self.store.others.headers(), own)
                 save_merged(self.data_dir, self.store.merge_key(), payload)
 
     def _entries(self) -> list[Entry]:
@@ -715,8 +717,9 @@ class Library(Reading):
             with contextlib.suppress(TypeError, ValueError, KeyError, IndexError):
                 # The loader holds the store, not this Library: no cycle to keep it alive.
                 loader = partial(all_entries, self.store)
-                merger = Merger.restore(self.device.id, saved[0], loader)
-                self.store.others.prime(saved[1])
+                if self.store.journal_storage.use(JournalSummary(*saved[2])):
+                    merger = Merger.restore(self.device.id, saved[0], loader)
+                    self.store.others.prime(saved[1])
         if merger is None:
             merger = merged(self.data_dir, self.store)
             self._save_merged(merger)
@@ -729,17 +732,16 @@ class Library(Reading):
         self.version += 1
 
 
-def rolled_back(data_dir: Path, device: str, path: Path, changes: Mapping[str, Any]) -> str | None:
-    """What is wrong when this device's journal lacks the newest change this device saved
-    in this folder (the config dir remembers it): an older copy replaced it (a restored
-    backup, a sync engine copying the other way, ``rsync`` without ``--update``), and the
-    changes after it are gone from it; None when nothing says so."""
+def rolled_back(data_dir: Path, device: str, path: Path, last: str | None) -> str | None:
+    """What is wrong when this device's journal (whose newest key is ``last``) lacks the
+    newest change this device saved in this folder (the config dir remembers it): an older
+    copy replaced it (a restored backup, a sync engine copying the other way, ``rsync``
+    without ``--update``), and the changes after it are gone from it; None when nothing
+    says so."""
     key = last_written(data_dir, device)
     if key is None or not path.exists():
         return None
-    if key in changes or journal.key_order(key) <= max(
-        map(journal.key_order, changes), default=(-1, -1)
-    ):
+    if last is not None and journal.key_order(key) <= journal.key_order(last):
         return None
     return (
         f"{path}: this device's journal lacks the newest change this device saved here "

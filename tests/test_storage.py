@@ -5,11 +5,15 @@ by every change), state.json (the layout marker), digest files (written once), c
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from readinglist import journal
 from readinglist.errors import LibraryCorrupt
 from readinglist.library import Library
 from readinglist.storage import (
@@ -204,6 +208,61 @@ def test_a_merge_restored_from_its_cache_changes_as_one_merged_anew(library: Lib
     assert cached.merger.states() == fresh.merger.states()
     assert fresh.state(ids[5]).tags == ("b",) and fresh.state(ids[4]).note == "second"
     assert Library(library.data_dir).merger.export() == fresh.merger.export()
+
+
+#: Texts a note or label may hold that JSON must escape, or that look like its syntax.
+AWKWARD = st.text(alphabet=st.sampled_from('a"\\{}[],:\n\t\x00\u2028é🙂 '), max_size=12)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(texts=st.lists(AWKWARD, min_size=1, max_size=4), empty=st.booleans())
+def test_entries_added_to_the_journal_s_bytes_are_those_tinydb_saves(
+    library: Library, tmp_path: Path, texts: list[str], empty: bool
+) -> None:
+    """A change after an open whose saved merge describes this very journal is added to
+    the journal's bytes, unparsed; the file is then byte for byte what TinyDB saves after
+    parsing it (and the next open reads it as such)."""
+    source = library.data_dir
+    if empty:  # a journal of no entry (its library's imports in another device's journal)
+        source = tmp_path / "empty"
+        shutil.rmtree(source, ignore_errors=True)
+        shutil.copytree(library.data_dir, source)
+        own = source / JOURNALS_DIR / f"{library.device.id}.json"
+        other = own.with_name("0123456789abcdef.json")
+        data = orjson.loads(own.read_bytes())
+        data["device"]["device"]["id"] = "0123456789abcdef"
+        other.write_bytes(orjson.dumps(data))
+        data["device"]["device"]["id"], data["changes"] = library.device.id, {}
+        own.write_bytes(orjson.dumps(data))
+    copies = []
+    for name in ("spliced", "parsed"):
+        shutil.rmtree(tmp_path / name, ignore_errors=True)
+        shutil.copytree(source, tmp_path / name)
+        copies.append(tmp_path / name)
+    Library(copies[0])  # saves the merge of the copy's very files (a copy is another file)
+    (copies[1] / MERGED_FILE).unlink()  # the merge is made anew: the journal is parsed
+    spliced, parsed = Library(copies[0]), Library(copies[1])
+    assert (spliced.store.journal_storage.summary().count == 0) is empty
+    pid = spliced.ordered()[0]
+    latest = spliced.merger.latest
+    entries = []
+    for n, text in enumerate(texts):
+        latest = journal.tick(latest, spliced.device.id, journal.clock_ms())
+        op = journal.Op(pid, journal.NOTE, "", text, (), None, None)
+        entries.append(
+            journal.Entry(latest, f"2026-11-23T10:0{n}:00+00:00", journal.CHANGE, text, (op,))
+        )
+    for lib in (spliced, parsed):
+        with lib.store.transaction():
+            lib.store.append(entries)
+    assert spliced.store.journal_storage._data is None  # added unparsed
+    assert parsed.store.journal_storage._data is not None
+    own = f"{JOURNALS_DIR}/{spliced.device.id}.json"
+    assert (copies[0] / own).read_bytes() == (copies[1] / own).read_bytes()
+    again = Library(copies[0])
+    assert again.store.own_entries()[-len(entries) :] == entries
 
 
 def test_two_instances_do_not_lose_each_others_changes(library: Library) -> None:
