@@ -186,6 +186,17 @@ class Catalog(Mapping[str, Paper]):
                         state.setdefault("slots", full.slots)
             return state[name]
 
+    @property
+    def whole(self) -> bool:
+        """Whether every column is read (see :meth:`deferred`)."""
+        return "_rest" not in self.__dict__
+
+    def complete(self) -> Catalog:
+        """This catalog with every column read (what a thread hands another: a read model
+        is never left to read its file, or replay imports, in the UI thread)."""
+        self.titles  # noqa: B018
+        return self
+
     # ------------------------------------------------------------------ papers
 
     @cached_property
@@ -314,6 +325,16 @@ def empty(data_dir: Path) -> Catalog:
     return Builder(data_dir, None).freeze()
 
 
+def _replayed_onto(base: Catalog, ops: list[Op], known_keys: dict[str, str]) -> Catalog:
+    """The catalog a builder froze before it had every column: its operations replayed
+    onto the base's columns."""
+    with gc_paused():
+        builder = Builder(base.data_dir, base.complete())
+        builder._known_keys = dict(known_keys)
+        builder.replay_all(ops)
+        return builder.freeze()
+
+
 def replayed(data_dir: Path, base: Catalog | None, records: Sequence[ImportRecord]) -> Builder:
     """``base`` with the imports of ``records`` replayed from their digest files."""
     builder = Builder(data_dir, base)
@@ -334,7 +355,22 @@ class Builder:
 
     Every change is one *operation* (:meth:`_do`), recorded in ``ops``: that is what an
     import appends to ``catalog.bin``, and what opening it replays.
+
+    On a base whose columns past the ids are not read yet (:meth:`Catalog.deferred`) it
+    keeps only the imports, digests and ids, until something needs more (:meth:`_columns`):
+    a text digest new to the library needs nothing more, and the catalog it freezes reads
+    the base's columns, this builder's operations replayed, when first used (the daily
+    import into 100k papers: ~0.2 s of reading, copying and ordering 100k papers saved).
     """
+
+    titles: list[str]
+    links: list[tuple[str, ...]]
+    meta: list[dict[str, Any] | None]
+    sightings: list[tuple[int, ...]]
+    homes: tuple[array[int], array[int]]
+    seen_counts: Counter[int]
+    #: arXiv id → paper id, including papers this builder added.
+    _arxiv: dict[str, str]
 
     def __init__(self, data_dir: Path, base: Catalog | None) -> None:
         self.data_dir = data_dir
@@ -345,16 +381,6 @@ class Builder:
         self.digest_numbers = dict(b.digest_numbers) if base else {}
         self.ids = list(b.ids)
         self.slots = dict(b.slots) if base else {}
-        self.titles = list(b.titles)
-        self.links = list(b.links)
-        self.meta = list(b.meta)
-        self.sightings = list(b.sightings)
-        self.homes = (array(_INT, b.homes[0]), array(_INT, b.homes[1]))
-        self.seen_counts = Counter(b.seen_counts)
-        #: arXiv id → paper id, including papers this builder added.
-        self._arxiv: dict[str, str] = (
-            {arxiv_id: b.ids[slot] for arxiv_id, slot in base.arxiv.items()} if base else {}
-        )
         self._frozen = False
         #: Word → slots added since the base (a defaultdict: 1M ``setdefault(word, [])``
         #: calls, each allocating a list, cost 0.04 s more at 100k).
@@ -366,6 +392,34 @@ class Builder:
         #: Slots added or seen again since the base (what the order must place anew).
         self._changed: set[int] = set()
         self.ops: list[Op] = []
+        #: Whether the columns past the ids are here (see the class).
+        self._whole = base is None or base.whole
+        if self._whole:
+            self._copy_columns(b)
+
+    def _copy_columns(self, b: Any) -> None:
+        base = self.base
+        self.titles = list(b.titles)
+        self.links = list(b.links)
+        self.meta = list(b.meta)
+        self.sightings = list(b.sightings)
+        self.homes = (array(_INT, b.homes[0]), array(_INT, b.homes[1]))
+        self.seen_counts = Counter(b.seen_counts)
+        #: arXiv id → paper id, including papers this builder added.
+        self._arxiv = (
+            {arxiv_id: b.ids[slot] for arxiv_id, slot in base.arxiv.items()} if base else {}
+        )
+
+    def _columns(self) -> None:
+        """Have every column: the base's, read now, with this builder's operations so far
+        replayed onto them."""
+        if self._whole:
+            return
+        assert self.base is not None
+        whole = Builder(self.data_dir, self.base.complete())
+        whole._known_keys = self._known_keys
+        whole.replay_all(self.ops)
+        vars(self).update({k: v for k, v in vars(whole).items() if k != "ops"})
 
     # ------------------------------------------------------------ operations
 
@@ -385,6 +439,15 @@ class Builder:
         bound to a local name once per call rather than looked up per operation (an import
         of 100k papers: 1.35 → 0.8 s in this method).
         """
+        if not self._whole:  # the imports, digests and ids only (:meth:`_columns`)
+            ops = list(ops)
+            for pid in _listing(ops, self.imports, self.digests, len(self.ids)):
+                self.slots[pid] = len(self.ids)
+                self.ids.append(pid)
+            for op in ops:
+                if op[0] == "digest":
+                    self.digest_numbers[op[2]] = op[1]
+            return
         ids, slots, titles, links, metas = self.ids, self.slots, self.titles, self.links, self.meta
         sightings, (files, entries), counts = self.sightings, self.homes, self.seen_counts
         index, arxiv, changed = self._words, self._arxiv, self._changed
@@ -461,6 +524,7 @@ class Builder:
             titles = [doc["title"] for doc in content.papers]
             links = [doc.get("links", ()) for doc in content.papers]
             return self.apply_identified(record, identify(titles, links), keep=keep)
+        self._columns()  # metadata and links to merge
         number = self.digest_numbers.get(record.digest)
         file_no = len(self.imports)
         new: dict[str, dict[str, Any] | None] = {}  # id → metadata
@@ -510,13 +574,17 @@ class Builder:
         :func:`identify`, maybe in another process): the same operations, by the same rules
         (a text digest has no metadata, so a paper is the one with its title key)."""
         number = self.digest_numbers.get(record.digest)
+        # A digest new to the library: no paper was seen in it yet (but in this one).
+        first = number is None
         if number is None:
             number = len(self.digests)
+        else:
+            self._columns()
         file_no = len(self.imports)
         new: dict[str, dict[str, Any] | None] = {}
         again: dict[str, None] = {}
         pending: list[Op] = []
-        slots, sightings, known_keys = self.slots, self.sightings, self._known_keys
+        slots, known_keys = self.slots, self._known_keys
         rows = zip(papers.ids, papers.titles, papers.links, papers.keys, strict=True)
         for entry_no, (pid, title, urls, key) in enumerate(rows):
             if pid in new or pid in again:
@@ -527,7 +595,7 @@ class Builder:
                 new[pid] = None
                 if title.isascii():
                     known_keys[pid] = key
-            elif number not in sightings[slot]:
+            elif first or number not in self.sightings[slot]:
                 pending.append(("sight", slot, number))
                 again[pid] = None
         return self._record(record, number, pending, new, again, {}, keep)
@@ -576,6 +644,15 @@ class Builder:
     # ------------------------------------------------------------ freezing
 
     def freeze(self) -> Catalog:
+        if not self._whole:
+            assert self.base is not None
+            self._frozen = True
+            rest = partial(_replayed_onto, self.base, self.ops, self._known_keys)
+            deferred = Catalog.deferred(
+                self.data_dir, tuple(self.imports), tuple(self.digests), self.ids, rest
+            )
+            deferred.__dict__["slots"] = self.slots
+            return deferred
         postings = self.base.postings if self.base else {}
         if self._words:
             postings = dict(postings)

@@ -144,7 +144,8 @@ class Library(Reading):
         """What the library holds now, as a snapshot that later changes leave alone; without
         its search index when not ``indexed`` (see :meth:`ReadModel.indexed`)."""
         engine = self.search_engine() if indexed else None
-        return ReadModel(self.catalog, self._states, frozenset(self._read), self.version, engine)
+        catalog = self.catalog.complete()
+        return ReadModel(catalog, self._states, frozenset(self._read), self.version, engine)
 
     @property
     def _states(self) -> dict[str, PaperState]:  # type: ignore[override]

@@ -301,3 +301,44 @@ def test_a_small_import_runs_in_this_process(
     library = Library(tmp_path / "lib")
     assert library.import_files(digest_paths).ok
     assert pools == []
+
+
+def columns(catalog: catalogs.Catalog) -> dict[str, Any]:
+    """Everything a catalog holds but the times of its imports."""
+    catalog.complete()
+    return {
+        "digests": [(d.id, d.name, d.date, d.seq, d.papers) for d in catalog.digests],
+        "imports": [(r.hash, r.digest, r.name, r.date, r.seq) for r in catalog.imports],
+        "ids": catalog.ids,
+        "titles": catalog.titles,
+        "links": catalog.links,
+        "meta": catalog.meta,
+        "sightings": catalog.sightings,
+        "homes": [column.tolist() for column in catalog.homes],
+        "postings": catalog.postings,
+        "order": catalog.order.tolist(),
+        "seen_counts": catalog.seen_counts,
+        "slots": catalog.slots,
+    }
+
+
+@pytest.mark.parametrize("last", range(5))
+def test_an_import_onto_an_unread_catalog_makes_what_a_whole_one_makes(
+    tmp_path: Path, digest_paths: list[Path], last: int
+) -> None:
+    """An import onto a catalog whose columns past the ids are not read yet reads none of
+    them for a digest new to the library (its papers new, or seen again), and makes the
+    catalog an import onto the whole catalog makes (a fetched day, which merges metadata,
+    reads them first: tests/test_fetch.py)."""
+    first = [p for n, p in enumerate(digest_paths) if n != last]
+    Library(tmp_path / "a").import_files(first)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    unread, whole = Library(tmp_path / "a"), Library(tmp_path / "b")
+    whole.catalog.complete()
+    assert not unread.catalog.whole and whole.catalog.whole
+    for library in (unread, whole):
+        report = library.import_files([digest_paths[last]])
+        assert report.new > 0 and report.files[0].again > 0
+    assert not unread.catalog.whole  # nothing of the rest was read
+    assert columns(unread.catalog) == columns(whole.catalog)
+    assert columns(Library(tmp_path / "a").catalog) == columns(Library(tmp_path / "b").catalog)
