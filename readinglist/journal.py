@@ -390,6 +390,14 @@ def _restored(saved: tuple[Any, ...]) -> _Paper:
     )
 
 
+def _state_fields(state: PaperState) -> tuple[Any, ...]:
+    """A state as :meth:`Merger.export` saves it (``PaperState(*fields)`` again)."""
+    return (
+        state.status, state.tags, state.note, state.read_at, state.decided_at,
+        state.snoozed_until, state.resurfaced, state.updated,
+    )  # fmt: skip
+
+
 class Merger:
     """The merge of every journal entry it was given (in any order, any number of times).
 
@@ -413,6 +421,8 @@ class Merger:
         #: Every paper's state (those that have one) once known: saved with the merge and
         #: kept up to date by :meth:`add` (5,000 states derived anew: ~60 ms of a ``list``).
         self._states: dict[str, PaperState] | None = None
+        #: … or as :meth:`export` gave them (a command that lists none makes none).
+        self._saved_states: dict[str, tuple[Any, ...]] | None = None
         self._imports: dict[str, Imported] = {}
         self.latest: Stamp | None = None
 
@@ -434,13 +444,17 @@ class Merger:
             for position, op in enumerate(entry.ops):
                 self._apply(op, op.stamp or entry.stamp, op.at or entry.at, position)
                 touched.add(op.pid)
-        if self._states is not None:
+        if self._states is not None or self._saved_states is not None:
             for pid in touched:
                 state = self.state(pid)
-                if state == EMPTY_STATE:
-                    self._states.pop(pid, None)
-                else:
+                if self._states is not None:
                     self._states[pid] = state
+                    if state == EMPTY_STATE:
+                        del self._states[pid]
+                elif self._saved_states is not None:
+                    self._saved_states[pid] = _state_fields(state)
+                    if state == EMPTY_STATE:
+                        del self._saved_states[pid]
         return touched
 
     def _import(self, entry: Entry) -> None:
@@ -511,11 +525,9 @@ class Merger:
         imports = {
             h: (i.stamp, i.hash, i.digest, i.name, i.date, i.at) for h, i in self._imports.items()
         }
-        states = {
-            pid: (s.status, s.tags, s.note, s.read_at, s.decided_at, s.snoozed_until,
-                  s.resurfaced, s.updated)
-            for pid, s in self.states().items()
-        }  # fmt: skip
+        states = self._saved_states
+        if states is None or self._states is not None:
+            states = {pid: _state_fields(state) for pid, state in self.states().items()}
         return (papers, imports, self.latest, self.names, states)
 
     @classmethod
@@ -526,7 +538,7 @@ class Merger:
         papers, imports, latest, names, states = data
         merger = cls(device, load)
         merger._saved = papers
-        merger._states = {pid: PaperState(*fields) for pid, fields in states.items()}
+        merger._saved_states = states
         merger._imports = {h: Imported(*fields) for h, fields in imports.items()}
         merger.latest, merger.names = latest, names
         return merger
@@ -591,6 +603,9 @@ class Merger:
 
     def states(self, pids: Iterable[str] | None = None) -> dict[str, PaperState]:
         """The papers (``pids``, default all) that have any state, and their state."""
+        if pids is None and self._states is None and self._saved_states is not None:
+            self._states = {pid: PaperState(*fields) for pid, fields in self._saved_states.items()}
+            self._saved_states = None
         if pids is None and self._states is not None:
             return dict(self._states)
         found = {}
