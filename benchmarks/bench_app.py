@@ -94,6 +94,16 @@ sys.exit(code)
 """
 
 
+def compiled() -> None:
+    """Measure readinglist as installed, its bytecode compiled (pip compiles it; a checkout
+    run with PYTHONDONTWRITEBYTECODE would compile every changed module in every process)."""
+    import compileall
+
+    import readinglist
+
+    compileall.compile_dir(Path(readinglist.__file__).parent, quiet=1)
+
+
 def run_measured(args: list[str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (MB) of one child process."""
     process = subprocess.run(
@@ -389,6 +399,9 @@ def daily_work(data_dir: Path, work: Path, runs: int) -> dict[str, str]:
     for run in range(runs):
         copy = work / f"daily-{run}"
         shutil.copytree(data_dir, copy)
+        # Opened once, as the user's own library has been: a copy's files are other files,
+        # whose merge (journals.cache) is not saved yet.
+        Library(copy)
         imports.append(run_measured([*CLI, "--data-dir", str(copy), "import", str(daily)]))
         shutil.rmtree(copy)
     pid = Library(data_dir).ordered()[0]
@@ -544,6 +557,7 @@ def main() -> int:
         "--library", type=Path, help="measure this library (a copy) instead of generating one"
     )
     args = parser.parse_args()
+    compiled()
     print(f"machine: {machine()}; median / worst of {args.runs} runs", flush=True)
     table: dict[int, dict[str, str]] = {}
     with tempfile.TemporaryDirectory(prefix="readinglist-bench-") as tmp:

@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import orjson
+from bench_app import compiled  # this folder's: run as python benchmarks/bench_journal.py
 
 from readinglist.device import this_device
 from readinglist.journal import CHANGE
@@ -72,6 +73,7 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    compiled()
     own = args.library / JOURNALS_DIR / f"{this_device().id}.json"
     before = time_mark(args.library, args.runs)
     add_changes(args.library, args.changes)
