@@ -473,14 +473,14 @@ def cmd_stats(library: Library, args: argparse.Namespace) -> int:
         print(_json(stats.to_json()))
         return 0
     print(
-        f"{plural(stats.papers, 'paper')} · {stats.recurring} recurring (seen ≥ 2) · "
-        f"{stats.unread} unread · {stats.read} read · {stats.noted} with notes · "
-        f"{stats.tagged} tagged"
+        f"{plural(stats.papers, 'paper')} · {stats.recurring:,} recurring (seen ≥ 2) · "
+        f"{stats.unread:,} unread · {stats.read:,} read · {stats.noted:,} with notes · "
+        f"{stats.tagged:,} tagged"
     )
     print("  " + " · ".join(f"{n:,} {status}" for status, n in stats.statuses.items()))
     for d in stats.digests:
         line = f"  {d['date'] or '—':>7}  {d['name']}: {plural(d['papers'], 'paper')}, "
-        print(printable_line(line + f"{d['read']} read"))
+        print(printable_line(line + f"{d['read']:,} read"))
     return 0
 
 
