@@ -40,18 +40,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _main(build_parser().parse_args(argv))
 
 
-#: Set by :func:`entry` (the command, not a test calling :func:`main`): what the command
-#: opened is left to ``os._exit``, not freed object by object (~10 ms at 100k papers).
-_leaving: list[object] = []
+#: The library the command opened, kept for ``os._exit`` (see :func:`entry`); None when
+#: :func:`main` is called by a test, which frees it as usual.
+_kept: list[Library] | None = None
 
 
 def entry() -> None:
     """The ``readinglist`` command: :func:`main`, then out without tearing down the heap a
-    command loaded (freeing 100k papers' objects one by one: ~25 ms of a 100k ``mark``).
-    Everything a command saves is fsynced before it returns; the app, whose terminal
-    Textual restores on its way out, leaves the ordinary way."""
+    command loaded, object by object (the library opened at 100k papers: ~10 ms of a
+    ``mark``). Everything a command saves is fsynced before it returns; the app, whose
+    terminal Textual restores on its way out, leaves the ordinary way."""
+    global _kept
     args = build_parser().parse_args()
-    _leaving.append(None)
+    _kept = []
     code = _main(args)
     if args.command is None:
         sys.exit(code)
@@ -120,8 +121,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
     with gc_paused():
         library = Library(data_dir)
         gc.freeze()
-    if _leaving:
-        _leaving.append(library)
+    if _kept is not None:
+        _kept.append(library)
     for warning in library.warnings:
         _error(f"warning: {warning}")
     handler = {
