@@ -144,7 +144,10 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         "devices": cmd_devices,
         "conflicts": cmd_conflicts,
     }[args.command]
-    return handler(library, args)
+    code = handler(library, args)
+    if code == 0:
+        library.fold()
+    return code
 
 
 def cmd_import(library: Library, args: argparse.Namespace) -> int:
