@@ -93,6 +93,12 @@ def snapshot(directory: Path) -> dict[str, bytes]:
     }
 
 
+def user_files(directory: Path) -> dict[str, bytes]:
+    """:func:`snapshot` but catalog.bin, derived: a command that read it whole saves it
+    folded (its imports in its base), and a damaged one is rebuilt."""
+    return {name: data for name, data in snapshot(directory).items() if name != CATALOG_FILE}
+
+
 def identities(paths: list[Path]) -> dict[str, tuple[int, int, bytes]]:
     """(inode, mtime, bytes) of each file: equal only if it was neither rewritten nor replaced."""
     return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes()) for p in paths}
