@@ -22,7 +22,6 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer, Header, Input, ProgressBar, Static
 
 from readinglist.errors import QueryError, ReadinglistError
-from readinglist.export import to_markdown, write_export
 from readinglist.library import Library
 from readinglist.model import paper_links, paper_page, plural, today
 from readinglist.query import parse_query
@@ -32,16 +31,13 @@ from readinglist.samples import sample_paths
 from readinglist.tui.inbox import Inbox
 from readinglist.tui.keys import APP_BINDINGS, key_help
 from readinglist.tui.messages import FetchFinished
-from readinglist.tui.screens.help import HelpScreen
-from readinglist.tui.screens.links import LinkScreen
-from readinglist.tui.screens.note import NoteScreen
-from readinglist.tui.screens.snooze import SnoozeScreen
-from readinglist.tui.screens.tags import TagScreen
 from readinglist.tui.screens.writes import WritingScreen
 from readinglist.tui.text import literal, literal_line
 from readinglist.tui.widgets.detail import DetailPane
 from readinglist.tui.widgets.paper_list import PaperList
 
+# The modal screens and the export are imported where used: with the Markdown widget
+# (``DetailPane``) they were ~0.1 s of every start, before the first rows, at 100k papers.
 if TYPE_CHECKING:
     from readinglist.tui.app import ReadingListApp
 
@@ -398,6 +394,7 @@ class MainScreen(WritingScreen):
         if library is None or not targets:
             return
         prompt = f"Snooze {plural(len(targets), 'paper')} for how many days?"
+        from readinglist.tui.screens.snooze import SnoozeScreen
 
         def snooze(days: int | None) -> None:
             if days is not None:
@@ -471,6 +468,8 @@ class MainScreen(WritingScreen):
         text = self._note_drafts.pop(pid, None) or library.drafts.get(pid) or note
         if text != note:
             self.notify("Recovered text from an edit that was not saved.", timeout=5)
+        from readinglist.tui.screens.note import NoteScreen
+
         screen = NoteScreen(view.papers[pid].title, text, partial(self._autosave_note, pid))
         self.app.push_screen(screen, partial(self._save_note, pid))
 
@@ -502,6 +501,8 @@ class MainScreen(WritingScreen):
 
     def action_add_tag(self) -> None:
         """The tag prompt; the papers' AI keywords (from the API) are offered, not applied."""
+        from readinglist.tui.screens.tags import TagScreen
+
         if targets := self._targets():
             assert self.view is not None
             papers = self.view.papers
@@ -513,6 +514,8 @@ class MainScreen(WritingScreen):
             )
 
     def action_remove_tag(self) -> None:
+        from readinglist.tui.screens.tags import TagScreen
+
         if targets := self._targets():
             assert self.view is not None
             present = Counter(t for pid in targets for t in self.view.state(pid).tags)
@@ -567,6 +570,8 @@ class MainScreen(WritingScreen):
 
     def action_open_link(self) -> None:
         """Choose one of the paper's links (numbered as in the detail pane) to open."""
+        from readinglist.tui.screens.links import LinkScreen
+
         view, pid = self.view, self.query_one(PaperList).highlighted
         if view is None or pid is None:
             return
@@ -580,6 +585,8 @@ class MainScreen(WritingScreen):
         self.app.push_screen(LinkScreen(paper.title, links), open_chosen)
 
     def action_export(self) -> None:
+        from readinglist.export import to_markdown, write_export
+
         library, view = self.library, self.view
         assert library is not None and view is not None
         ids = [pid for pid in self.query_one(PaperList).ids if view.state(pid).note]
@@ -610,4 +617,6 @@ class MainScreen(WritingScreen):
         self.rl.fetch_papers()
 
     def action_help(self) -> None:
+        from readinglist.tui.screens.help import HelpScreen
+
         self.app.push_screen(HelpScreen(key_help(self.rl.config.keys)))
