@@ -34,6 +34,7 @@ from readinglist.query import (
     words_of,
 )
 from readinglist.reading import Found
+from readinglist.subset import AllBut
 from readinglist.textindex import (
     EXACT,
     IN_ABSTRACT,
@@ -251,8 +252,13 @@ class SearchEngine:
         with the same ``among`` (the inbox, asked for on every filter key)."""
         if self._among is None or self._among[0] is not among:
             slots = self._slots
-            inside = {slot for pid in among if (slot := slots.get(pid)) is not None}
-            outside = set(range(len(self._pids))).difference(inside)
+            if isinstance(among, AllBut) and among.catalog is self.catalog:
+                # A pass over the few left out, not the ~100k in (65 → ~10 ms at 100k).
+                outside = set(map(slots.__getitem__, among.left_out))
+                inside = set(range(len(self._pids))).difference(outside)
+            else:
+                inside = {slot for pid in among if (slot := slots.get(pid)) is not None}
+                outside = set(range(len(self._pids))).difference(inside)
             self._among = (among, inside, outside)
         return self._among[1], self._among[2]
 

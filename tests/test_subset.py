@@ -1,0 +1,29 @@
+"""``AllBut`` (the app's inbox as "every paper but the decided") answers as the set of ids
+it stands for, and the search engine answers the same among it as among that set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from readinglist.library import Library
+from readinglist.subset import AllBut
+
+
+def test_all_but_is_the_set_it_stands_for_and_queries_answer_alike(
+    tmp_path: Path, digest_paths: list[Path]
+) -> None:
+    library = Library(tmp_path / "lib")
+    assert library.import_files(digest_paths[:2]).ok
+    ids = library.ordered()
+    view = library.view()
+    left_out = [*ids[3:40:3], "not-a-paper"]  # an id the catalog lacks is not left out
+    subset = AllBut(view.catalog, left_out)
+    expected = frozenset(ids) - frozenset(left_out)
+    assert len(subset) == len(expected) and frozenset(subset) == expected
+    assert all((pid in subset) == (pid in expected) for pid in [*ids, "not-a-paper", 3])
+    assert subset.select(ids) == [pid for pid in ids if pid in expected]
+    assert subset.select([*ids[::-2], "nope"]) == [pid for pid in ids[::-2] if pid in expected]
+    for text in ("", "model", "-model", "lang", "is:new", "seen:>=2", '"language model"'):
+        found, wanted = view.find(text, subset), view.find(text, expected)
+        assert found == wanted, text
+        assert all((pid in found) == (pid in wanted) for pid in [*ids, "not-a-paper"])
