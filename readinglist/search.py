@@ -16,7 +16,8 @@ and so a new engine.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Collection, Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import chain, compress, filterfalse, repeat
 from typing import Any
@@ -33,7 +34,7 @@ from readinglist.query import (
     parse_query,
     words_of,
 )
-from readinglist.reading import Found
+from readinglist.reading import Found, Reading
 from readinglist.subset import AllBut
 from readinglist.textindex import (
     EXACT,
@@ -238,14 +239,14 @@ class SearchEngine:
 
         if candidates is None:  # nothing but exclusions: the default order, minus those
             ids = _without(self._pids, sorted(map(self._number.__getitem__, banned)))
-            return Found(ids, contains)
+            return Answer(ids, contains, self, candidates, banned)
 
         exact = slots.get(paper_id(" ".join(query.words)), -1) if query.words else -1
         ranked = self._ranked(candidates, banned, scoring, query.in_abstract)
         if exact in candidates and exact not in banned:
             ranked.remove(self._number[exact])  # near the top: in the exact tier
             ranked.insert(0, self._number[exact])
-        return Found(map(self._pids.__getitem__, ranked), contains)
+        return Answer(map(self._pids.__getitem__, ranked), contains, self, candidates, banned)
 
     def _among_slots(self, among: Collection[str]) -> tuple[set[int], set[int]]:
         """The slots of the papers in ``among`` and of the others, kept for the next call
@@ -355,6 +356,42 @@ class SearchEngine:
         by_digest = self._digest_slots()
         numbers = self._digests_named(term.value)
         return set(chain.from_iterable(by_digest.get(n, ()) for n in numbers))
+
+
+class Answer(Found):
+    """What :meth:`SearchEngine.find` answers: a :class:`Found` that also counts its
+    papers' statuses from the engine's slot sets (:meth:`status_counts`)."""
+
+    def __init__(
+        self,
+        ids: Iterable[str],
+        contains: Callable[[str], bool],
+        engine: SearchEngine,
+        candidates: Collection[int] | None,
+        banned: set[int],
+    ) -> None:
+        super().__init__(ids, contains)
+        #: The answer is ``candidates`` (None: every slot) minus ``banned``.
+        self._engine, self._candidates, self._banned = engine, candidates, banned
+
+    def status_counts(self, reading: Reading) -> Counter[str] | None:
+        """``reading.counts(self)``, the same Counter, as C-level set intersections of the
+        slots of each status with this answer; None when ``reading`` is over another
+        catalog. The app's status line counts its view on every filter key: a membership
+        test per paper with a state took ~13 ms of each key at 100k papers (5,000 states).
+        """
+        engine = self._engine
+        if reading.catalog is not engine.catalog:
+            return None
+        flags = engine._state(reading.stateful(), reading.version).flags
+        found: Counter[str] = Counter()
+        candidates, banned = self._candidates, self._banned
+        for status in STATUSES[1:]:  # "new": what the others leave
+            slots = flags[status] if candidates is None else flags[status].intersection(candidates)
+            if count := len(slots.difference(banned) if banned else slots):
+                found[status] = count
+        found["new"] = len(self) - found.total()
+        return found
 
 
 def _index_authors(

@@ -27,3 +27,27 @@ def test_all_but_is_the_set_it_stands_for_and_queries_answer_alike(
         found, wanted = view.find(text, subset), view.find(text, expected)
         assert found == wanted, text
         assert all((pid in found) == (pid in wanted) for pid in [*ids, "not-a-paper"])
+
+
+def test_an_answer_counts_its_statuses_as_the_read_model_counts_them(
+    tmp_path: Path, digest_paths: list[Path]
+) -> None:
+    """``Answer.status_counts`` (slot sets, what the status line uses on every key) gives
+    ``Reading.counts`` of the same ids, also for a newer state and among the inbox."""
+    library = Library(tmp_path / "lib")
+    assert library.import_files(digest_paths[:2]).ok
+    ids = library.ordered()
+    library.decide(ids[:6], "skipped")
+    library.decide(ids[6:9], "read")
+    library.snooze(ids[9:11], 3)
+    library.tag(ids[11:13], add=["x"])
+    view = library.view()
+    inbox = AllBut(view.catalog, ids[:11])
+    for among in (None, inbox, frozenset(ids[::2])):
+        for text in ("", "model", "-model", "is:new", "-is:read", "tag:x", "seen:>=2", "zzzz"):
+            answer = view.find(text, among)
+            assert answer.status_counts(view) == view.counts(answer), (text, among)  # type: ignore[attr-defined]
+            library.decide(list(answer[:1]), "later")
+            newer = library.view()
+            assert answer.status_counts(newer) == newer.counts(answer)  # type: ignore[attr-defined]
+            view = newer
