@@ -34,6 +34,7 @@ from readinglist.tui.messages import FetchFinished
 from readinglist.tui.screens.writes import WritingScreen
 from readinglist.tui.text import literal, literal_line
 from readinglist.tui.widgets.detail import DetailPane
+from readinglist.tui.widgets.filter_input import FilterInput
 from readinglist.tui.widgets.paper_list import PaperList
 
 # The modal screens and the export are imported where used: with the Markdown widget
@@ -96,7 +97,7 @@ class MainScreen(WritingScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="Loading…", id="filter", disabled=True)
+        yield FilterInput(placeholder="Loading…", id="filter", disabled=True)
         with ContentSwitcher(initial="main", id="body"):
             with Horizontal(id="main"):
                 yield PaperList(id="papers")

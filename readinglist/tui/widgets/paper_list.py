@@ -107,13 +107,28 @@ class PaperList(ScrollView, can_focus=True):
         self.ids = ids
         size = Size(0, len(ids))  # rows are cropped to the width: never scroll sideways
         if size != self.virtual_size:
-            self.virtual_size = size  # a layout pass: skipped when only rows changed
+            self._resize(size)
         position = self.cursor
         if keep is not None:
             with contextlib.suppress(ValueError):
                 position = ids.index(keep)
         self.cursor = self._clamp(position)
         self.refresh()
+
+    def _resize(self, size: Size) -> None:
+        """A new number of rows. Setting ``virtual_size`` lays the whole screen out again,
+        which a scrollbar that shows before and after does not need: only its thumb moves.
+        That layout (and the repaint of every widget it brings) was most of a filter key
+        that changed the result count at 100k papers (~60 % of the keys, profiled)."""
+        rows = self.scrollable_content_region.height
+        scrollbar = self.vertical_scrollbar if self.show_vertical_scrollbar else None
+        if scrollbar is None or self.virtual_size.height <= rows or size.height <= rows:
+            self.virtual_size = size  # the scrollbar appears or goes: a layout pass
+            return
+        self.set_reactive(PaperList.virtual_size, size)
+        scrollbar.window_virtual_size = size.height
+        scrollbar.refresh()
+        self.scroll_y = self.validate_scroll_y(self.scroll_y)
 
     def _clamp(self, row: int) -> int:
         return max(0, min(row, len(self.ids) - 1))
