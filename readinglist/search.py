@@ -119,7 +119,9 @@ class SearchEngine:
                 for tag in state.tags:
                     tags.setdefault(tag, set()).add(slot)
             tag_words = WordIndex()
-            tag_words.add((s, words_of(tag)) for tag, slots in tags.items() for s in slots)
+            # A tag's words once per tag, not per paper (20 → ~10 ms of each state version
+            # at 100k papers with 3,333 tagged: the first query, and the first after a key).
+            tag_words.add_shared((slots, words_of(tag)) for tag, slots in tags.items())
             self._states = _States(key, flags, tags, tag_words, {})
         return self._states
 

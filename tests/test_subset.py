@@ -51,3 +51,15 @@ def test_an_answer_counts_its_statuses_as_the_read_model_counts_them(
             newer = library.view()
             assert answer.status_counts(newer) == newer.counts(answer)  # type: ignore[attr-defined]
             view = newer
+
+
+def test_adding_a_group_of_slots_indexes_as_adding_them_one_by_one() -> None:
+    from readinglist.textindex import WordIndex
+
+    groups = [([3, 1, 7], ["ml", "theory", "ml"]), ([1, 2], ["ml", "vision"]), ([], ["x"])]
+    one_by_one, shared = WordIndex(), WordIndex()
+    one_by_one.add((slot, words) for slots, words in groups for slot in slots)
+    shared.add_shared(groups)
+    assert dict(shared.postings) == dict(one_by_one.postings)
+    for word in ("ml", "m", "theroy", "vision", "x"):
+        assert shared.lookup(word).tiers == one_by_one.lookup(word).tiers
