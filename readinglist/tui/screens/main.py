@@ -148,7 +148,11 @@ class MainScreen(WritingScreen):
         filter_input.placeholder = (
             '/ filter: words (typos ok), "phrase", tag:x, is:later, seen:>=2, digest:latest'
         )
-        self.refresh_view()
+        # The whole inbox, as before the index, now as a query's answer, which counts its
+        # progress from slot sets: counted over the pre-index list, every decision's status
+        # line took ~2 × 20 ms at 100k papers (the same papers: the base is unchanged).
+        whole_inbox = self.inbox.mode == "inbox" and not self.filter_text and not self.hide_read
+        self.refresh_view(reopen=whole_inbox)
         self.refresh_bindings()
 
     def busy(self, message: str, total: int | None = None) -> None:
