@@ -9,7 +9,6 @@ triage screen (:mod:`readinglist.tui.screens.main`) shows the library and change
 from __future__ import annotations
 
 import gc
-import threading
 import time
 from collections.abc import Iterable
 from functools import partial
@@ -49,9 +48,6 @@ from readinglist.tui.settings import Settings
 POLL_SECONDS = 2.0
 #: Seconds without input after which a deferred full garbage collection may run.
 GC_IDLE_SECONDS = 1.0
-#: Seconds the open's worker waits at most for the first rows to be drawn (see
-#: ``_open_library``) before it builds the search index anyway.
-ROWS_DRAWN_WAIT = 1.0
 
 
 class ReadingListApp(App[int]):
@@ -90,8 +86,6 @@ class ReadingListApp(App[int]):
         self.sub_title = "demo library (throw-away)" if demo else printable_line(str(data_dir))
         #: Where the traceback of a crash was written (see ``_fatal_error``).
         self.crash_line: str | None = None
-        #: Set once the first rows are drawn: the open's worker then builds the index.
-        self._rows_drawn = threading.Event()
 
     def get_default_screen(self) -> Screen[None]:
         return self.main
@@ -114,7 +108,6 @@ class ReadingListApp(App[int]):
 
     def on_unmount(self) -> None:
         gc.set_threshold(*self._gc_threshold)
-        self._rows_drawn.set()  # a quit before the first rows: the worker need not wait
 
     def _collect_when_idle(self) -> None:
         if time.monotonic() - self.last_input > GC_IDLE_SECONDS and gc.get_count()[2]:
@@ -184,11 +177,8 @@ class ReadingListApp(App[int]):
             self.post_message(LibraryFailed(str(error)))
             return
         # The rows first; then the index, built from the immutable catalog alone, since the
-        # library belongs to the UI thread once posted (0.1 s sooner to rows at 100k). It
-        # waits for the rows to be drawn: built meanwhile, it held the GIL against the UI
-        # thread, and the first rows came ~0.1 s after the list had them (traced at 100k).
+        # library belongs to the UI thread once posted (0.1 s sooner to rows at 100k).
         self.post_message(LibraryLoaded(library, view))
-        self._rows_drawn.wait(ROWS_DRAWN_WAIT)
         self.post_message(SearchReady(view.indexed()))
 
     def adopt(self, view: ReadModel) -> None:
@@ -203,7 +193,6 @@ class ReadingListApp(App[int]):
         self.library = message.library
         self.adopt(message.view)
         self.main.library_loaded()
-        self.call_after_refresh(self._rows_drawn.set)
         if self.library.device.replaced:  # only the process that gave the new id: once
             note = copied_note(self.library.device)
             self.notify(note, title="This machine", severity="warning", timeout=20)
