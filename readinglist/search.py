@@ -16,7 +16,8 @@ and so a new engine.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Collection, Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import chain, compress, filterfalse, repeat
 from typing import Any
@@ -33,7 +34,8 @@ from readinglist.query import (
     parse_query,
     words_of,
 )
-from readinglist.reading import Found
+from readinglist.reading import Found, Reading
+from readinglist.subset import AllBut
 from readinglist.textindex import (
     EXACT,
     IN_ABSTRACT,
@@ -117,7 +119,9 @@ class SearchEngine:
                 for tag in state.tags:
                     tags.setdefault(tag, set()).add(slot)
             tag_words = WordIndex()
-            tag_words.add((s, words_of(tag)) for tag, slots in tags.items() for s in slots)
+            # A tag's words once per tag, not per paper (20 → ~10 ms of each state version
+            # at 100k papers with 3,333 tagged: the first query, and the first after a key).
+            tag_words.add_shared((slots, words_of(tag)) for tag, slots in tags.items())
             self._states = _States(key, flags, tags, tag_words, {})
         return self._states
 
@@ -237,22 +241,27 @@ class SearchEngine:
 
         if candidates is None:  # nothing but exclusions: the default order, minus those
             ids = _without(self._pids, sorted(map(self._number.__getitem__, banned)))
-            return Found(ids, contains)
+            return Answer(ids, contains, self, candidates, banned)
 
         exact = slots.get(paper_id(" ".join(query.words)), -1) if query.words else -1
         ranked = self._ranked(candidates, banned, scoring, query.in_abstract)
         if exact in candidates and exact not in banned:
             ranked.remove(self._number[exact])  # near the top: in the exact tier
             ranked.insert(0, self._number[exact])
-        return Found(map(self._pids.__getitem__, ranked), contains)
+        return Answer(map(self._pids.__getitem__, ranked), contains, self, candidates, banned)
 
     def _among_slots(self, among: Collection[str]) -> tuple[set[int], set[int]]:
         """The slots of the papers in ``among`` and of the others, kept for the next call
         with the same ``among`` (the inbox, asked for on every filter key)."""
         if self._among is None or self._among[0] is not among:
             slots = self._slots
-            inside = {slot for pid in among if (slot := slots.get(pid)) is not None}
-            outside = set(range(len(self._pids))).difference(inside)
+            if isinstance(among, AllBut) and among.catalog is self.catalog:
+                # A pass over the few left out, not the ~100k in (65 → ~10 ms at 100k).
+                outside = set(map(slots.__getitem__, among.left_out))
+                inside = set(range(len(self._pids))).difference(outside)
+            else:
+                inside = {slot for pid in among if (slot := slots.get(pid)) is not None}
+                outside = set(range(len(self._pids))).difference(inside)
             self._among = (among, inside, outside)
         return self._among[1], self._among[2]
 
@@ -349,6 +358,42 @@ class SearchEngine:
         by_digest = self._digest_slots()
         numbers = self._digests_named(term.value)
         return set(chain.from_iterable(by_digest.get(n, ()) for n in numbers))
+
+
+class Answer(Found):
+    """What :meth:`SearchEngine.find` answers: a :class:`Found` that also counts its
+    papers' statuses from the engine's slot sets (:meth:`status_counts`)."""
+
+    def __init__(
+        self,
+        ids: Iterable[str],
+        contains: Callable[[str], bool],
+        engine: SearchEngine,
+        candidates: Collection[int] | None,
+        banned: set[int],
+    ) -> None:
+        super().__init__(ids, contains)
+        #: The answer is ``candidates`` (None: every slot) minus ``banned``.
+        self._engine, self._candidates, self._banned = engine, candidates, banned
+
+    def status_counts(self, reading: Reading) -> Counter[str] | None:
+        """``reading.counts(self)``, the same Counter, as C-level set intersections of the
+        slots of each status with this answer; None when ``reading`` is over another
+        catalog. The app's status line counts its view on every filter key: a membership
+        test per paper with a state took ~13 ms of each key at 100k papers (5,000 states).
+        """
+        engine = self._engine
+        if reading.catalog is not engine.catalog:
+            return None
+        flags = engine._state(reading.stateful(), reading.version).flags
+        found: Counter[str] = Counter()
+        candidates, banned = self._candidates, self._banned
+        for status in STATUSES[1:]:  # "new": what the others leave
+            slots = flags[status] if candidates is None else flags[status].intersection(candidates)
+            if count := len(slots.difference(banned) if banned else slots):
+                found[status] = count
+        found["new"] = len(self) - found.total()
+        return found
 
 
 def _index_authors(

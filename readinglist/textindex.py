@@ -72,6 +72,18 @@ class WordIndex:
         self._vocabulary = None
         self._cache.clear()
 
+    def add_shared(self, groups: Iterable[tuple[Iterable[int], Iterable[str]]]) -> None:
+        """:meth:`add` of every slot of each group with the group's words (the same
+        postings as adding them one slot at a time)."""
+        postings = self.postings
+        assert isinstance(postings, defaultdict), "a read-only index"
+        for group, words in groups:
+            slots = list(group)
+            for word in set(words) if slots else ():
+                postings[word].extend(slots)
+        self._vocabulary = None
+        self._cache.clear()
+
     def lookup(self, word: str) -> Match:
         """What ``word`` matches, cached: typing extends one word at a time."""
         found = self._cache.get(word)

@@ -86,6 +86,24 @@ async def test_keys_typed_ahead_after_slash_go_to_the_filter(app: ReadingListApp
         assert dict(on_disk(app).stateful()) == {}
 
 
+async def test_a_burst_of_filter_keys_shows_the_last_query(app: ReadingListApp) -> None:
+    """Keys queued together (a paste, fast typing): the queries the input has already
+    moved past may be skipped, but the rows, the status and the detail are the last one's."""
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash")
+        for character in "mamba ti":
+            app.post_message(events.Key(character if character != " " else "space", character))
+        for _ in range(3):
+            await pilot.pause()
+        assert app.view is not None and app.query_one("#filter", Input).value == "mamba ti"
+        papers = papers_of(app)
+        assert len(papers.ids) > 0 and list(papers.ids) == list(app.view.find("mamba ti", None))
+        assert "filter: mamba ti" in status(app) and f"{len(papers.ids)} shown" in status(app)
+        await pilot.press("backspace")
+        assert list(papers.ids) == list(app.view.find("mamba t", None))
+
+
 async def test_each_decision_is_one_key_and_moves_on(app: ReadingListApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)

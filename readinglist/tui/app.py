@@ -25,7 +25,6 @@ from readinglist import dailypapers
 from readinglist.config import DEFAULT_KEYS, load_config
 from readinglist.device import copied_note
 from readinglist.errors import FetchError, ReadinglistError
-from readinglist.fetch import fetch_day
 from readinglist.library import Library
 from readinglist.reading import ReadModel, release_freed_memory
 from readinglist.reports import ImportReport
@@ -269,6 +268,8 @@ class ReadingListApp(App[int]):
         """Fetch, then import the days in one go. When the API cannot be reached (offline,
         an HTTP error) nothing is imported, so the library is unchanged and ``f`` can try
         again; a day whose answer is unusable is left out and named, like the CLI does."""
+        from readinglist.fetch import fetch_day  # only when fetching (3 ms of every start)
+
         problems: list[str] = []
         try:
             days = library.days_to_fetch()

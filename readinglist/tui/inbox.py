@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from readinglist.model import today
 from readinglist.reading import Reading
+from readinglist.subset import AllBut
 
 Mode = Literal["inbox", "all"]
 #: The decisions an inbox-zero summary counts, in the order it names them.
@@ -47,7 +48,7 @@ class Inbox:
     def __init__(self) -> None:
         self.mode: Mode = "all"
         #: Replaced, never changed: queries keep what they made of it by its identity.
-        self.papers: frozenset[str] = frozenset()
+        self.papers: Collection[str] = frozenset()
         self.base: Collection[str] = frozenset()
         #: The reader asked for the whole library (a): arriving papers do not switch views.
         self.chose_all = False
@@ -56,8 +57,11 @@ class Inbox:
 
     def open(self, library: Reading, *, keep: bool = False) -> None:
         """The inbox is the papers new now; ``keep`` adds to it instead."""
-        new = frozenset(library.ordered()) - _not_new(library)
-        self.papers = self.papers | new if keep else new
+        if keep:
+            new = frozenset(library.ordered()) - _not_new(library)
+            self.papers = frozenset(self.papers) | new
+        else:  # every paper but the few decided: no set of 100k ids (see AllBut)
+            self.papers = AllBut(library.catalog, _not_new(library))
         self.zero_told = False
 
     def start(self, library: Reading) -> None:
@@ -79,7 +83,7 @@ class Inbox:
             self.mode = "inbox"
 
     @property
-    def among(self) -> frozenset[str] | None:
+    def among(self) -> Collection[str] | None:
         """The papers the view may show (None: any), for ``Reading.find``."""
         return self.papers if self.mode == "inbox" else None
 
@@ -88,6 +92,8 @@ class Inbox:
         if self.mode == "all":
             return ids
         inbox = self.papers
+        if isinstance(inbox, AllBut):
+            return inbox.select(ids)
         return [pid for pid in ids if pid in inbox]
 
     def rebase(self, library: Reading, ids: Collection[str]) -> None:
@@ -104,9 +110,18 @@ class Inbox:
             self.base = _Without(ids, decided) if decided else ids
 
     def progress(self, library: Reading) -> Progress:
-        counts = library.counts(self.base)
+        base = self.base
+        # A query's answer counts itself in slot space (``search.Answer``): on every filter
+        # key, 13 ms → well under 1 ms at 100k papers with 5,000 states.
+        counted = base.status_counts(library) if isinstance(base, _Counted) else None
+        counts = library.counts(base) if counted is None else counted
         decided = len(self.base) - counts["new"]
         return Progress(self.mode, decided, len(self.base), counts, not self.papers)
+
+
+@runtime_checkable
+class _Counted(Protocol):
+    def status_counts(self, library: Reading) -> Counter[str] | None: ...
 
 
 class _Without(Collection[str]):

@@ -11,19 +11,23 @@ from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 from itertools import groupby
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.style import Style
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from readinglist.model import Digest, day_label, paper_facts, paper_links, plural
 from readinglist.query import fold, loose_date, word_matches, words_of
 from readinglist.reading import Reading
 from readinglist.safetext import printable
 from readinglist.tui.text import literal, literal_line
+
+if TYPE_CHECKING:
+    from textual.widgets import Markdown
 
 #: How the words of the filter are marked in the title and the abstract.
 HIGHLIGHT = "reverse"
@@ -139,7 +143,8 @@ class DetailPane(VerticalScroll, can_focus=False):
         yield Static(id="detail-title")
         yield Static(id="detail-meta")
         yield Static(id="detail-links")
-        yield Markdown(id="detail-note", open_links=False)
+        # No note widget until a note is shown: importing Textual's Markdown (markdown-it,
+        # Pygments) cost ~70 ms of every start, before the first rows (see ``_show_note``).
         yield Static(id="detail-abstract")
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -149,10 +154,15 @@ class DetailPane(VerticalScroll, can_focus=False):
         self._shown: dict[str, object] = {}
         #: The paper shown, so moving to another one starts at its top.
         self._pid: str | None = None
+        #: The note's widget, made for the first note shown (see ``compose``).
+        self._note_view: Markdown | None = None
 
     def _update(self, part: str, key: object, content: object) -> None:
         if self._shown.get(part, self) != key:
             self._shown[part] = key
+            if part == "note":  # in order with the notes before it, once mounted
+                self.call_later(self._show_note, str(content))
+                return
             widget = self.query_one(f"#detail-{part}")
             if content:  # an empty part is hidden: a first empty note costs a Markdown
                 widget.update(content)  # type: ignore[attr-defined]  # parser (70 ms)
@@ -186,6 +196,21 @@ class DetailPane(VerticalScroll, can_focus=False):
         self._update("note", note, note)
         abstract = literal(library.abstract(pid))
         self._update("abstract", (pid, words), highlighted(abstract, words) if words else abstract)
+
+    async def _show_note(self, note: str) -> None:
+        """Show ``note`` (Markdown), or hide the note when empty. The widget is made for
+        the first note shown, above the abstract, and mounted before it is updated."""
+        widget = self._note_view
+        if widget is None:
+            if not note:
+                return
+            from textual.widgets import Markdown
+
+            widget = self._note_view = Markdown(id="detail-note", open_links=False)
+            await self.mount(widget, before="#detail-abstract")
+        if note:  # an empty part is hidden: a first empty note costs a Markdown parser (70 ms)
+            widget.update(note)
+        widget.display = bool(note)
 
     def _meta(self, library: Reading, pid: str) -> Content:
         paper, state = library.papers[pid], library.state(pid)

@@ -19,7 +19,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from readinglist.model import STATUS_MARKS
+from readinglist.model import STATUS_MARKS, today
 from readinglist.reading import Reading
 from readinglist.safetext import printable_line
 
@@ -34,6 +34,8 @@ MARK_STATUSES = {mark: status for status, mark in STATUS_MARKS.items()} | {"↻"
 DIMMED = frozenset({"read", "skipped"})
 #: Narrowest cropped tag list worth showing (`` #a…``); below it the tags are dropped.
 MIN_TAG_CELLS = 4
+#: Rows kept drawn at most (a few screens' worth of typing, a few hundred KB).
+MAX_STRIPS = 2000
 
 
 class PaperList(ScrollView, can_focus=True):
@@ -97,6 +99,9 @@ class PaperList(ScrollView, can_focus=True):
         self.ids: list[str] = []
         self.selected: set[str] = set()
         self._base_style: Style | None = None
+        #: Rows drawn, by what they show (see ``render_line``), for the snapshot ``view``.
+        self._strips: dict[tuple[str, int, bool, bool, str], Strip] = {}
+        self._strips_for: Reading | None = None
 
     @property
     def highlighted(self) -> str | None:
@@ -107,13 +112,28 @@ class PaperList(ScrollView, can_focus=True):
         self.ids = ids
         size = Size(0, len(ids))  # rows are cropped to the width: never scroll sideways
         if size != self.virtual_size:
-            self.virtual_size = size  # a layout pass: skipped when only rows changed
+            self._resize(size)
         position = self.cursor
         if keep is not None:
             with contextlib.suppress(ValueError):
                 position = ids.index(keep)
         self.cursor = self._clamp(position)
         self.refresh()
+
+    def _resize(self, size: Size) -> None:
+        """A new number of rows. Setting ``virtual_size`` lays the whole screen out again,
+        which a scrollbar that shows before and after does not need: only its thumb moves.
+        That layout (and the repaint of every widget it brings) was most of a filter key
+        that changed the result count at 100k papers (~60 % of the keys, profiled)."""
+        rows = self.scrollable_content_region.height
+        scrollbar = self.vertical_scrollbar if self.show_vertical_scrollbar else None
+        if scrollbar is None or self.virtual_size.height <= rows or size.height <= rows:
+            self.virtual_size = size  # the scrollbar appears or goes: a layout pass
+            return
+        self.set_reactive(PaperList.virtual_size, size)
+        scrollbar.window_virtual_size = size.height
+        scrollbar.refresh()
+        self.scroll_y = self.validate_scroll_y(self.scroll_y)
 
     def _clamp(self, row: int) -> int:
         return max(0, min(row, len(self.ids) - 1))
@@ -154,6 +174,7 @@ class PaperList(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         self._base_style = None
+        self._strips.clear()
         super().notify_style_update()
 
     def render_line(self, y: int) -> Strip:
@@ -166,8 +187,22 @@ class PaperList(ScrollView, can_focus=True):
             base = self._base_style = self.rich_style
         if self.view is None or row >= len(self.ids):
             return Strip.blank(width, base)
-        segments = self._row_segments(self.ids[row], width, base)
-        if row == self.cursor:
+        pid = self.ids[row]
+        # A row is drawn from the snapshot (a new one clears them), the CSS (cleared with
+        # the base style) and what the key holds; typing and backspacing redraw the same
+        # rows again and again (~30 rows, ~3 ms of each filter key at 100k papers).
+        if self.view is not self._strips_for or len(self._strips) > MAX_STRIPS:
+            self._strips.clear()
+            self._strips_for = self.view
+        key = (pid, width, pid in self.selected, row == self.cursor, today())
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._strips[key] = self._row_strip(pid, width, base, row == self.cursor)
+        return strip
+
+    def _row_strip(self, pid: str, width: int, base: Style, cursor_row: bool) -> Strip:
+        segments = self._row_segments(pid, width, base)
+        if cursor_row:
             cursor = self.get_component_rich_style("paper-list--cursor")
             segments = [Segment(text, (style or Style()) + cursor) for text, style, _ in segments]
             base += cursor
