@@ -263,8 +263,8 @@ def _fetched_line(day: DayDigest, report: FileReport) -> str:
     if report.status == "unchanged":
         return f"{day.name}: already fetched, no new papers; upvotes, stars and comments refreshed"
     count = plural(report.new + report.again, "paper")
-    back = f", {report.resurfaced} skipped back in the inbox" if report.resurfaced else ""
-    return f"{day.name}: {count}: {report.new} new, {report.again} seen before{back}"
+    back = f", {report.resurfaced:,} skipped back in the inbox" if report.resurfaced else ""
+    return f"{day.name}: {count}: {report.new:,} new, {report.again:,} seen before{back}"
 
 
 class _Progress:

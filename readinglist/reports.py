@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from readinglist.model import plural
+
 
 @dataclass(frozen=True, slots=True)
 class FileReport:
@@ -30,10 +32,10 @@ class FileReport:
             return self.error or f"{self.source}: rejected"
         if self.status == "unchanged":
             return f"{self.source}: unchanged (already imported)"
-        back = f" ({self.resurfaced} skipped, back in the inbox)" if self.resurfaced else ""
+        back = f" ({self.resurfaced:,} skipped, back in the inbox)" if self.resurfaced else ""
         return (
-            f"{self.source}: {self.new + self.again} papers ({self.layout} layout): "
-            f"{self.new} new, {self.again} seen again{back}"
+            f"{self.source}: {plural(self.new + self.again, 'paper')} ({self.layout} layout): "
+            f"{self.new:,} new, {self.again:,} seen again{back}"
         )
 
 

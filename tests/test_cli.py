@@ -196,3 +196,14 @@ def test_a_bulk_import_shows_progress_on_a_terminal_only(
     total = len(digest_paths)
     assert f"importing 1/{total}: " in err and f"importing {total}/{total}: " in err
     assert err.endswith("\r\x1b[K") and f"importing {total + 1}/" not in err
+
+
+def test_an_import_of_one_paper_says_1_paper(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
+) -> None:
+    """An import's line words its count as every message does (``model.plural``)."""
+    (digest := tmp_path / "one.txt").write_text("A Paper Alone\nOnly one here.\n")
+    code, out, _ = cli(capsys, data_dir, "import", str(digest))
+    assert code == 0 and out.splitlines()[0] == (
+        f"{digest}: 1 paper (compact layout): 1 new, 0 seen again"
+    )

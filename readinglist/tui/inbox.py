@@ -41,7 +41,7 @@ class Progress:
     @property
     def summary(self) -> str:
         """``5 later, 3 read, 90 skipped``: what the decisions were."""
-        return ", ".join(f"{self.counts[s]} {s}" for s in DECIDED if self.counts[s])
+        return ", ".join(f"{self.counts[s]:,} {s}" for s in DECIDED if self.counts[s])
 
 
 class Inbox:

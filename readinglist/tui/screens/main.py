@@ -290,9 +290,9 @@ class MainScreen(WritingScreen):
                 self.inbox.zero_told = True
                 self.notify(f"Inbox zero: {done.summary}. Press a for the whole library.")
         elif done.mode == "inbox":
-            parts.append(Content.styled(f"Inbox {done.decided}/{done.base}", "bold"))
+            parts.append(Content.styled(f"Inbox {done.decided:,}/{done.base:,}", "bold"))
         else:
-            counted = f" · {done.decided}/{done.base} decided" if done.base else ""
+            counted = f" · {done.decided:,}/{done.base:,} decided" if done.base else ""
             parts.append(Content(f"All{counted}{' · inbox zero' if done.inbox_empty else ''}"))
         parts.append(Content(f"{plural(len(library.papers), 'paper')}"))
         if self.filter_error:
@@ -303,7 +303,7 @@ class MainScreen(WritingScreen):
             parts.append(Content("read hidden"))
         view = f"{len(papers.ids):,} shown"
         if papers.selected:
-            view += f" · {len(papers.selected)} selected"
+            view += f" · {len(papers.selected):,} selected"
         if not self.rl.searchable:
             view += " · indexing…"
         line = Content(" · ").join(parts) + Content("  │  " + view)
