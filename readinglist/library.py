@@ -145,7 +145,6 @@ class Library(Reading):
         its search index when not ``indexed`` (see :meth:`ReadModel.indexed`)."""
         engine = self.search_engine() if indexed else None
         catalog = self.catalog.complete()
-        self.fold()
         return ReadModel(catalog, self._states, frozenset(self._read), self.version, engine)
 
     @property
@@ -376,7 +375,7 @@ class Library(Reading):
         as the new base (if the lock is free now): each later open that reads it whole need
         not replay them (at 100k papers one import's delta costs every such open ~80 ms;
         this, once, ~0.1 s). Called once a command has done its work (one that fails
-        changes nothing), and by :meth:`view`."""
+        changes nothing), and by the app in a worker once the library is searchable."""
         known, path = self._file, self.data_dir / CATALOG_FILE
         if known is None or not known.deltas or not self.catalog.whole:
             return

@@ -13,7 +13,9 @@ import pytest
 from textual import events
 from textual.widgets import Input, Static
 
+from readinglist import catalog as catalogs
 from readinglist.library import Library
+from readinglist.storage import CATALOG_FILE
 from readinglist.tui.app import ReadingListApp, create_app
 from readinglist.tui.keys import key_help
 from readinglist.tui.screens.help import HelpScreen
@@ -402,3 +404,23 @@ async def test_a_stalled_writer_never_freezes_the_app(app: ReadingListApp) -> No
         assert not app.main._pending
     library = on_disk(app)
     assert library.state(first).read and library.state(second).read
+
+
+async def test_the_app_saves_a_catalog_with_imports_since_its_base_folded(
+    library: Library, tmp_path: Path
+) -> None:
+    """An import by a command appends its delta to catalog.bin; the app, once searchable,
+    saves the catalog it read whole as a new base, so later starts replay nothing."""
+    (digest := tmp_path / "more.txt").write_text("A Paper Only Here\nIts abstract.\n")
+    assert Library(library.data_dir).import_files([digest]).ok
+    path = library.data_dir / CATALOG_FILE
+    saved = catalogs.load(path, library.data_dir)
+    assert saved is not None and saved.deltas == 1
+    app = create_app(library.data_dir, config_dir=tmp_path / "config", export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await app.workers.wait_for_complete()
+        folded = catalogs.load(path, library.data_dir)
+        assert folded is not None and folded.deltas == 0
+        assert folded.catalog.imports == saved.catalog.imports
+        assert len(papers_of(app).ids) == 752

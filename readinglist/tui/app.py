@@ -205,6 +205,7 @@ class ReadingListApp(App[int]):
     def on_search_ready(self, message: SearchReady) -> None:
         if self.library is not None:
             self.library.keep_index(message.view)
+            self._fold(self.library)
         self.adopt(message.view)
         self.searchable = True
         reloaded, self.reloading = self.reloading, False
@@ -231,6 +232,12 @@ class ReadingListApp(App[int]):
                 self.main.refresh_view()
         except ReadinglistError as error:
             self.notify(str(error), title="Library problem", severity="error", timeout=10)
+
+    @work(thread=True, group="writes", exit_on_error=False)
+    def _fold(self, library: Library) -> None:
+        """Save the catalog folded (``Library.fold``), off the UI thread and after the first
+        rows and the index: at 100k papers ~0.1 s of writing 18 MB."""
+        library.fold()
 
     @work(thread=True, exclusive=True, group="library", exit_on_error=False)
     def _reload_library(self) -> None:
