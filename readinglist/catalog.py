@@ -172,9 +172,9 @@ class Catalog(Mapping[str, Paper]):
             if name not in _DEFERRED or "_resting" not in state:
                 raise AttributeError(name)
             with state["_resting"]:
-                rest = state.pop("_rest", None)
+                rest = state.get("_rest")
                 if rest is not None:
-                    full = rest()
+                    full = rest()  # raises, the rest kept for the next try, if it fails
                     if full.ids != self.ids:
                         raise StorageError(
                             f"{self.data_dir / CATALOG_FILE}: damaged; it is derived from "
@@ -184,6 +184,7 @@ class Catalog(Mapping[str, Paper]):
                         state[column] = getattr(full, column)
                     if "slots" in full.__dict__:
                         state.setdefault("slots", full.slots)
+                    del state["_rest"]
             return state[name]
 
     @property
@@ -869,11 +870,13 @@ def load(path: Path, data_dir: Path) -> Saved | None:
     """The catalog saved in ``path``, or None when there is none to trust (missing, damaged,
     another format): the caller rebuilds it. A torn or damaged delta ends what is read.
 
-    Only the base's head and the deltas are decoded now; the rest of the columns when first
-    used (:meth:`Catalog.deferred`), each segment's checksum checked now.
+    Only the base's head and the deltas are read now; the rest of the columns (and its
+    checksum) when first used (:meth:`Catalog.deferred`). A file that cannot be read (an
+    I/O error) is one not to trust.
     """
-    with gc_paused():
+    with gc_paused(), contextlib.suppress(OSError):
         return _load(path, data_dir)
+    return None
 
 
 @contextlib.contextmanager

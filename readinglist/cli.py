@@ -56,8 +56,14 @@ def entry() -> None:
     code = _main(args)
     if args.command is None:
         sys.exit(code)
-    with contextlib.suppress(OSError):  # `readinglist list | head`: the reader left
+    try:
         sys.stdout.flush()
+    except BrokenPipeError:
+        pass  # `readinglist list | head`: the reader left; not an error
+    except OSError as error:  # a full disk, say: the output is not all there
+        _error(f"could not write the output ({error.strerror or error})")
+        code = code or 1
+    with contextlib.suppress(OSError):
         sys.stderr.flush()
     os._exit(code)
 

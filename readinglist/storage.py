@@ -27,6 +27,7 @@ import marshal
 import os
 import shutil
 import stat
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -557,7 +558,10 @@ class JournalStorage(AtomicJSONStorage):
         if signature != summary.signature:
             return False
         if not summary.appendable:
-            return True  # parsed when a change needs it
+            # Read now: the version the merge was saved for, or not used (a change another
+            # process saves after this would otherwise be read as part of it).
+            self.reload()
+            return self._signature == summary.signature
         try:
             raw = read_regular(self.path)
         except OSError:
@@ -817,7 +821,8 @@ class Store:
         if not old:
             return
         with self.lock.attempt() as free:
-            if free and not self.stale():
+            # Only what was read and upgraded counts (this device's journal is read later).
+            if free and not any(storage.changed_on_disk() for storage in old):
                 for storage in old:
                     with contextlib.suppress(StorageError):  # a full disk: saved later
                         storage.flush()
@@ -933,21 +938,28 @@ class Store:
 def load_merged(data_dir: Path, key: Any) -> Any:
     """The merge saved for ``key`` (this device and the identity of every journal file it
     was made from), or None. A copy from another device, a damaged file or one made from
-    other files never matches: it is only ever a shortcut, never an answer."""
+    other files never matches: it is only ever a shortcut, never an answer. Checksummed
+    (CRC-32, ~1 ms): it says what a change may add to this device's journal's bytes."""
     try:
         raw = read_regular(data_dir / MERGED_FILE)
-        if raw.startswith(_MERGED_MAGIC):
-            saved, payload = marshal.loads(raw[len(_MERGED_MAGIC) :])
+        start = len(_MERGED_MAGIC) + 4
+        if raw.startswith(_MERGED_MAGIC) and raw[len(_MERGED_MAGIC) : start] == _crc(raw[start:]):
+            saved, payload = marshal.loads(raw[start:])
             return payload if saved == key else None
     except (OSError, EOFError, ValueError, TypeError):
         pass
     return None
 
 
+def _crc(body: bytes) -> bytes:
+    return zlib.crc32(body).to_bytes(4, "little")
+
+
 def save_merged(data_dir: Path, key: Any, payload: Any) -> None:
     """Best effort: without it the next open merges the journals again."""
     with contextlib.suppress(StorageError, ValueError):
-        payload = _MERGED_MAGIC + marshal.dumps((key, payload))
+        body = marshal.dumps((key, payload))
+        payload = _MERGED_MAGIC + _crc(body) + body
         atomic_write(data_dir / MERGED_FILE, payload, backup=False, sync=False)
 
 

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from readinglist import journal
+from readinglist.cli import main
 from readinglist.errors import LibraryCorrupt
 from readinglist.library import Library
 from readinglist.storage import (
@@ -263,6 +264,65 @@ def test_entries_added_to_the_journal_s_bytes_are_those_tinydb_saves(
     assert (copies[0] / own).read_bytes() == (copies[1] / own).read_bytes()
     again = Library(copies[0])
     assert again.store.own_entries()[-len(entries) :] == entries
+
+
+def test_a_journal_another_process_creates_during_an_open_is_merged(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device whose journal does not exist yet opens from its saved merge; a process of
+    the same device that saves its first change meanwhile (while the open reads the
+    catalog) is not taken for part of that merge: the change is seen, and kept."""
+    config = tmp_path / "second-device"
+    monkeypatch.setenv("READINGLIST_CONFIG_DIR", str(config))
+    assert main(["--data-dir", str(library.data_dir), "stats"]) == 0  # saves its merge
+    first, second = library.ordered()[:2]
+    opening = Library._open_catalog
+    marked = []
+
+    def meanwhile(self: Library) -> None:
+        if not marked:
+            marked.append(None)  # this process's open, not the mark's
+            marked[0] = main(["--data-dir", str(library.data_dir), "mark", first])
+        opening(self)
+
+    monkeypatch.setattr(Library, "_open_catalog", meanwhile)
+    reader = Library(library.data_dir)
+    monkeypatch.setattr(Library, "_open_catalog", opening)
+    assert marked == [0]
+    reader.refresh()
+    assert reader.state(first).read
+    reader.mark([second])
+    again = Library(library.data_dir)
+    assert again.state(first).read and again.state(second).read
+
+
+def test_a_catalog_whose_rest_cannot_be_read_says_so_each_time(library: Library) -> None:
+    """catalog.bin's rest damaged after the open (checksums are read with it) and a digest
+    file missing, so it cannot be rebuilt either: each use says which file is missing,
+    never a traceback."""
+    path = library.data_dir / CATALOG_FILE
+    raw = bytearray(path.read_bytes())
+    raw[-100] ^= 0xFF  # inside the base's rest
+    path.write_bytes(bytes(raw))
+    missing = digest_files(library.data_dir)[0]
+    missing.unlink()
+    reader = Library(library.data_dir)
+    for _ in range(2):
+        with pytest.raises(LibraryCorrupt) as info:
+            reader.view()
+        assert str(missing) in str(info.value) and not reader.catalog.whole
+
+
+def test_an_older_state_json_is_saved_upgraded_by_an_open(library: Library) -> None:
+    """state.json of an earlier schema (a library an earlier release wrote) is saved at
+    the current one by the first open, the original kept aside."""
+    path = library.data_dir / STATE_FILE
+    data = orjson.loads(path.read_bytes())
+    data["meta"]["schema"]["version"] = 4
+    path.write_bytes(orjson.dumps(data))
+    Library(library.data_dir)
+    assert orjson.loads(path.read_bytes())["meta"]["schema"]["version"] == SCHEMA_VERSION["state"]
+    assert path.with_name(f"{STATE_FILE}.schema4.bak").exists()
 
 
 def test_two_instances_do_not_lose_each_others_changes(library: Library) -> None:
