@@ -83,6 +83,13 @@ def _main(args: argparse.Namespace) -> int:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return 0
+    except OSError as error:
+        # What the commands read and save fails as a ReadinglistError naming the file; an
+        # OSError left over is writing the output (a full disk, a terminal gone).
+        _error(f"could not write the output ({error.strerror or error})")
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (nothing more to write)
+        return 1
 
 
 def _identify(args: argparse.Namespace) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -207,3 +208,23 @@ def test_an_import_of_one_paper_says_1_paper(
     assert code == 0 and out.splitlines()[0] == (
         f"{digest}: 1 paper (compact layout): 1 new, 0 seen again"
     )
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_output_that_cannot_be_written_is_one_line(data_dir: Path, unbuffered: str) -> None:
+    """A full disk (``/dev/full``) under the output: one line saying so and status 1,
+    whether the output is written at once or when the command ends."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = unbuffered
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "readinglist.cli", "--data-dir", str(data_dir), "list"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+    assert done.returncode == 1
+    assert done.stderr == "readinglist: could not write the output (No space left on device)\n"
