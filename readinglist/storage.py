@@ -440,8 +440,12 @@ class AtomicJSONStorage(Storage):
         self._data.setdefault("meta", {})["schema"] = schema_doc(self.kind)
         if "changes" in self._data:  # last: see JournalStorage.add
             self._data["changes"] = self._data.pop("changes")
+        self._save(orjson.dumps(self._data))
+
+    def _save(self, payload: bytes) -> None:
+        """Replace the file with ``payload``; if it cannot be saved, what we hold is
+        dropped (it was never saved: the disk is read again next time)."""
         try:
-            payload = orjson.dumps(self._data)
             if self.kind == "journal" and len(payload) > MAX_JOURNAL_BYTES:
                 # Other devices skip a journal this large: saving it would split the library.
                 raise StorageError(
@@ -453,7 +457,7 @@ class AtomicJSONStorage(Storage):
                 self._keep_original()
             atomic_write(self.path, payload)
         except StorageError:
-            self._data = None  # what we hold was never saved: re-read the disk next time
+            self.forget()
             raise
         self._signature = file_signature(self.path)
 
@@ -615,19 +619,7 @@ class JournalStorage(AtomicJSONStorage):
             super().flush()
             return
         self.dirty = False
-        payload = self._raw
-        try:
-            if len(payload) > MAX_JOURNAL_BYTES:
-                raise StorageError(
-                    f"{self.path}: this change would make the journal larger than "
-                    f"{MAX_JOURNAL_BYTES:,} bytes, which other devices do not read; nothing "
-                    "was saved (long notes edited many times fill it)"
-                )
-            atomic_write(self.path, payload)
-        except StorageError:
-            self.forget()  # what we hold was never saved: re-read the disk next time
-            raise
-        self._signature = file_signature(self.path)
+        self._save(self._raw)
         if self._summary is not None:
             self._summary = dataclasses.replace(self._summary, signature=self._signature)
 
