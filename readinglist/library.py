@@ -341,12 +341,10 @@ class Library(Reading):
         it lacks is rebuilt from the digest files on the next open.
         """
         path = self.data_dir / CATALOG_FILE
-        known = self._file
+        known = self._known_file()
         try:
             if (
                 known is not None
-                and known.imports == len(self.catalog.imports)
-                and known.signature == file_signature(path)
                 and known.deltas < catalogs.MAX_DELTAS
                 and known.delta_bytes < known.base_bytes // 4
             ):
@@ -361,14 +359,25 @@ class Library(Reading):
                     file_signature(path),
                 )
             else:
-                size = catalogs.save(path, catalog)
-                self._file = _CatalogFile(
-                    len(catalog.imports), size, 0, 0, size, file_signature(path)
-                )
+                self._save_base(catalog)
         except StorageError:
             self._file = None
         self.catalog = catalog
         self._changed()
+
+    def _known_file(self) -> _CatalogFile | None:
+        """What we know catalog.bin holds, if it is still that file and holds the current
+        catalog's imports (else another process rewrote it, or it lags)."""
+        known = self._file
+        if known is None or known.imports != len(self.catalog.imports):
+            return None
+        return known if known.signature == file_signature(self.data_dir / CATALOG_FILE) else None
+
+    def _save_base(self, catalog: Catalog) -> None:
+        """Save ``catalog`` as catalog.bin's new base, no deltas after it."""
+        path = self.data_dir / CATALOG_FILE
+        size = catalogs.save(path, catalog)
+        self._file = _CatalogFile(len(catalog.imports), size, 0, 0, size, file_signature(path))
 
     def fold(self) -> None:
         """Save the catalog, if it was read whole with imports replayed onto its saved base,
@@ -376,14 +385,11 @@ class Library(Reading):
         not replay them (at 100k papers one import's delta costs every such open ~80 ms;
         this, once, ~0.1 s). Called once a command has done its work (one that fails
         changes nothing), and by the app in a worker once the library is searchable."""
-        known, path = self._file, self.data_dir / CATALOG_FILE
-        if known is None or not known.deltas or not self.catalog.whole:
+        if self._file is None or not self._file.deltas or not self.catalog.whole:
             return
         with contextlib.suppress(StorageError), self.store.lock.attempt() as free:
-            same = known.imports == len(self.catalog.imports)
-            if free and same and known.signature == file_signature(path):
-                size = catalogs.save(path, self.catalog)
-                self._file = _CatalogFile(known.imports, size, 0, 0, size, file_signature(path))
+            if free and self._known_file() is not None:
+                self._save_base(self.catalog)
 
     def _open_catalog(self) -> None:
         """The catalog of what the journals list: catalog.bin, extended by the imports it
