@@ -922,7 +922,8 @@ def _load(path: Path, data_dir: Path) -> Saved | None:
             return None
         base = (tuple(imports), tuple(digests), ids)
         end = handle.tell()
-        deltas: list[Sequence[Op]] = []  # the deltas' operations, one list per delta
+        deltas = 0
+        ops: list[Op] = []  # the deltas' operations, in order
         added: list[str] = []
         delta_bytes = 0
         while (body := _read_segment(handle)) is not None:
@@ -937,18 +938,20 @@ def _load(path: Path, data_dir: Path) -> Saved | None:
                 break  # an unreadable delta: what came before stands
             imports, digests = imported, listed
             added += new
-            deltas.append(payload[2])
+            deltas += 1
+            ops += payload[2]
             delta_bytes += len(body)
             end = handle.tell()
         closing.pop_all()  # the rest reads it, then closes it
+    records = tuple(imports)
     catalog = Catalog.deferred(
         data_dir,
-        tuple(imports),
+        records,
         tuple(digests),
         ids + added if added else ids,
-        partial(_whole, data_dir, path, rest, base, deltas),
+        partial(_whole, data_dir, path, rest, base, ops, records),
     )
-    return Saved(catalog, end, len(deltas), delta_bytes, len(head) + rest.length)
+    return Saved(catalog, end, deltas, delta_bytes, len(head) + rest.length)
 
 
 def _read_segment(handle: BinaryIO) -> bytes | None:
@@ -1010,25 +1013,20 @@ def _whole(
     path: Path,
     rest: _Rest,
     base: tuple[tuple[ImportRecord, ...], tuple[Digest, ...], list[str]],
-    deltas: list[Sequence[Op]],
+    ops: list[Op],
+    records: tuple[ImportRecord, ...],
 ) -> Catalog:
-    """The whole catalog a file's head was opened from: its base's other columns, then its
-    deltas replayed. Should they not make one (damaged since it was opened, or a file
-    another program wrote), the digest files do, saved over the file (best effort, as it is
-    derived: a writer racing with this only leaves a file the next open does not trust)."""
+    """The whole catalog a file's head was opened from (its imports: ``records``): its
+    base's other columns, then its deltas' ``ops`` replayed. Should they not make one
+    (damaged since it was opened, or a file another program wrote), the digest files do,
+    saved over the file (best effort, as it is derived: a writer racing with this only
+    leaves a file the next open does not trust)."""
     imports, digests, ids = base
     try:
         with gc_paused():
             catalog = _from_base(data_dir, imports, digests, ids, marshal.loads(rest.read()))
-            if not deltas:
-                return catalog
-            builder = Builder(data_dir, catalog)
-            for ops in deltas:
-                builder.replay_all(ops)
-            return builder.freeze()
+        return _replayed_onto(catalog, ops, {}) if ops else catalog
     except (*_UNREADABLE, OSError):
-        records = [*imports]
-        records += (ImportRecord(*op[1:]) for ops in deltas for op in ops if op[0] == "import")
         with gc_paused():
             catalog = replayed(data_dir, None, records).freeze()
         with contextlib.suppress(StorageError):
