@@ -56,13 +56,6 @@ def entry() -> None:
     code = _main(args)
     if args.command is None:
         sys.exit(code)
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        pass  # `readinglist list | head`: the reader left; not an error
-    except OSError as error:  # a full disk, say: the output is not all there
-        _error(f"could not write the output ({error.strerror or error})")
-        code = code or 1
     with contextlib.suppress(OSError):
         sys.stderr.flush()
     os._exit(code)
@@ -72,7 +65,9 @@ def _main(args: argparse.Namespace) -> int:
     try:
         _identify(args)
         with _data_dir(args) as data_dir:
-            return run(args, data_dir)
+            code = run(args, data_dir)
+        sys.stdout.flush()  # output that fails at the end is told as output that fails midway
+        return code
     except ReadinglistError as error:
         _error(str(error))
         return 1
