@@ -104,8 +104,7 @@ def diagnose(data_dir: Path, device: Device | None = None) -> list[Finding]:
         if data is not None:
             loaded[kind] = data
     if "journal" in loaded:
-        changes = loaded["journal"].get("changes", {})
-        last = max(changes, key=journal.key_order, default=None)
+        last = journal.newest_key(loaded["journal"].get("changes", {}))
         problem = rolled_back(data_dir, device.id, own, last)
         findings += [Finding(False, problem)] if problem else []
     if (data_dir / PAPERS_FILE).exists() and not upgrading:
@@ -417,7 +416,7 @@ def _restore(path: Path, kind: str) -> str:
         atomic_write(path, payload, backup=False)
         if kind == "journal":  # what it holds is this device's newest now, knowingly
             keys = orjson.loads(payload).get("changes", {})
-            newest = max(keys, key=journal.key_order, default=None)
+            newest = journal.newest_key(keys)
             if newest is not None:
                 remember_written(path.parent.parent, path.stem, newest)
     return f"restored {_shown(path)} from {_shown(backup)} (which lacks the last save){kept}"

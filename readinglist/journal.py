@@ -145,6 +145,11 @@ def key_order(key: str) -> tuple[int, int]:
     return (int(match[1]), int(match[2])) if match else (-1, -1)
 
 
+def newest_key(keys: Iterable[str]) -> str | None:
+    """The newest of a journal's keys (by :func:`key_order`), None if there is none."""
+    return max(keys, key=key_order, default=None)
+
+
 def wall_ms(at: str | None) -> int:
     """The wall clock of an ISO time (0 when unknown)."""
     if not at:

@@ -582,7 +582,7 @@ class JournalStorage(AtomicJSONStorage):
         if self._summary is None:
             data = self.read()
             changes = data.get("changes", {})
-            last = max(changes, key=journal.key_order, default=None)
+            last = journal.newest_key(changes)
             version = data.get("meta", {}).get("schema", {}).get("version")
             appendable = (
                 list(data)[-1:] == ["changes"]
