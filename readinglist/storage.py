@@ -411,6 +411,10 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: Data) -> None:
         self._data = data
+        self._written()
+
+    def _written(self) -> None:
+        """Save what is held now, or when the transaction holding writes ends (``hold``)."""
         if self.hold:
             self.dirty = True
         else:
@@ -606,12 +610,9 @@ class JournalStorage(AtomicJSONStorage):
             return False
         added = orjson.dumps(docs)[1:-1]  # "key":{...},"key":{...}
         self._raw = b"".join((memoryview(raw)[:-2], b"," if summary.count else b"", added, b"}}"))
-        last = max(docs, key=journal.key_order)
+        last = journal.newest_key(docs)
         self._summary = JournalSummary(None, summary.count + len(docs), last, device, True)
-        if self.hold:
-            self.dirty = True
-        else:
-            self.flush()
+        self._written()
         return True
 
     def flush(self) -> None:
