@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpus import generate, write_digests
 
-from readinglist import catalog, contents, digest, library, prepare
+from readinglist import catalog, catalogfile, contents, digest, library, prepare
 
 TOTALS: dict[str, float] = defaultdict(float)
 CALLS: dict[str, int] = defaultdict(int)
@@ -65,7 +65,7 @@ PHASES = [
     (contents, "sync_folder", "fsync digest files + folder", True),
     (catalog.Builder, "apply_identified", "catalog Builder.apply_identified (merge)", True),
     (catalog.Builder, "freeze", "catalog Builder.freeze (postings, order)", True),
-    (catalog, "save", "catalog.save (marshal, CRC, write, fsync)", True),
+    (catalogfile, "save", "catalogfile.save (marshal, CRC, write, fsync)", True),
 ]
 
 

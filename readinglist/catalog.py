@@ -1,5 +1,5 @@
 """The read model: what lists, queries and commands know of every paper, never changed once
-built, and its derived file ``catalog.bin``.
+built.
 
 A :class:`Catalog` holds each paper's id, title, links, API metadata, the digests it was seen
 in and where its abstract is (abstracts stay in the digest files, read when something needs
@@ -8,24 +8,14 @@ one), plus the default order, recurrence counts and the title-word index. It is 
 is immutable afterwards: an import builds a new one, so a thread holding the old one never
 sees it change.
 
-``catalog.bin`` saves opening a library the work of replaying every digest file: a snapshot
-(the *base*) followed by one *delta* per import since (the builder's operations), each
-segment length-prefixed and checksummed. An import appends its delta instead of rewriting
-the file; the base is rewritten once deltas outgrow it. Anything wrong with the file (a torn
-last segment, a damaged one, another format) only means it is rebuilt from the digest files:
-it is derived, never user data.
+Its derived file, ``catalog.bin``, is :mod:`readinglist.catalogfile`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import marshal
-import os
-import struct
-import sys
 import threading
-import zlib
 from array import array
 from bisect import bisect_left
 from collections import Counter, defaultdict
@@ -33,25 +23,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from readinglist import contents
 from readinglist.errors import StorageError
 from readinglist.model import META_FIELDS, Digest, Paper, merged_meta, paper_id, title_key
-from readinglist.storage import CATALOG_FILE, atomic_write, open_regular
+from readinglist.storage import CATALOG_FILE
 
-#: Format of ``catalog.bin``; marshal's layout is only promised within one Python version.
-CATALOG_FORMAT = (1, sys.version_info[:2])
-CATALOG_MAGIC = b"readinglist catalog 3\n"
-#: Each segment: payload length, CRC-32 of the payload, then the marshalled payload. The
-#: CRC finds torn writes and flipped bits; it is 6 ms over an 18 MB base at 100k papers
-#: where blake2b took 41 ms of every command's start.
-_SEGMENT = struct.Struct("<II")
-#: The base is rewritten when an import would take the deltas past this many, or past a
-#: quarter of the base's size: opening then replays at most a few hundred small operations.
-MAX_DELTAS = 64
 #: Slots in ``array`` columns are C ints.
-_INT = "i"
+SLOT_CODE = "i"
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +306,7 @@ def empty(data_dir: Path) -> Catalog:
     return Builder(data_dir, None).freeze()
 
 
-def _replayed_onto(base: Catalog, ops: list[Op], known_keys: dict[str, str]) -> Catalog:
+def replayed_onto(base: Catalog, ops: list[Op], known_keys: dict[str, str]) -> Catalog:
     """The catalog a builder froze before it had every column: its operations replayed
     onto the base's columns."""
     with gc_paused():
@@ -404,7 +384,7 @@ class Builder:
         self.links = list(b.links)
         self.meta = list(b.meta)
         self.sightings = list(b.sightings)
-        self.homes = (array(_INT, b.homes[0]), array(_INT, b.homes[1]))
+        self.homes = (array(SLOT_CODE, b.homes[0]), array(SLOT_CODE, b.homes[1]))
         self.seen_counts = Counter(b.seen_counts)
         #: arXiv id → paper id, including papers this builder added.
         self._arxiv = (
@@ -442,7 +422,7 @@ class Builder:
         """
         if not self._whole:  # the imports, digests and ids only (:meth:`_columns`)
             ops = list(ops)
-            for pid in _listing(ops, self.imports, self.digests, len(self.ids)):
+            for pid in listing(ops, self.imports, self.digests, len(self.ids)):
                 self.slots[pid] = len(self.ids)
                 self.ids.append(pid)
             for op in ops:
@@ -648,7 +628,7 @@ class Builder:
         if not self._whole:
             assert self.base is not None
             self._frozen = True
-            rest = partial(_replayed_onto, self.base, self.ops, self._known_keys)
+            rest = partial(replayed_onto, self.base, self.ops, self._known_keys)
             deferred = Catalog.deferred(
                 self.data_dir, tuple(self.imports), tuple(self.digests), self.ids, rest
             )
@@ -658,7 +638,7 @@ class Builder:
         if self._words:
             postings = dict(postings)
             for word, slots in self._words.items():
-                postings[word] = postings.get(word, b"") + array(_INT, slots).tobytes()
+                postings[word] = postings.get(word, b"") + array(SLOT_CODE, slots).tobytes()
         counts = {seen: n for seen, n in self.seen_counts.items() if n}
         catalog = Catalog(
             self.data_dir,
@@ -671,7 +651,7 @@ class Builder:
             self.sightings,
             self.homes,
             postings,
-            array(_INT),
+            array(SLOT_CODE),
             counts,
         )
         catalog.order = self._order(catalog)
@@ -692,7 +672,7 @@ class Builder:
             return base.order
         key = order_key(catalog)
         rest = [slot for slot in base.order if slot not in changed]
-        order = array(_INT)
+        order = array(SLOT_CODE)
         previous = 0
         for slot in sorted(changed, key=key):
             position = bisect_left(rest, key(slot), lo=previous, key=key)
@@ -726,7 +706,7 @@ def full_order(catalog: Catalog) -> array[int]:
     for slot, seen in enumerate(catalog.sightings):
         newest = seqs[seen[0]] if len(seen) == 1 else max(map(seqs.__getitem__, seen))
         groups[-len(seen), -newest].append(slot)
-    order = array(_INT)
+    order = array(SLOT_CODE)
     for group in sorted(groups):
         order.extend(sorted(groups[group], key=folded.__getitem__))
     return order
@@ -752,29 +732,6 @@ class _Empty:
 _EMPTY: Any = _Empty()
 
 
-# ---------------------------------------------------------------------------- the file
-
-
-@dataclass(frozen=True, slots=True)
-class Saved:
-    """A catalog as loaded from ``catalog.bin``, and where its good bytes end."""
-
-    catalog: Catalog
-    end: int
-    deltas: int
-    delta_bytes: int
-    base_bytes: int
-
-
-def _segment(payload: tuple[Any, ...]) -> bytes:
-    body = marshal.dumps(payload)
-    return _SEGMENT.pack(len(body), _checksum(body)) + body
-
-
-def _checksum(body: bytes | memoryview) -> int:
-    return zlib.crc32(body)
-
-
 def _put_digest(digests: list[Digest], op: Op) -> int:
     """Replay a ``digest`` operation (a digest new at the end, or one's count of papers
     updated); its number."""
@@ -789,7 +746,7 @@ def _put_digest(digests: list[Digest], op: Op) -> int:
     return int(number)
 
 
-def _listing(
+def listing(
     ops: Sequence[Op], imports: list[ImportRecord], digests: list[Digest], count: int
 ) -> list[str]:
     """Replay a delta's ``ops`` on a catalog's imports and digests (in place), checked as
@@ -814,71 +771,6 @@ def _listing(
     return new
 
 
-def _base_segments(catalog: Catalog) -> bytes:
-    """A base: the *head* (imports, digests, ids: what opening reads at once), then the
-    *rest* of the columns (read when first used)."""
-    head = (
-        CATALOG_FORMAT,
-        "head",
-        [astuple(r) for r in catalog.imports],
-        [(d.id, d.name, d.date, d.seq, d.imported_at, d.papers) for d in catalog.digests],
-        catalog.ids,
-    )
-    rest = (
-        CATALOG_FORMAT,
-        "rest",
-        catalog.titles,
-        catalog.links,
-        catalog.meta,
-        catalog.sightings,
-        catalog.homes[0].tobytes(),
-        catalog.homes[1].tobytes(),
-        catalog.postings,
-        catalog.order.tobytes(),
-        catalog.seen_counts,
-    )
-    return _segment(head) + _segment(rest)
-
-
-def save(path: Path, catalog: Catalog) -> int:
-    """Write ``catalog`` as a new base (atomically); the file's size."""
-    payload = CATALOG_MAGIC + _base_segments(catalog)
-    atomic_write(path, payload, backup=False)
-    return len(payload)
-
-
-def append(path: Path, ops: list[Op], end: int) -> int:
-    """Append one delta after the good bytes (``end``), dropping a torn tail; the new end."""
-    segment = _segment((CATALOG_FORMAT, "delta", ops))
-    try:
-        fd = os.open(path, os.O_WRONLY)
-        try:
-            os.ftruncate(fd, end)
-            os.lseek(fd, end, os.SEEK_SET)
-            view = memoryview(segment)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as error:
-        raise StorageError(f"{path}: could not save ({error.strerror or error})") from None
-    return end + len(segment)
-
-
-def load(path: Path, data_dir: Path) -> Saved | None:
-    """The catalog saved in ``path``, or None when there is none to trust (missing, damaged,
-    another format): the caller rebuilds it. A torn or damaged delta ends what is read.
-
-    Only the base's head and the deltas are read now; the rest of the columns (and its
-    checksum) when first used (:meth:`Catalog.deferred`). A file that cannot be read (an
-    I/O error) is one not to trust.
-    """
-    with gc_paused(), contextlib.suppress(OSError):
-        return _load(path, data_dir)
-    return None
-
-
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """The cyclic GC paused while a catalog's columns are built: 100k papers' worth of
@@ -892,181 +784,3 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _load(path: Path, data_dir: Path) -> Saved | None:
-    try:
-        handle = open_regular(path)
-    except OSError:
-        return None
-    with contextlib.ExitStack() as closing:
-        closing.callback(handle.close)
-        if handle.read(len(CATALOG_MAGIC)) != CATALOG_MAGIC:
-            return None
-        head = _read_segment(handle)
-        if head is None:
-            return None
-        rest = _Rest(handle, handle.tell())
-        if not rest.skip():
-            return None
-        try:
-            payload = marshal.loads(head)
-            if type(payload) is not tuple or payload[:2] != (CATALOG_FORMAT, "head"):
-                return None
-            _, _, import_rows, digest_rows, ids = payload
-            imports = [ImportRecord(*r) for r in import_rows]
-            digests = [Digest(*d) for d in digest_rows]
-            if type(ids) is not list:
-                return None
-        except _UNREADABLE:
-            return None
-        base = (tuple(imports), tuple(digests), ids)
-        end = handle.tell()
-        deltas = 0
-        ops: list[Op] = []  # the deltas' operations, in order
-        added: list[str] = []
-        delta_bytes = 0
-        while (body := _read_segment(handle)) is not None:
-            try:
-                payload = marshal.loads(body)
-                if type(payload) is not tuple or payload[:2] != (CATALOG_FORMAT, "delta"):
-                    break
-                # A delta is one import, used whole or not at all.
-                imported, listed = list(imports), list(digests)
-                new = _listing(payload[2], imported, listed, len(ids) + len(added))
-            except _UNREADABLE:
-                break  # an unreadable delta: what came before stands
-            imports, digests = imported, listed
-            added += new
-            deltas += 1
-            ops += payload[2]
-            delta_bytes += len(body)
-            end = handle.tell()
-        closing.pop_all()  # the rest reads it, then closes it
-    records = tuple(imports)
-    catalog = Catalog.deferred(
-        data_dir,
-        records,
-        tuple(digests),
-        ids + added if added else ids,
-        partial(_whole, data_dir, path, rest, base, ops, records),
-    )
-    return Saved(catalog, end, deltas, delta_bytes, len(head) + rest.length)
-
-
-def _read_segment(handle: BinaryIO) -> bytes | None:
-    """The payload of the segment at the handle's position, if whole and intact."""
-    header = handle.read(_SEGMENT.size)
-    if len(header) != _SEGMENT.size:
-        return None
-    length, checksum = _SEGMENT.unpack(header)
-    body = handle.read(length)
-    return body if len(body) == length and _checksum(body) == checksum else None
-
-
-class _Rest:
-    """Where a base's rest of the columns is in an open catalog file, read (and checked)
-    only when first used: an open reads 1.5 of 18 MB at 100k papers (~15 ms less). The
-    file stays open till then, so it is this file's rest even once another process has
-    replaced it (an append never truncates a base)."""
-
-    def __init__(self, handle: BinaryIO, offset: int) -> None:
-        self.handle: BinaryIO | None = handle
-        self.offset = offset
-        self.length = self.checksum = 0
-
-    def skip(self) -> bool:
-        """Step the handle over the rest; False if the file ends within it."""
-        assert self.handle is not None
-        header = self.handle.read(_SEGMENT.size)
-        if len(header) != _SEGMENT.size:
-            return False
-        self.length, self.checksum = _SEGMENT.unpack(header)
-        end = self.offset + _SEGMENT.size + self.length
-        if os.fstat(self.handle.fileno()).st_size < end:
-            return False
-        self.handle.seek(end)
-        return True
-
-    def read(self) -> bytes:
-        """The payload (ValueError if it is not what the file held when opened)."""
-        handle, self.handle = self.handle, None
-        if handle is None:
-            raise ValueError("read already")
-        with handle:
-            body = os.pread(handle.fileno(), self.length, self.offset + _SEGMENT.size)
-        if len(body) != self.length or _checksum(body) != self.checksum:
-            raise ValueError("the base's rest is damaged")
-        return body
-
-    def __del__(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
-
-
-#: What a segment this release cannot read raises while it is decoded or replayed.
-_UNREADABLE = (ValueError, TypeError, KeyError, IndexError, EOFError, AttributeError)
-
-
-def _whole(
-    data_dir: Path,
-    path: Path,
-    rest: _Rest,
-    base: tuple[tuple[ImportRecord, ...], tuple[Digest, ...], list[str]],
-    ops: list[Op],
-    records: tuple[ImportRecord, ...],
-) -> Catalog:
-    """The whole catalog a file's head was opened from (its imports: ``records``): its
-    base's other columns, then its deltas' ``ops`` replayed. Should they not make one
-    (damaged since it was opened, or a file another program wrote), the digest files do,
-    saved over the file (best effort, as it is derived: a writer racing with this only
-    leaves a file the next open does not trust)."""
-    imports, digests, ids = base
-    try:
-        with gc_paused():
-            catalog = _from_base(data_dir, imports, digests, ids, marshal.loads(rest.read()))
-        return _replayed_onto(catalog, ops, {}) if ops else catalog
-    except (*_UNREADABLE, OSError):
-        with gc_paused():
-            catalog = replayed(data_dir, None, records).freeze()
-        with contextlib.suppress(StorageError):
-            save(path, catalog)
-        return catalog
-
-
-def _from_base(
-    data_dir: Path,
-    imports: tuple[ImportRecord, ...],
-    digests: tuple[Digest, ...],
-    ids: list[str],
-    rest: tuple[Any, ...],
-) -> Catalog:
-    if type(rest) is not tuple or rest[:2] != (CATALOG_FORMAT, "rest"):
-        raise ValueError("the second segment is not the base's rest")
-    _, _, titles, links, meta, sightings, files, entries, postings, order, seen_counts = rest
-    homes = (array(_INT), array(_INT))
-    homes[0].frombytes(files)
-    homes[1].frombytes(entries)
-    ordered = array(_INT)
-    ordered.frombytes(order)
-    if not len(ids) == len(titles) == len(links) == len(meta) == len(sightings) == len(ordered):
-        raise ValueError("columns of different lengths")
-    return Catalog(
-        data_dir,
-        imports,
-        digests,
-        ids,
-        titles,
-        links,
-        meta,
-        sightings,
-        homes,
-        postings,
-        ordered,
-        seen_counts,
-    )
-
-
-def remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()

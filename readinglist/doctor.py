@@ -25,8 +25,7 @@ from pathlib import Path
 
 import orjson
 
-from readinglist import catalog as catalogs
-from readinglist import contents, journal
+from readinglist import catalogfile, contents, journal
 from readinglist.catalog import Builder, ImportRecord
 from readinglist.device import Device, remember_written, this_device
 from readinglist.errors import LibraryCorrupt, StorageError
@@ -549,7 +548,7 @@ def _describe_catalog(data_dir: Path, records: tuple[ImportRecord, ...]) -> Find
     derived = "derived from the digest files"
     if not path.exists():
         return Finding(True, f"{CATALOG_FILE}: not saved yet; {derived}, built by the next open")
-    saved = catalogs.load(path, data_dir)
+    saved = catalogfile.load(path, data_dir)
     if saved is None:
         return Finding(
             True,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from readinglist import catalog as catalogs
-from readinglist import contents, journal, layout, storage
+from readinglist import catalogfile, contents, journal, layout, storage
 from readinglist.catalog import Builder, Catalog, ImportRecord
 from readinglist.device import Device, last_written, remember_written, this_device
 from readinglist.drafts import DRAFTS_DIR, Drafts
@@ -345,10 +345,10 @@ class Library(Reading):
         try:
             if (
                 known is not None
-                and known.deltas < catalogs.MAX_DELTAS
+                and known.deltas < catalogfile.MAX_DELTAS
                 and known.delta_bytes < known.base_bytes // 4
             ):
-                end = catalogs.append(path, ops, known.end)
+                end = catalogfile.append(path, ops, known.end)
                 size = end - known.end
                 self._file = _CatalogFile(
                     len(catalog.imports),
@@ -376,7 +376,7 @@ class Library(Reading):
     def _save_base(self, catalog: Catalog) -> None:
         """Save ``catalog`` as catalog.bin's new base, no deltas after it."""
         path = self.data_dir / CATALOG_FILE
-        size = catalogs.save(path, catalog)
+        size = catalogfile.save(path, catalog)
         self._file = _CatalogFile(len(catalog.imports), size, 0, 0, size, file_signature(path))
 
     def fold(self) -> None:
@@ -407,7 +407,7 @@ class Library(Reading):
             return
         path = self.data_dir / CATALOG_FILE
         signature = file_signature(path)
-        saved = catalogs.load(path, self.data_dir)
+        saved = catalogfile.load(path, self.data_dir)
         base: Catalog | None = None
         self._file = None
         if saved is not None and saved.catalog.imports == records[: len(saved.catalog.imports)]:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from readinglist import journal
-from readinglist.catalog import CATALOG_MAGIC
+from readinglist.catalogfile import CATALOG_MAGIC
 from readinglist.config import ENV_CONFIG_DIR
 from readinglist.device import DEVICE_FILE, Device, this_device
 from readinglist.journal import Entry, Merger, Op

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from readinglist import catalog as catalogs
-from readinglist import prepare
+from readinglist import catalogfile, prepare
 from readinglist.digest import read_digest
 from readinglist.errors import StorageError
 from readinglist.library import Library, expand_paths
@@ -139,7 +139,7 @@ def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def library_facts(data_dir: Path) -> dict[str, Any]:
     """Everything an import decides, but its time stamps: digest files (bytes), catalog
     columns (from catalog.bin), journal entries, the papers as a fresh open sees them."""
-    saved = catalogs.load(data_dir / CATALOG_FILE, data_dir)
+    saved = catalogfile.load(data_dir / CATALOG_FILE, data_dir)
     assert saved is not None
     c = saved.catalog
     entries = []

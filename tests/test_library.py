@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from readinglist import catalog as catalogs
-from readinglist import contents
+from readinglist import catalogfile, contents
 from readinglist.catalog import Builder
 from readinglist.digest import parse_digest, read_bytes
 from readinglist.errors import UnknownPaper
@@ -382,7 +382,7 @@ def test_a_thread_importing_and_one_undoing_take_turns(
     for name in imports:
         assert contents.read(data_dir, name).hash == name
     assert set(merged(data_dir).states()) == read  # undone: no state
-    saved = catalogs.load(data_dir / CATALOG_FILE, data_dir)
+    saved = catalogfile.load(data_dir / CATALOG_FILE, data_dir)
     assert saved is not None and saved.catalog.ordered_ids == library.ordered()
     for _ in ("catalog.bin", "rebuilt"):
         reopened = Library(data_dir)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from readinglist import catalog as catalogs
+from readinglist import catalogfile
 from readinglist.cli import main
 from readinglist.device import Device
 from readinglist.errors import QueryError
@@ -505,14 +505,14 @@ def test_saved_catalog_gives_the_same_answers_and_follows_imports(
     # as a base, folded.
     live = {q: scratch.query(q) for q in queries}
     scratch.fold()
-    folded = catalogs.load(catalog_file, library.data_dir)
+    folded = catalogfile.load(catalog_file, library.data_dir)
     assert folded is not None and folded.deltas == 0
     assert folded.catalog.imports == scratch.catalog.imports
     assert {q: Library(library.data_dir).query(q) for q in queries} == live
     catalog_file.write_bytes(whole[:-7])
     torn = Library(library.data_dir)
     assert {q: torn.query(q) for q in queries} == live
-    saved = catalogs.load(catalog_file, library.data_dir)
+    saved = catalogfile.load(catalog_file, library.data_dir)
     assert saved is not None and saved.catalog.imports == scratch.catalog.imports
     # A damaged file is never trusted: rebuilt, same answers.
     catalog_file.write_bytes(b"garbage")

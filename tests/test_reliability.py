@@ -1,7 +1,7 @@
 """What a laptop does to a library: full disks, two instances, damaged files, odd folders.
 
 Faults are injected into the ``os`` functions readinglist.storage (and, for catalog.bin,
-readinglist.catalog) calls, never into the storage itself; everything else is real files and
+readinglist.catalogfile) calls, never into the storage itself; everything else is real files and
 a real TinyDB in a temp dir. A library is ``digests/*.json`` (written once), this device's
 journal ``journals/<device id>.json`` (small, rewritten by every change), ``state.json`` (the
 layout marker), and ``catalog.bin`` (derived: damage is no error).
@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import pytest
 
-from readinglist import catalog, storage
+from readinglist import catalogfile, storage
 from readinglist.cli import main
 from readinglist.contents import content_hash
 from readinglist.errors import StorageError
@@ -134,7 +134,7 @@ def heal(monkeypatch: pytest.MonkeyPatch) -> None:
     would undo the test's own config dir too (conftest), and this device's identity would
     then be made in the real home."""
     monkeypatch.setattr(storage, "os", os)
-    monkeypatch.setattr(catalog, "os", os)
+    monkeypatch.setattr(catalogfile, "os", os)
 
 
 #: A full disk fails every write, the lock file's pid included.
@@ -235,7 +235,7 @@ def test_import_that_fails_at_its_commit_changes_no_library_file(
 
 
 class TornWrite:
-    """``os`` for readinglist.catalog: the first write stores half its bytes, the next one
+    """``os`` for readinglist.catalogfile: the first write stores half its bytes, the next one
     finds the disk full (an append cut short, leaving a torn segment on disk)."""
 
     def __init__(self) -> None:
@@ -265,9 +265,9 @@ def test_a_catalog_that_cannot_be_saved_is_no_error(
     assert cli(capsys, data_dir, "import", *map(str, digest_paths[:2]))[0] == 0
     good_catalog = (data_dir / CATALOG_FILE).read_bytes()
     if fault == "append fails":
-        monkeypatch.setattr(catalog, "os", FaultyOS(("write",), errno.ENOSPC))
+        monkeypatch.setattr(catalogfile, "os", FaultyOS(("write",), errno.ENOSPC))
     elif fault == "append torn":
-        monkeypatch.setattr(catalog, "os", TornWrite())
+        monkeypatch.setattr(catalogfile, "os", TornWrite())
     else:
         (data_dir / CATALOG_FILE).unlink()
         only = renames_onto(CATALOG_FILE)
@@ -285,7 +285,7 @@ def test_a_catalog_that_cannot_be_saved_is_no_error(
     assert cli(capsys, reference, "import", *map(str, digest_paths[:2]))[0] == 0
     assert cli(capsys, reference, "import", *map(str, digest_paths[2:]))[0] == 0
     assert everything(Library(data_dir)) == everything(Library(reference))
-    saved = catalog.load(data_dir / CATALOG_FILE, data_dir)  # the open saved what it rebuilt
+    saved = catalogfile.load(data_dir / CATALOG_FILE, data_dir)  # the open saved what it rebuilt
     assert saved is not None and len(saved.catalog.imports) == 5
 
 
@@ -603,7 +603,7 @@ def test_a_damaged_catalog_is_rebuilt_and_changes_no_answer(
 
     damage_it()
     assert everything(Library(lib_dir)) == template_answers
-    saved = catalog.load(path, lib_dir)
+    saved = catalogfile.load(path, lib_dir)
     assert saved is not None and len(saved.catalog.imports) == 5  # rebuilt and saved
     assert everything(Library(lib_dir)) == template_answers  # as saved
     damage_it()
@@ -663,7 +663,7 @@ def test_a_catalog_ahead_of_the_journal_is_not_used(
     assert {q: library.query(q) for q in QUERIES if q != "is:read"} == {
         q: reference.query(q) for q in QUERIES if q != "is:read"
     }
-    saved = catalog.load(lib_dir / CATALOG_FILE, lib_dir)
+    saved = catalogfile.load(lib_dir / CATALOG_FILE, lib_dir)
     assert saved is not None and len(saved.catalog.imports) == 4
 
 

@@ -13,7 +13,7 @@ import pytest
 from textual import events
 from textual.widgets import Input, Static
 
-from readinglist import catalog as catalogs
+from readinglist import catalogfile
 from readinglist.library import Library
 from readinglist.storage import CATALOG_FILE
 from readinglist.tui.app import ReadingListApp, create_app
@@ -414,13 +414,13 @@ async def test_the_app_saves_a_catalog_with_imports_since_its_base_folded(
     (digest := tmp_path / "more.txt").write_text("A Paper Only Here\nIts abstract.\n")
     assert Library(library.data_dir).import_files([digest]).ok
     path = library.data_dir / CATALOG_FILE
-    saved = catalogs.load(path, library.data_dir)
+    saved = catalogfile.load(path, library.data_dir)
     assert saved is not None and saved.deltas == 1
     app = create_app(library.data_dir, config_dir=tmp_path / "config", export_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await app.workers.wait_for_complete()
-        folded = catalogs.load(path, library.data_dir)
+        folded = catalogfile.load(path, library.data_dir)
         assert folded is not None and folded.deltas == 0
         assert folded.catalog.imports == saved.catalog.imports
         assert len(papers_of(app).ids) == 752
