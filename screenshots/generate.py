@@ -109,7 +109,8 @@ def app_for(data_dir: Path, config_dir: Path, export_dir: Path) -> ReadingListAp
 
 
 async def ready(pilot: Pilot) -> None:
-    """Wait until the library is loaded and searchable and the screen has settled."""
+    """Wait until the library is loaded and searchable and the screen has settled (as the
+    reader sees it after a pause)."""
     app = pilot.app
     assert isinstance(app, ReadingListApp)
     for _ in range(500):
@@ -117,6 +118,7 @@ async def ready(pilot: Pilot) -> None:
             break
         await pilot.pause(0.02)
     assert app.searchable, "the library did not load"
+    app.main.at_rest()  # as after a pause: notes are rendered Markdown
     await pilot.pause(0.1)
 
 

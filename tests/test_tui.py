@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,10 @@ from readinglist.tui.app import ReadingListApp, create_app
 from readinglist.tui.keys import key_help
 from readinglist.tui.screens.help import HelpScreen
 from readinglist.tui.screens.note import NoteScreen
+from readinglist.tui.widgets.detail import DetailPane
 from readinglist.tui.widgets.paper_list import PaperList
 from tests.test_lock import hold, release
-from tests.tuihelpers import SIZE, ready, status
+from tests.tuihelpers import SIZE, ready, screen_lines, status
 
 TOP = "Analysis of Linear Mode Connectivity via Permutation-Based Weight Matching"
 
@@ -50,6 +52,27 @@ async def test_first_row_is_the_most_recurring_paper(app: ReadingListApp) -> Non
         assert len(papers.ids) == 751
         assert app.main.inbox.mode == "inbox"  # it opens on the inbox: every paper is new
         assert status(app).startswith("Inbox 0/751 · 751 papers")
+
+
+async def test_notes_become_markdown_once_the_reader_pauses(
+    library: Library, app: ReadingListApp
+) -> None:
+    """Markdown (~60 ms to import) waits for a pause, so it delays no first screen."""
+    library.set_note(library.ordered()[0], "**Idea**\n\n- compare with DSS")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.pause(0.1)
+        detail = app.query_one(DetailPane)
+        assert not detail.markdown  # the first note reads as written meanwhile
+        assert "- compare with DSS" in "\n".join(screen_lines(app))
+        app.last_input = time.monotonic()  # typing: nothing is done
+        app._when_idle()
+        assert not detail.markdown
+        app.last_input = 0.0
+        app._when_idle()
+        await pilot.pause()
+        await pilot.pause()
+        assert detail.markdown and "• compare with DSS" in "\n".join(screen_lines(app))
 
 
 async def test_filter_narrows_live_and_keys_leave_it(app: ReadingListApp) -> None:

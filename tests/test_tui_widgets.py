@@ -26,6 +26,7 @@ from readinglist.tui.screens.tags import TagChoices, TagScreen
 from readinglist.tui.widgets.detail import HIGHLIGHT, DetailPane, highlight_spans, provenance
 from readinglist.tui.widgets.paper_list import PaperList
 from tests.conftest import by_title
+from tests.tuihelpers import screen_lines
 
 SIZE = (120, 36)
 TCSS = Path(readinglist.tui.__file__).parent / "app.tcss"
@@ -81,11 +82,6 @@ class ListHarness(App[None]):
         papers.show(self.library.ordered())
 
 
-def screen_lines(app: App[None]) -> list[str]:
-    """The text on the terminal now, one string per row."""
-    return [strip.text for strip in app.screen._compositor.render_strips()]
-
-
 def plain(widget: Static) -> str:
     return widget.visual.plain  # type: ignore[attr-defined, no-any-return]
 
@@ -99,6 +95,7 @@ async def shown(
     pilot: Pilot[None], library: Library, pid: str, words: tuple[str, ...] = ()
 ) -> DetailPane:
     detail = pilot.app.query_one(DetailPane)
+    detail.enable_markdown()
     detail.show(library, pid, words)
     await pilot.pause()
     await pilot.pause()  # the note's Markdown is laid out in a second pass
@@ -124,6 +121,26 @@ async def test_note_is_above_the_abstract_and_visible_without_scrolling(library:
         assert screen.index("Key idea") < screen.index(library.abstract(pid)[:20])
         meta = plain(detail.query_one("#detail-meta", Static))
         assert "Status: new · id " + pid in meta and "Tags: #ssm #init" in meta
+
+
+async def test_a_note_is_plain_text_until_markdown_is_enabled(library: Library) -> None:
+    pid = library.ordered()[0]
+    library.set_note(pid, NOTE)
+    async with Harness(library).run_test(size=SIZE) as pilot:
+        detail = pilot.app.query_one(DetailPane)
+        detail.show(library, pid)
+        await pilot.pause()
+        note = detail.query_one("#detail-note", Static)
+        assert plain(note) == "Note\n\n" + NOTE  # as written, ready to read
+        assert "textual.widgets._markdown" not in repr(type(note))
+        detail.enable_markdown()  # the note on screen is rendered again, in place
+        await pilot.pause()
+        await pilot.pause()
+        screen = "\n".join(screen_lines(pilot.app))
+        assert "• compare with DSS" in screen and "- compare with DSS" not in screen
+        assert len(detail.query("#detail-note")) == 1
+        abstract = detail.query_one("#detail-abstract")
+        assert detail.query_one("#detail-note").region.bottom <= abstract.region.y
 
 
 async def test_provenance_is_dates_never_a_file_name(library: Library) -> None:

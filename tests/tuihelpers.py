@@ -1,9 +1,12 @@
-"""What the app tests share: waiting until the app is usable, and reading its status line."""
+"""What the app tests share: waiting until the app is usable, reading its screen and status
+line."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -24,6 +27,11 @@ async def ready(pilot: Pilot[int]) -> ReadingListApp:
     await pilot.pause()
     assert app.searchable
     return app
+
+
+def screen_lines(app: App[Any]) -> list[str]:
+    """The text on the terminal now, one string per row."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
 def status(app: ReadingListApp) -> str:

@@ -21,7 +21,6 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from readinglist import dailypapers
 from readinglist.config import DEFAULT_KEYS, load_config
 from readinglist.device import copied_note
 from readinglist.errors import FetchError, ReadinglistError
@@ -46,8 +45,8 @@ from readinglist.tui.settings import Settings
 
 #: Seconds between checks for changes saved by another process (e.g. the CLI).
 POLL_SECONDS = 2.0
-#: Seconds without input after which a deferred full garbage collection may run.
-GC_IDLE_SECONDS = 1.0
+#: Seconds without input after which deferred work (a full garbage collection) may run.
+IDLE_SECONDS = 1.0
 
 
 class ReadingListApp(App[int]):
@@ -95,7 +94,7 @@ class ReadingListApp(App[int]):
         # papers loaded they took 30-75 ms, a stutter mid-typing. They wait for a pause.
         self._gc_threshold = gc.get_threshold()
         gc.set_threshold(self._gc_threshold[0], self._gc_threshold[1], 1_000_000)
-        self.set_interval(GC_IDLE_SECONDS, self._collect_when_idle)
+        self.set_interval(IDLE_SECONDS, self._when_idle)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         # Paint the first screen before the load (which holds the GIL) starts.
         self.call_after_refresh(self._open_library)
@@ -109,8 +108,14 @@ class ReadingListApp(App[int]):
     def on_unmount(self) -> None:
         gc.set_threshold(*self._gc_threshold)
 
-    def _collect_when_idle(self) -> None:
-        if time.monotonic() - self.last_input > GC_IDLE_SECONDS and gc.get_count()[2]:
+    def _when_idle(self) -> None:
+        """Work put off until the reader pauses: full collections, and once the library
+        is searchable, what the first screens could do without (``MainScreen.at_rest``)."""
+        if time.monotonic() - self.last_input <= IDLE_SECONDS:
+            return
+        if self.searchable:
+            self.main.at_rest()
+        if gc.get_count()[2]:
             gc.collect()
 
     # ------------------------------------------------------------------ errors
@@ -275,7 +280,9 @@ class ReadingListApp(App[int]):
         """Fetch, then import the days in one go. When the API cannot be reached (offline,
         an HTTP error) nothing is imported, so the library is unchanged and ``f`` can try
         again; a day whose answer is unusable is left out and named, like the CLI does."""
-        from readinglist.fetch import fetch_day  # only when fetching (3 ms of every start)
+        # Only when fetching: ~10 ms of every start (the digest parser, fetch's HTTP).
+        from readinglist import dailypapers
+        from readinglist.fetch import fetch_day
 
         problems: list[str] = []
         try:

@@ -155,6 +155,10 @@ class MainScreen(WritingScreen):
         self.refresh_view(reopen=whole_inbox)
         self.refresh_bindings()
 
+    def at_rest(self) -> None:
+        """The reader paused, with the library searchable (called by the app's timer)."""
+        self.query_one(DetailPane).enable_markdown()
+
     def busy(self, message: str, total: int | None = None) -> None:
         """Show ``message`` and a progress bar (pulsing when ``total`` is None)."""
         progress = self.query_one("#progress", ProgressBar)

@@ -143,8 +143,7 @@ class DetailPane(VerticalScroll, can_focus=False):
         yield Static(id="detail-title")
         yield Static(id="detail-meta")
         yield Static(id="detail-links")
-        # No note widget until a note is shown: importing Textual's Markdown (markdown-it,
-        # Pygments) cost ~70 ms of every start, before the first rows (see ``_show_note``).
+        # No note widget until a note is shown (see ``_show_note``).
         yield Static(id="detail-abstract")
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -155,7 +154,12 @@ class DetailPane(VerticalScroll, can_focus=False):
         #: The paper shown, so moving to another one starts at its top.
         self._pid: str | None = None
         #: The note's widget, made for the first note shown (see ``compose``).
-        self._note_view: Markdown | None = None
+        self._note_view: Markdown | Static | None = None
+        #: Notes are rendered as Markdown once :meth:`enable_markdown` was called, and shown
+        #: as their plain text before. Importing Textual's Markdown (markdown-it) costs
+        #: ~60 ms, which the app spends once the reader pauses: a note on the first paper
+        #: otherwise delayed the search index and the first query by as much at 100k.
+        self.markdown = False
 
     def _update(self, part: str, key: object, content: object) -> None:
         if self._shown.get(part, self) != key:
@@ -192,25 +196,44 @@ class DetailPane(VerticalScroll, can_focus=False):
         self._update("meta", (pid, state, paper.seen, paper.meta), self._meta(library, pid))
         links = paper_links(paper)
         self._update("links", (pid, links), self._links(links))
-        note = f"**Note**\n\n{printable(state.note)}" if state.note else ""
-        self._update("note", note, note)
+        self._update("note", state.note, state.note)
         abstract = literal(library.abstract(pid))
         self._update("abstract", (pid, words), highlighted(abstract, words) if words else abstract)
 
-    async def _show_note(self, note: str) -> None:
-        """Show ``note`` (Markdown), or hide the note when empty. The widget is made for
-        the first note shown, above the abstract, and mounted before it is updated."""
-        widget = self._note_view
-        if widget is None:
-            if not note:
-                return
-            from textual.widgets import Markdown
+    def enable_markdown(self) -> None:
+        """Render notes as Markdown from now on, the one shown too (see ``markdown``)."""
+        if not self.markdown:
+            self.markdown = True
+            note = self._shown.get("note")
+            if isinstance(note, str) and note:
+                self.call_later(self._show_note, note)
 
-            widget = self._note_view = Markdown(id="detail-note", open_links=False)
+    async def _show_note(self, note: str) -> None:
+        """Show ``note``, or hide the note when empty. The widget is made for the first
+        note shown (and again once Markdown is enabled), above the abstract, and mounted
+        before it is updated. An empty note costs no widget: a Markdown parser is ~70 ms."""
+        widget = self._note_view
+        if widget is None or isinstance(widget, Static) == self.markdown:
+            if not note:
+                if widget is not None:
+                    widget.display = False
+                return
+            if widget is not None:
+                await widget.remove()
+            widget = self._note_view = self._note_widget()
             await self.mount(widget, before="#detail-abstract")
-        if note:  # an empty part is hidden: a first empty note costs a Markdown parser (70 ms)
-            widget.update(note)
+        if isinstance(widget, Static):
+            widget.update(Content.assemble(("Note", "bold"), "\n\n", literal(note)))
+        elif note:
+            widget.update(f"**Note**\n\n{printable(note)}")
         widget.display = bool(note)
+
+    def _note_widget(self) -> Markdown | Static:
+        if not self.markdown:
+            return Static(id="detail-note")
+        from textual.widgets import Markdown
+
+        return Markdown(id="detail-note", open_links=False)
 
     def _meta(self, library: Reading, pid: str) -> Content:
         paper, state = library.papers[pid], library.state(pid)
