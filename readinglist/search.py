@@ -26,6 +26,7 @@ from readinglist.bibtex import split_name
 from readinglist.catalog import Catalog
 from readinglist.model import STATUSES, Digest, PaperState, paper_id, today
 from readinglist.query import (
+    TYPO_MIN,
     Term,
     count_test,
     date_matches,
@@ -193,6 +194,7 @@ class SearchEngine:
         scoring: list[Match] = []
         positive: list[Collection[int]] = []
         banned: set[int] = set()
+        inside: Collection[int] | None = None
         if among is not None:
             inside, outside = self._among_slots(among)
             if len(outside) < len(inside):
@@ -201,10 +203,15 @@ class SearchEngine:
                 positive.append(inside)
         # Terms that scan text run last, over what the index terms left.
         scanned = {"phrase", "abstract", "word"} if query.in_abstract else {"phrase", "abstract"}
+        # Wanted short prefixes wait for the other terms' candidates (see ``_word_among``).
+        broad: list[Term] = []
         for term in query.terms:
             if term.field in scanned:
                 continue
             if term.field == "word":
+                if not term.negated and any(map(self._broad, term.value.split(" "))):
+                    broad.append(term)
+                    continue
                 matches = [self._word(word, state) for word in term.value.split(" ")]
                 found = _common([m.slots for m in matches])
                 scoring += [] if term.negated else matches
@@ -214,6 +221,17 @@ class SearchEngine:
                 banned.update(found)
             else:
                 positive.append(found)
+        for term in broad:
+            narrowed = [found for found in positive if found is not inside]
+            within = _common(narrowed) if narrowed else None
+            matches = [
+                self._word_among(word, state, within)
+                if within is not None and self._among_is_cheaper(word, len(within))
+                else self._word(word, state)
+                for word in term.value.split(" ")
+            ]
+            positive.append(_common([m.slots for m in matches]))
+            scoring += matches
         slots = self._slots
         # The candidates are ``base`` minus ``banned``. ``base`` is a set shared with the
         # lookup cache when one word is all there is (never change it): copying it cost a
@@ -311,6 +329,38 @@ class SearchEngine:
             tiers = (EXACT, PREFIX, TYPO)
             state.merged[word] = Match((s, title.tier(s) | tagged.tier(s)) for s in tiers)
         return state.merged[word]
+
+    def _broad(self, word: str) -> bool:
+        """Whether ``word`` is a short prefix not looked up yet: ``t`` starts thousands of
+        title words, and their union took 15-40 ms of a key at 100k papers."""
+        return len(word) < TYPO_MIN and not self._titles.cached(word)
+
+    def _among_is_cheaper(self, word: str, candidates: int) -> bool:
+        """Whether checking a short word against ``candidates`` titles (~5 µs each) beats
+        looking it up (~0.17 µs per paper of each title word it starts, at 100k papers
+        ~80 % of papers for one letter, a quarter of that for each letter more)."""
+        return self._broad(word) and candidates * 40 * 4 ** (len(word) - 1) <= len(self._pids)
+
+    def _word_among(self, word: str, state: _States, within: Collection[int]) -> Match:
+        """:meth:`_word` as far as ``within`` goes (a few candidates the other terms left),
+        from their titles' words; a word this short has no typo matches. Not cached: it
+        is only ever part of the answer. ``mamba t``: 40 → ~2 ms at 100k papers."""
+        titles, start = self.catalog.titles, " " + word
+        exact: list[int] = []
+        prefixed: list[int] = []
+        for slot in within:
+            words = words_of(titles[slot])
+            if word in words:
+                exact.append(slot)
+            elif start in " " + " ".join(words):  # C-level: a third of a loop's cost
+                prefixed.append(slot)
+        title = Match([(EXACT, exact), (PREFIX, prefixed)])
+        tagged = state.tag_words.lookup(word)
+        if not tagged.tiers:
+            return title
+        return Match(
+            (s, title.tier(s) | tagged.tier(s).intersection(within)) for s in (EXACT, PREFIX)
+        )
 
     def _scan(self, term: Term, state: _States, within: set[int] | None) -> set[int]:
         """Matches of a phrase, ``abstract:`` or ``in:abstract`` word, among ``within``."""

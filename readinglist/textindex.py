@@ -93,6 +93,10 @@ class WordIndex:
             found = self._cache[word] = self._lookup(word)
         return found
 
+    def cached(self, word: str) -> bool:
+        """Whether the lookup of ``word`` is kept (costs nothing now)."""
+        return word in self._cache
+
     def clear_cache(self) -> None:
         """Forget cached lookups (benchmarks measure cold lookups)."""
         self._cache.clear()

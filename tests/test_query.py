@@ -6,6 +6,7 @@ time); tests that mark, tag or import use the per-test ``library`` fixture.
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from readinglist.errors import QueryError
 from readinglist.library import Library
 from readinglist.model import Paper, title_key
 from readinglist.query import Term, parse_query, words_of
+from readinglist.search import SearchEngine
 from readinglist.storage import CATALOG_FILE
 from tests.conftest import by_title
 from tests.libhelpers import current_device
@@ -348,6 +350,88 @@ def test_find_among_is_the_query_narrowed_to_those_papers(
     assert [pid in narrowed for pid in everyone] == [
         pid in expected and pid not in read for pid in everyone
     ]
+
+
+@pytest.fixture(scope="module")
+def tagged(tmp_path_factory: pytest.TempPathFactory, digest_paths: list[Path]) -> Library:
+    """The five digests, some papers tagged with words that short prefixes start."""
+    library = Library(tmp_path_factory.mktemp("tagged") / "lib", device=current_device())
+    assert library.import_files(digest_paths).ok
+    ids = library.ordered()
+    library.tag(ids[::7], add=["transformers"])
+    library.tag(ids[3::11], add=["to-read", "ssm"])
+    return library
+
+
+@functools.cache
+def rare_words(library: Library) -> tuple[list[str], list[str]]:
+    """Title words of at most 12 papers (they leave few candidates), and the first words
+    of those papers' titles."""
+    known = {w for pid in library.ordered() for w in words_of(library.papers[pid].title)}
+    found = {w: library.query(w) for w in sorted(known)}
+    rare = [w for w, papers in found.items() if len(papers) <= 12]
+    firsts = {words_of(library.papers[pid].title)[0] for w in rare for pid in found[w]}
+    return rare, sorted(firsts)
+
+
+def full_lookups(library: Library, text: str) -> SearchEngine:
+    """An engine that has looked up every word of ``text``: it answers from the lookups."""
+    engine = SearchEngine(library.catalog)
+    for word in words_of(text):
+        engine._titles.lookup(word)  # kept: no longer a short word to check among others
+    return engine
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_short_words_checked_among_few_candidates_answer_as_their_lookups(
+    tagged: Library, data: st.DataObject
+) -> None:
+    """A short prefix (``mamba t``) is matched against the candidates' titles and tags
+    rather than looked up when the other terms leave few: the same answer, in the same
+    order, with the same counts."""
+    library, (rare, firsts) = tagged, rare_words(tagged)
+    short = st.one_of(
+        st.sampled_from(["t", "to", "tr", "s", "ss"]),  # the tags' words start with them
+        st.sampled_from(sorted({w[:n] for w in firsts for n in (1, 2, 3)})),  # a title's first
+        st.sampled_from(sorted({w[:n] for w in rare for n in (1, 2, 3)})),
+    )
+    token = st.one_of(short, short.map(lambda w: "-" + w), st.sampled_from(["is:new", "tag:ssm"]))
+    text = " ".join(
+        [data.draw(st.sampled_from(rare), label="rare"), *data.draw(st.lists(token, max_size=3))]
+    )
+    everyone = library.ordered()
+    among = data.draw(st.sampled_from([None, frozenset(everyone[5:])]), label="among")
+    states, version = library.stateful(), library.version
+    found = SearchEngine(library.catalog).find(text, states, version, among)
+    expected = full_lookups(library, text).find(text, states, version, among)
+    assert list(found) == list(expected)
+    assert [pid in found for pid in everyone] == [pid in expected for pid in everyone]
+    assert found.status_counts(library) == expected.status_counts(library)
+
+
+@pytest.mark.parametrize(
+    ("text", "prefix"),
+    [("mamba t", "t"), ("mamba z", "z"), ("merging g", "g")],  # g: "Git Re-Basin: …"
+)
+def test_a_short_word_after_a_rare_one_is_checked_among_its_papers(
+    library: Library, text: str, prefix: str
+) -> None:
+    """Title words anywhere (the first too) and tags: ``z`` matches only a tag here."""
+    rare = text.split()[0]
+    library.tag(library.query(rare)[-1:], add=["zoo"])
+    states, version = library.stateful(), library.version
+    engine = SearchEngine(library.catalog)
+    found = engine.find(text, states, version)
+    assert engine._titles.cached(rare) and not engine._titles.cached(prefix)  # checked among
+
+    def words(pid: str) -> list[str]:
+        return words_of(" ".join([library.papers[pid].title, *library.state(pid).tags]))
+
+    papers = library.query(rare)
+    assert set(found) == {pid for pid in papers if any(w.startswith(prefix) for w in words(pid))}
+    assert 1 <= len(found) < len(papers)
+    assert list(found) == list(full_lookups(library, text).find(text, states, version))
 
 
 def test_find_follows_a_new_among(lib: Library) -> None:
