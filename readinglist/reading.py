@@ -23,7 +23,10 @@ from readinglist.reports import Stats
 
 if TYPE_CHECKING:
     from readinglist.search import SearchEngine
+    from readinglist.textindex import Kept
 
+#: Lookups made ready off the UI thread (:meth:`ReadModel.common_prefixes`).
+Prefixes = Mapping[str, "Kept"]
 #: Shortest id prefix accepted on the command line.
 MIN_PREFIX = 4
 
@@ -257,6 +260,15 @@ class ReadModel(Reading):
         if self.engine is None:
             raise RuntimeError("this view has no search index yet: see ReadModel.indexed")
         return self.engine
+
+    def common_prefixes(self) -> Prefixes:
+        """What the first key of a query looks up, made ready (see
+        :meth:`SearchEngine.common_prefixes`: ~1 s at 100k papers, for a worker)."""
+        return self.search_engine().common_prefixes()
+
+    def keep_prefixes(self, prefixes: Prefixes) -> None:
+        """Answer from ``prefixes`` from now on; on the thread that queries this view."""
+        self.search_engine().keep_prefixes(prefixes)
 
     def indexed(self) -> ReadModel:
         """This view with its search index (~0.1 s at 100k papers, so a worker builds it

@@ -434,6 +434,26 @@ def test_a_short_word_after_a_rare_one_is_checked_among_its_papers(
     assert list(found) == list(full_lookups(library, text).find(text, states, version))
 
 
+def test_kept_prefixes_answer_as_lookups_made_anew(tagged: Library) -> None:
+    """The commonest first keys, looked up ahead (by a worker) and kept compact, give the
+    same answers, order and counts as lookups made on the key."""
+    library = tagged
+    states, version = library.stateful(), library.version
+    everyone = library.ordered()
+    among = frozenset(everyone[5:])
+    kept = SearchEngine(library.catalog)
+    prefixes = kept.common_prefixes()
+    assert {"m", "s", "t"} <= prefixes.keys() and "q" not in prefixes  # 5 % of papers or more
+    kept.keep_prefixes(prefixes)
+    for text in [*prefixes, "m -is:new", "t seen:>=2", "s tag:ssm", "ma", "mamba t"]:
+        anew = SearchEngine(library.catalog).find(text, states, version, among)
+        found = kept.find(text, states, version, among)
+        assert list(found) == list(anew), text
+        assert found.status_counts(library) == anew.status_counts(library)
+        assert [pid in found for pid in everyone] == [pid in anew for pid in everyone]
+    assert all(kept._titles.cached(word) for word in prefixes)  # each was looked up from them
+
+
 def test_find_follows_a_new_among(lib: Library) -> None:
     """``among`` is kept by identity: another set (an inbox reopened) is taken afresh."""
     everyone = lib.ordered()

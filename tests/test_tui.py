@@ -75,6 +75,27 @@ async def test_notes_become_markdown_once_the_reader_pauses(
         assert detail.markdown and "• compare with DSS" in "\n".join(screen_lines(app))
 
 
+async def test_the_commonest_first_keys_are_looked_up_once_the_reader_pauses(
+    app: ReadingListApp,
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.view is not None
+        engine = app.view.search_engine()
+        assert not engine._titles._kept
+        app.last_input = 0.0
+        app._when_idle()
+        for _ in range(100):
+            if engine._titles._kept:
+                break
+            await pilot.pause(0.02)
+        assert "m" in engine._titles._kept
+        await pilot.press("slash", "m")
+        assert "filter: m" in status(app)
+        expected = Library(app.data_dir).query("m")
+        assert papers_of(app).ids == [pid for pid in expected if pid in app.main.inbox.papers]
+
+
 async def test_filter_narrows_live_and_keys_leave_it(app: ReadingListApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)

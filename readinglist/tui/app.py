@@ -38,6 +38,7 @@ from readinglist.tui.messages import (
     ImportProgress,
     LibraryFailed,
     LibraryLoaded,
+    PrefixesReady,
     SearchReady,
 )
 from readinglist.tui.screens.main import MainScreen
@@ -78,6 +79,8 @@ class ReadingListApp(App[int]):
         self.fetching = False
         #: When the user last typed or moved (full garbage collections wait for a pause).
         self.last_input = 0.0
+        #: The index whose commonest first keys were looked up once the reader paused.
+        self._prefixed: object = None
         self.main = MainScreen()
         theme = self.settings.load().get("theme")
         if theme in self.available_themes:  # a theme from another Textual version may be gone
@@ -110,11 +113,16 @@ class ReadingListApp(App[int]):
 
     def _when_idle(self) -> None:
         """Work put off until the reader pauses: full collections, and once the library
-        is searchable, what the first screens could do without (``MainScreen.at_rest``)."""
+        is searchable, what the first screens could do without (``MainScreen.at_rest``)
+        and the lookups of the commonest first keys of a query (in a worker)."""
         if time.monotonic() - self.last_input <= IDLE_SECONDS:
             return
         if self.searchable:
             self.main.at_rest()
+            engine = self.view.engine if self.view is not None else None
+            if engine is not None and engine is not self._prefixed:
+                self._prefixed = engine
+                self._look_up_prefixes(self.view)
         if gc.get_count()[2]:
             gc.collect()
 
@@ -185,6 +193,13 @@ class ReadingListApp(App[int]):
         # library belongs to the UI thread once posted (0.1 s sooner to rows at 100k).
         self.post_message(LibraryLoaded(library, view))
         self.post_message(SearchReady(view.indexed()))
+
+    @work(thread=True, group="prefixes", exit_on_error=False)
+    def _look_up_prefixes(self, view: ReadModel) -> None:
+        self.post_message(PrefixesReady(view, view.common_prefixes()))
+
+    def on_prefixes_ready(self, message: PrefixesReady) -> None:
+        message.view.keep_prefixes(message.prefixes)  # the index is queried on this thread
 
     def adopt(self, view: ReadModel) -> None:
         """Draw from ``view`` from now on, unless a newer one was adopted already."""

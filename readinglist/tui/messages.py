@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from readinglist.library import Holder, Library
-from readinglist.reading import ReadModel
+from readinglist.reading import Prefixes, ReadModel
 from readinglist.reports import Change, ImportReport
 
 
@@ -29,6 +29,15 @@ class SearchReady(Message):
 
     def __init__(self, view: ReadModel) -> None:
         self.view = view
+        super().__init__()
+
+
+class PrefixesReady(Message):
+    """The commonest first keys of a query, looked up for ``view``'s index."""
+
+    def __init__(self, view: ReadModel, prefixes: Prefixes) -> None:
+        self.view = view
+        self.prefixes = prefixes
         super().__init__()
 
 
