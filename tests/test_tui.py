@@ -453,8 +453,9 @@ async def test_a_stalled_writer_never_freezes_the_app(app: ReadingListApp) -> No
 async def test_the_app_saves_a_catalog_with_imports_since_its_base_folded(
     library: Library, tmp_path: Path
 ) -> None:
-    """An import by a command appends its delta to catalog.bin; the app, once searchable,
-    saves the catalog it read whole as a new base, so later starts replay nothing."""
+    """An import by a command appends its delta to catalog.bin; the app, once searchable
+    and the reader pauses, saves the catalog it read whole as a new base, so later starts
+    replay nothing."""
     (digest := tmp_path / "more.txt").write_text("A Paper Only Here\nIts abstract.\n")
     assert Library(library.data_dir).import_files([digest]).ok
     path = library.data_dir / CATALOG_FILE
@@ -463,6 +464,8 @@ async def test_the_app_saves_a_catalog_with_imports_since_its_base_folded(
     app = create_app(library.data_dir, config_dir=tmp_path / "config", export_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        app.last_input = 0.0
+        app._when_idle()
         await app.workers.wait_for_complete()
         folded = catalogfile.load(path, library.data_dir)
         assert folded is not None and folded.deltas == 0
