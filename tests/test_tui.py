@@ -6,8 +6,10 @@ Every change is checked again by re-opening the library from disk.
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -387,6 +389,31 @@ async def test_digests_imported_elsewhere_are_reloaded_in_the_background(
         assert app.library is not None
         top = papers_of(app).ids[0]
         assert app.library.papers[top].title == "A Brand New Paper on Mamba"
+
+
+async def test_a_reload_frees_the_old_index_with_its_looked_up_first_keys(
+    app: ReadingListApp, tmp_path: Path
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.view is not None
+        old = weakref.ref(app.view.search_engine())
+        app.last_input = 0.0
+        app._when_idle()  # the first keys are looked up for this index
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        (digest := tmp_path / "new.txt").write_text("A Brand New Paper\nIts abstract here.\n")
+        assert Library(app.data_dir).import_files([digest]).ok
+        app._poll()
+        await ready(pilot)
+        await app.workers.wait_for_complete()
+        gc.collect()
+        assert old() is None
+        app.last_input = 0.0
+        app._when_idle()  # and again for the new one
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.view is not None and app.view.search_engine()._titles._kept
 
 
 async def test_unknown_filter_is_shown_not_swallowed(app: ReadingListApp) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import time
+import weakref
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -128,7 +129,7 @@ class ReadingListApp(App[int]):
             engine = self.view.engine if self.view is not None else None
             if engine is not None and engine is not self._prefixed:
                 self._prefixed = engine
-                self._look_up_prefixes(self.view)
+                self._look_up_prefixes(weakref.ref(self.view))
         if gc.get_count()[2]:
             gc.collect()
 
@@ -201,8 +202,12 @@ class ReadingListApp(App[int]):
         self.post_message(SearchReady(view.indexed()))
 
     @work(thread=True, group="prefixes", exit_on_error=False)
-    def _look_up_prefixes(self, view: ReadModel) -> None:
-        self.post_message(PrefixesReady(view, view.common_prefixes()))
+    def _look_up_prefixes(self, view: weakref.ref[ReadModel]) -> None:
+        # Held weakly: a finished worker outlives its run (a context Textual keeps refers to
+        # it), and must not keep a replaced catalog and its index alive (tested).
+        current = view()
+        if current is not None:
+            self.post_message(PrefixesReady(current, current.common_prefixes()))
 
     def on_prefixes_ready(self, message: PrefixesReady) -> None:
         message.view.keep_prefixes(message.prefixes)  # the index is queried on this thread
@@ -213,6 +218,7 @@ class ReadingListApp(App[int]):
             replaced = self.view is not None and self.view.catalog is not view.catalog
             self.view = view
             if replaced:
+                self._prefixed = None  # the old index, gone with its catalog
                 release_freed_memory()
 
     def on_library_loaded(self, message: LibraryLoaded) -> None:
