@@ -176,7 +176,8 @@ class ReadingListApp(App[int]):
         error = event.worker.error
         log = crash.write_log(error, f"background job {event.worker.name!r} failed")
         message = crash.one_line(error, log, f"a background job ({event.worker.name}) failed")
-        self.reloading = False
+        if event.worker.group == "library":  # a reload that failed: changes need not wait
+            self.reloading = False
         if event.worker.group == "fetch":  # nothing was imported: say so, drop the bar
             self.main.fetch_finished(FetchFinished(None, error=message))
         elif self.library is None:
