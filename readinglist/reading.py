@@ -272,12 +272,15 @@ class ReadModel(Reading):
 
     def indexed(self) -> ReadModel:
         """This view with its search index (~0.1 s at 100k papers, so a worker builds it
-        after the first rows are drawn, from the immutable catalog alone)."""
+        after the first rows are drawn, from the immutable catalog alone), prepared for
+        this reading state."""
         if self.engine is not None:
             return self
         from readinglist.search import SearchEngine
 
-        return replace(self, engine=SearchEngine(self.catalog))
+        engine = SearchEngine(self.catalog)
+        engine.prepare(self._states, self.version)
+        return replace(self, engine=engine)
 
 
 @functools.cache

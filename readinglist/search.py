@@ -95,6 +95,11 @@ class SearchEngine:
         self._among: tuple[Collection[str], set[int], set[int]] | None = None
         self._titles.vocabulary()  # sorted here, in the loading worker, not on a keystroke
 
+    def prepare(self, states: Mapping[str, PaperState], version: int) -> None:
+        """Derive the slot sets of this reading state now: in the worker that builds the
+        index rather than on the app's first query (~15 ms at 100k with 5,000 states)."""
+        self._state(states, version)
+
     def _state(self, states: Mapping[str, PaperState], version: int) -> _States:
         key = (version, today())
         if self._states is None or self._states.version != key:

@@ -454,6 +454,16 @@ def test_kept_prefixes_answer_as_lookups_made_anew(tagged: Library) -> None:
     assert all(kept._titles.cached(word) for word in prefixes)  # each was looked up from them
 
 
+def test_a_view_indexed_in_a_worker_answers_state_filters_as_the_library(
+    tagged: Library,
+) -> None:
+    """The app's index is built (and its reading state derived) off the UI thread, from a
+    view: the same answers as the library's own index."""
+    view = tagged.view(indexed=False).indexed()
+    for text in ["tag:ssm", "is:new", "-tag:transformers m", "to", "is:later"]:
+        assert view.find(text, None) == tagged.find(text, None), text
+
+
 def test_find_follows_a_new_among(lib: Library) -> None:
     """``among`` is kept by identity: another set (an inbox reopened) is taken afresh."""
     everyone = lib.ordered()
