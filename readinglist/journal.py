@@ -27,6 +27,7 @@ ever uses of them.
 
 from __future__ import annotations
 
+import marshal
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -387,9 +388,9 @@ class _Paper:
     latest: tuple[Stamp, str] | None = None
 
 
-def _restored(saved: tuple[Any, ...]) -> _Paper:
+def _restored(saved: bytes) -> _Paper:
     """A paper as :meth:`Merger.export` gave it."""
-    fields, notes, based, newest = saved
+    fields, notes, based, newest = marshal.loads(saved)
     return _Paper(
         fields, {s: NoteVersion(s, *version) for s, version in notes.items()}, set(based), newest
     )
@@ -422,7 +423,9 @@ class Merger:
         #: Papers as :meth:`export` gave them, made :class:`_Paper` when first used (or
         #: replaced by ``_papers``): a command that changes a paper restores one, not all
         #: (5,000 papers with a state: ~25 ms restored and exported again, per command).
-        self._saved: dict[str, tuple[Any, ...]] = {}
+        #: Each is its own marshalled bytes, so reading the saved merge makes no object of
+        #: a paper nobody asks for (5,178 papers: 17 → ~1 ms of every open).
+        self._saved: dict[str, bytes] = {}
         #: Every paper's state (those that have one) once known: saved with the merge and
         #: kept up to date by :meth:`add` (5,000 states derived anew: ~60 ms of a ``list``).
         self._states: dict[str, PaperState] | None = None
@@ -519,11 +522,13 @@ class Merger:
     def export(self) -> tuple[Any, ...]:
         """The merge as plain data (see :meth:`restore`), without the entries."""
         papers = self._saved | {
-            pid: (
-                paper.fields,
-                {s: (v.text, v.base, v.at) for s, v in paper.notes.items()},
-                tuple(paper.based),
-                paper.latest,
+            pid: marshal.dumps(
+                (
+                    paper.fields,
+                    {s: (v.text, v.base, v.at) for s, v in paper.notes.items()},
+                    tuple(paper.based),
+                    paper.latest,
+                )
             )
             for pid, paper in self._papers.items()
         }

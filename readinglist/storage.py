@@ -74,7 +74,7 @@ MAX_JOURNAL_BYTES = 256 * 1024 * 1024
 IGNORED = ("catalog.bin", "journals.cache", "lock", "*.tmp", "*.bak", "*.corrupt-*")
 #: The merge of the journals as this device last made it (derived: see :func:`load_merged`).
 MERGED_FILE = "journals.cache"
-_MERGED_MAGIC = b"readinglist merged 2\n"
+_MERGED_MAGIC = b"readinglist merged 3\n"
 #: The title index of the layout before digest files; removed by the upgrade.
 INDEX_FILE = "index.cache"
 
