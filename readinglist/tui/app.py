@@ -47,7 +47,7 @@ from readinglist.tui.settings import Settings
 
 #: Seconds between checks for changes saved by another process (e.g. the CLI).
 POLL_SECONDS = 2.0
-#: Seconds without input after which deferred work (a full garbage collection) may run.
+#: Seconds without input after which the work put off for a pause runs (``_when_idle``).
 IDLE_SECONDS = 1.0
 
 
@@ -78,7 +78,7 @@ class ReadingListApp(App[int]):
         self.reloading = False
         #: A fetch from the Daily Papers API is under way.
         self.fetching = False
-        #: When the user last typed or moved (full garbage collections wait for a pause).
+        #: When the user last typed or moved (some work waits for a pause: ``_when_idle``).
         self.last_input = 0.0
         #: The index whose commonest first keys were looked up once the reader paused.
         self._prefixed: object = None
