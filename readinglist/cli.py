@@ -18,8 +18,6 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import orjson
-
 from readinglist.catalog import gc_paused
 from readinglist.cliargs import build_parser, default_data_dir
 from readinglist.config import Config, load_config
@@ -28,7 +26,7 @@ from readinglist.errors import FetchError, ReadinglistError
 from readinglist.library import Library, expand_paths
 from readinglist.lock import set_command
 from readinglist.model import paper_facts, plural
-from readinglist.safetext import json_text, printable, printable_line
+from readinglist.safetext import indented_json, json_array, printable, printable_line
 
 if TYPE_CHECKING:
     from readinglist.dailypapers import DayDigest
@@ -302,7 +300,9 @@ def cmd_list(library: Library, args: argparse.Namespace) -> int:
         query = f"{views[args.view]} {query}"
     ids = library.query(query)[: args.limit]
     if args.json:
-        sys.stdout.write(_json(library.papers_json(ids)) + "\n")
+        for part in json_array(library.each_paper_json(ids)):
+            sys.stdout.write(part)
+        sys.stdout.write("\n")
     elif args.ids:
         sys.stdout.write("".join(f"{pid}\n" for pid in ids))
     else:
@@ -318,15 +318,10 @@ def _row(library: Library, pid: str) -> str:
     return printable_line(line)
 
 
-def _json(value: object) -> str:
-    """Indented JSON with terminal-unsafe characters \\u-escaped (still the same data)."""
-    return json_text(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
-
-
 def cmd_show(library: Library, args: argparse.Namespace) -> int:
     pid = library.resolve(args.id)
     if args.json:
-        print(_json(library.papers_json([pid])[0]))
+        print(indented_json(library.papers_json([pid])[0]))
         return 0
     paper, state = library.papers[pid], library.state(pid)
     abstract = library.abstract(pid)  # first: a damaged digest file fails before any output
@@ -442,8 +437,9 @@ def cmd_devices(library: Library, args: argparse.Namespace) -> int:
     rows = library.devices()
     if args.json:
         keys = ("id", "name", "changes", "last_change")
-        print(_json([dict(zip(keys, row, strict=True)) | {"this": row[0] == library.device.id}
-                     for row in rows]))  # fmt: skip
+        here = library.device.id
+        print(indented_json([dict(zip(keys, row, strict=True)) | {"this": row[0] == here}
+                             for row in rows]))  # fmt: skip
         return 0
     for device, name, changes, last in rows:
         this = " (this device)" if device == library.device.id else ""
@@ -459,7 +455,7 @@ def cmd_conflicts(library: Library, args: argparse.Namespace) -> int:
     found = library.conflicts()
     names = library.merger.names
     if args.json:
-        print(_json([
+        print(indented_json([
             {"id": pid, "title": library.papers[pid].title if pid in library.papers else None,
              "versions": [{"device": names.get(v.stamp[2], v.stamp[2]), "at": v.at,
                            "text": v.text} for v in versions]}
@@ -482,7 +478,7 @@ def cmd_conflicts(library: Library, args: argparse.Namespace) -> int:
 def cmd_stats(library: Library, args: argparse.Namespace) -> int:
     stats = library.stats()
     if args.json:
-        print(_json(stats.to_json()))
+        print(indented_json(stats.to_json()))
         return 0
     print(
         f"{plural(stats.papers, 'paper')} · {stats.recurring:,} recurring (seen ≥ 2) · "

@@ -21,13 +21,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import orjson
-
 from readinglist.bibtex import BibRecord, to_bibtex
 from readinglist.errors import ReadinglistError, StorageError
 from readinglist.model import ARXIV_ABS_URL, now, plural
 from readinglist.reading import Reading
-from readinglist.safetext import json_text, printable, printable_line
+from readinglist.safetext import json_array, printable, printable_line
 from readinglist.storage import atomic_write
 
 if TYPE_CHECKING:
@@ -69,8 +67,7 @@ def export(library: Reading, ids: Sequence[str], fmt: str = "markdown") -> str:
     """The papers ``ids`` as Markdown, JSON (whose unsafe characters are ``\\u`` escapes)
     or BibTeX."""
     if fmt == "json":
-        data = library.papers_json(ids)
-        return json_text(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()) + "\n"
+        return "".join(json_array(library.each_paper_json(ids))) + "\n"
     if fmt == "bibtex":
         return to_bibtex([bib_record(library, pid) for pid in ids])
     return to_markdown(library, ids)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from itertools import filterfalse
@@ -159,9 +159,14 @@ class Reading:
 
     def papers_json(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """Papers as ``list --json``, ``show --json`` and ``export --format json`` print
-        them, their abstracts read with one pass per digest file."""
+        them (see :meth:`each_paper_json`)."""
+        return list(self.each_paper_json(ids))
+
+    def each_paper_json(self, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """:meth:`papers_json`, one paper at a time (for a stream), their abstracts read
+        first with one pass per digest file."""
         abstracts = self.catalog.abstracts(ids)
-        return [self.to_json(pid, abstracts[pid]) for pid in ids]
+        return (self.to_json(pid, abstracts[pid]) for pid in ids)
 
     def to_json(self, pid: str, abstract: str) -> dict[str, Any]:
         paper, state = self.catalog[pid], self.state(pid)

@@ -12,6 +12,8 @@ import pytest
 
 from readinglist.cli import main
 from readinglist.device import this_device
+from readinglist.library import Library
+from readinglist.safetext import indented_json, json_array
 from tests.libhelpers import journal_file, snapshot
 
 TOP = "Analysis of Linear Mode Connectivity via Permutation-Based Weight Matching"
@@ -33,6 +35,25 @@ def data_dir(tmp_path: Path, digest_paths: list[Path], capsys: pytest.CaptureFix
         == "5 of 5 files imported, 751 new papers; the library holds 751 papers."
     )
     return tmp_path / "lib"
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 4, 5, 9])
+def test_a_json_array_written_in_parts_is_the_whole_dump(count: int) -> None:
+    items = [
+        {"n": n, "text": f"é{n}\u202e\x85\x07 [/INST]", "list": [n, None]} for n in range(count)
+    ]
+    assert "".join(json_array(items, batch=4)) == indented_json(items)
+    assert json.loads("".join(json_array(items, batch=4))) == items
+
+
+def test_list_json_of_the_whole_library_is_every_paper(
+    capsys: pytest.CaptureFixture[str], data_dir: Path
+) -> None:
+    """``list --json`` writes its array a few hundred papers at a time: the same text."""
+    code, out, _ = cli(capsys, data_dir, "list", "--json")
+    library = Library(data_dir)
+    assert code == 0 and out == indented_json(library.papers_json(library.ordered())) + "\n"
+    assert len(json.loads(out)) == 751
 
 
 def test_round_trip(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path) -> None:
