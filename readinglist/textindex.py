@@ -113,7 +113,7 @@ class WordIndex:
         self._kept = kept
 
     def cached(self, word: str) -> bool:
-        """Whether the lookup of ``word`` is kept (costs nothing now)."""
+        """Whether the lookup of ``word`` is in the cache (answering it costs nothing)."""
         return word in self._cache
 
     def clear_cache(self) -> None:
