@@ -5,6 +5,7 @@ Every change is checked again by re-opening the library from disk.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import gc
 import os
@@ -96,6 +97,25 @@ async def test_the_commonest_first_keys_are_looked_up_once_the_reader_pauses(
         assert "filter: m" in status(app)
         expected = Library(app.data_dir).query("m")
         assert papers_of(app).ids == [pid for pid in expected if pid in app.main.inbox.papers]
+
+
+@pytest.mark.parametrize("ticks", range(4))
+async def test_quitting_as_a_note_is_being_shown_is_no_crash(
+    library: Library, app: ReadingListApp, ticks: int
+) -> None:
+    """The note's widget is mounted by a callback: quitting before it runs once raised
+    MountError, and the app said it had crashed."""
+    ids = library.ordered()
+    library.set_note(ids[1], "**Idea**\n\n- compare")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        detail = app.query_one(DetailPane)
+        detail.enable_markdown()
+        detail.show(app.view, ids[1])
+        for _ in range(ticks):
+            await asyncio.sleep(0)
+        app.exit()
+    assert app.return_code in (None, 0) and app.crash_line is None
 
 
 async def test_filter_narrows_live_and_keys_leave_it(app: ReadingListApp) -> None:

@@ -220,6 +220,8 @@ class DetailPane(VerticalScroll, can_focus=False):
                 return
             if widget is not None:
                 await widget.remove()
+            if not self.is_attached:  # the app quit meanwhile: nothing to show it in
+                return
             widget = self._note_view = self._note_widget()
             await self.mount(widget, before="#detail-abstract")
         if isinstance(widget, Static):
