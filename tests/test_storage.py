@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from readinglist import journal
 from readinglist.cli import main
 from readinglist.errors import LibraryCorrupt
-from readinglist.library import Library
+from readinglist.journal import Merger
+from readinglist.library import Library, all_entries
 from readinglist.storage import (
     CATALOG_FILE,
     IMPORTS_FILE,
@@ -205,19 +206,41 @@ def test_a_merge_restored_from_its_cache_changes_as_one_merged_anew(library: Lib
     cached.tag([ids[5]], remove=["a"])
     cached.set_note(ids[4], "second")
     cached.mark([ids[7]])
+    cached.tag([ids[5], ids[7]], add=["c"])  # papers exported since they were restored
     (library.data_dir / MERGED_FILE).unlink()
     fresh = Library(library.data_dir)
     assert merge_of(cached) == merge_of(fresh)
     assert cached.merger.states() == fresh.merger.states()
-    assert fresh.state(ids[5]).tags == ("b",) and fresh.state(ids[4]).note == "second"
+    assert fresh.state(ids[5]).tags == ("b", "c") and fresh.state(ids[4]).note == "second"
     assert merge_of(Library(library.data_dir)) == merge_of(fresh)
+
+
+def test_entries_merged_into_a_restored_merge_are_exported(library: Library) -> None:
+    """Entries merged later (another device's, say) into a merge restored from its export
+    change papers nobody read since: the next export has them (each paper's export is
+    kept until it changes)."""
+    ids = library.ordered()
+    library.tag(ids[:4], add=["a"])
+    saved, known = library.merger.export(), {e.stamp for e in all_entries(library.store)}
+    library.tag(ids[1:3], add=["b"])
+    library.set_note(ids[3], "later")
+    later = [e for e in all_entries(library.store) if e.stamp not in known]
+    restored = Merger.restore(library.device.id, saved, lambda: all_entries(library.store))
+    restored.export()  # every paper's export kept, then some change
+    restored.add(later)
+    assert decoded(restored.export()) == decoded(library.merger.export())
+    assert restored.state(ids[3]).note == "later" and restored.state(ids[2]).tags == ("a", "b")
+
+
+def decoded(export: tuple[Any, ...]) -> tuple[Any, ...]:
+    papers, *rest = export
+    return ({pid: marshal.loads(saved) for pid, saved in papers.items()}, *rest)
 
 
 def merge_of(library: Library) -> tuple[Any, ...]:
     """The merge's export, each paper decoded (its marshalled bytes may spell the same
     data differently)."""
-    papers, *rest = library.merger.export()
-    return ({pid: marshal.loads(saved) for pid, saved in papers.items()}, *rest)
+    return decoded(library.merger.export())
 
 
 #: Texts a note or label may hold that JSON must escape, or that look like its syntax.
