@@ -9,6 +9,8 @@ import asyncio
 import errno
 import gc
 import os
+import subprocess
+import sys
 import time
 import weakref
 from pathlib import Path
@@ -116,6 +118,17 @@ async def test_quitting_as_a_note_is_being_shown_is_no_crash(
             await asyncio.sleep(0)
         app.exit()
     assert app.return_code in (None, 0) and app.crash_line is None
+
+
+@pytest.mark.parametrize(("env", "fps"), [({}, "120"), ({"TEXTUAL_FPS": "30"}, "30")])
+def test_the_app_repaints_at_120_fps_unless_the_reader_says(env: dict[str, str], fps: str) -> None:
+    """A filter key waits for Textual's next frame: at 60 fps up to 16.7 ms of it."""
+    code = "import readinglist.tui.app, textual.constants as c; print(c.MAX_FPS)"
+    base = {k: v for k, v in os.environ.items() if k != "TEXTUAL_FPS"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=base | env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == fps
 
 
 async def test_filter_narrows_live_and_keys_leave_it(app: ReadingListApp) -> None:
