@@ -388,6 +388,12 @@ class _Paper:
     latest: tuple[Stamp, str] | None = None
 
 
+def _exported(paper: _Paper) -> bytes:
+    """A paper as :meth:`Merger.export` gives it (:func:`_restored` reads it back)."""
+    notes = {s: (v.text, v.base, v.at) for s, v in paper.notes.items()}
+    return marshal.dumps((paper.fields, notes, tuple(paper.based), paper.latest))
+
+
 def _restored(saved: bytes) -> _Paper:
     """A paper as :meth:`Merger.export` gave it."""
     fields, notes, based, newest = marshal.loads(saved)
@@ -531,8 +537,7 @@ class Merger:
         dumped = self._dumped
         for pid, paper in self._papers.items():
             if pid not in dumped:
-                notes = {s: (v.text, v.base, v.at) for s, v in paper.notes.items()}
-                dumped[pid] = marshal.dumps((paper.fields, notes, tuple(paper.based), paper.latest))
+                dumped[pid] = _exported(paper)
         papers = self._saved | {pid: dumped[pid] for pid in self._papers}
         imports = {
             h: (i.stamp, i.hash, i.digest, i.name, i.date, i.at) for h, i in self._imports.items()

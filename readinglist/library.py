@@ -385,7 +385,7 @@ class Library(Reading):
         as the new base (if the lock is free now): each later open that reads it whole need
         not replay them (at 100k papers one import's delta costs every such open ~80 ms;
         this, once, ~0.1 s). Called once a command has done its work (one that fails
-        changes nothing), and by the app in a worker once the library is searchable."""
+        changes nothing), and by the app in a worker at the reader's first pause."""
         if self._file is None or not self._file.deltas or not self.catalog.whole:
             return
         with contextlib.suppress(StorageError), self.store.lock.attempt() as free:
