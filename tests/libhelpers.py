@@ -8,6 +8,7 @@ import os
 import shutil
 import struct
 import zlib
+from array import array
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import orjson
 
 from readinglist import journal
 from readinglist.catalogfile import CATALOG_MAGIC
+from readinglist.columns import Groups, Strings
 from readinglist.config import ENV_CONFIG_DIR
 from readinglist.device import DEVICE_FILE, Device, this_device
 from readinglist.journal import Entry, Merger, Op
@@ -278,6 +280,9 @@ def damaged_catalogs(good: bytes) -> dict[str, bytes | None]:
     head = marshal.loads(good[head_start + SEGMENT.size : head_end])
     rest = marshal.loads(good[rest_start + SEGMENT.size : rest_end])
     other_python = (head[0][0], (3, 0))
+    titles = Strings.load(rest[2])
+    links = Groups.load(Strings.load(rest[3]), rest[4])
+    sightings = Groups.load(array("i", rest[5]), rest[6])
     damaged: dict[str, bytes | None] = {
         "missing": None,
         "0 bytes": b"",
@@ -303,10 +308,17 @@ def damaged_catalogs(good: bytes) -> dict[str, bytes | None]:
         "a head of the wrong shape": CATALOG_MAGIC + sealed(head[:4]) + good[head_end:],
         "a rest of the wrong shape": good[:rest_start] + sealed(rest[:5]) + good[rest_end:],
         "a rest with columns of different lengths": good[:rest_start]
-        + sealed((*rest[:2], rest[2][:-1], *rest[3:]))
+        + sealed((*rest[:2], Strings.of(list(titles)[:-1]).dump(), *rest[3:]))
+        + good[rest_end:],
+        "a rest whose packed titles do not fit their offsets": good[:rest_start]
+        + sealed((*rest[:2], (rest[2][0][:-1], rest[2][1]), *rest[3:]))
         + good[rest_end:],
         "a rest with another format": good[:rest_start]
         + sealed((other_python, *rest[1:]))
+        + good[rest_end:],
+        "an earlier release's file (catalog 3, columns not packed)": b"readinglist catalog 3\n"
+        + good[head_start:rest_start]
+        + sealed((*rest[:2], list(titles), list(links), rest[7], list(sightings), *rest[8:]))
         + good[rest_end:],
         "a delta first": CATALOG_MAGIC + good[last_start:last_end],
         "a list, not a tuple": CATALOG_MAGIC + sealed(list(head)) + good[head_end:],
@@ -342,7 +354,9 @@ CATALOG_DAMAGE = (
     "a head of the wrong shape",
     "a rest of the wrong shape",
     "a rest with columns of different lengths",
+    "a rest whose packed titles do not fit their offsets",
     "a rest with another format",
+    "an earlier release's file (catalog 3, columns not packed)",
     "a delta first",
     "a list, not a tuple",
     "a delta of an unknown operation",
