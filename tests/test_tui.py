@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from textual import events
 from textual.widgets import Input, Static
+from textual.widgets._footer import FooterKey
 
 from readinglist import catalogfile
 from readinglist.library import Library
@@ -25,8 +26,10 @@ from readinglist.storage import CATALOG_FILE
 from readinglist.tui.app import ReadingListApp, create_app
 from readinglist.tui.keys import key_help
 from readinglist.tui.screens.help import HelpScreen
+from readinglist.tui.screens.main import LOADING_SHOWN_AFTER
 from readinglist.tui.screens.note import NoteScreen
 from readinglist.tui.widgets.detail import DetailPane
+from readinglist.tui.widgets.footer import KeysFooter
 from readinglist.tui.widgets.paper_list import PaperList
 from tests.test_lock import hold, release
 from tests.tuihelpers import SIZE, ready, screen_lines, status
@@ -57,6 +60,45 @@ async def test_first_row_is_the_most_recurring_paper(app: ReadingListApp) -> Non
         assert len(papers.ids) == 751
         assert app.main.inbox.mode == "inbox"  # it opens on the inbox: every paper is new
         assert status(app).startswith("Inbox 0/751 · 751 papers")
+
+
+async def test_the_list_shows_it_is_loading_only_when_opening_takes_a_while(
+    app: ReadingListApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quick open draws the rows without an indicator flickering first (nor over them once
+    they are drawn); a slow one shows one, and the status line says what is going on."""
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.pause(LOADING_SHOWN_AFTER + 0.2)
+        assert not papers_of(app).loading and not app.query_one("#progress").display
+
+    slow = create_app(app.data_dir, config_dir=app.settings.path.parent, export_dir=app.export_dir)
+    opening = ReadingListApp._open_library
+    monkeypatch.setattr(ReadingListApp, "_open_library", lambda self: None)  # not yet
+    async with slow.run_test(size=SIZE) as pilot:
+        await pilot.pause(LOADING_SHOWN_AFTER / 2)
+        assert not papers_of(slow).loading and status(slow) == "Opening the library…"
+        await pilot.pause(LOADING_SHOWN_AFTER)
+        assert papers_of(slow).loading and slow.query_one("#progress").display
+        opening(slow)
+        await ready(pilot)
+        assert not papers_of(slow).loading and not slow.query_one("#progress").display
+        assert len(papers_of(slow).ids) == 751
+
+
+async def test_the_footer_is_recomposed_only_when_its_keys_change(app: ReadingListApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        footer = app.query_one(KeysFooter)
+        keys = list(footer.query(FooterKey))
+        assert "Later" in [str(key.description) for key in keys]
+        app.screen.refresh_bindings()
+        await pilot.pause()
+        assert list(footer.query(FooterKey)) == keys  # the same widgets: nothing changed
+        await pilot.press("slash")  # the filter has the focus: other keys apply
+        await pilot.pause()
+        shown = list(footer.query(FooterKey))
+        assert shown != keys and footer._shown == footer._showing()
 
 
 async def test_notes_become_markdown_once_the_reader_pauses(

@@ -19,7 +19,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.timer import Timer
-from textual.widgets import ContentSwitcher, Footer, Header, Input, ProgressBar, Static
+from textual.widgets import ContentSwitcher, Header, Input, ProgressBar, Static
 
 from readinglist.errors import QueryError, ReadinglistError
 from readinglist.library import Library
@@ -35,6 +35,7 @@ from readinglist.tui.screens.writes import WritingScreen
 from readinglist.tui.text import literal, literal_line
 from readinglist.tui.widgets.detail import DetailPane
 from readinglist.tui.widgets.filter_input import FilterInput
+from readinglist.tui.widgets.footer import KeysFooter
 from readinglist.tui.widgets.paper_list import PaperList
 
 # The modal screens and the export are imported where used: with the Markdown widget
@@ -48,6 +49,10 @@ DETAIL_DELAY = 0.04
 #: paper: redrawing it (an abstract with the words marked, re-laid out) took 20-40 ms of
 #: each filter key at 100k papers, more than the query and the list together.
 TYPING_REST = 0.25
+#: Seconds opening the library may take before the list shows it is loading. Most opens are
+#: quicker (0.2 s at 100k papers): an indicator shown meanwhile only flickered, and its
+#: animation and removal (~18 ms) held the thread that draws the first rows.
+LOADING_SHOWN_AFTER = 0.5
 
 WELCOME = """\
 [b]Your library is empty.[/b]
@@ -107,10 +112,15 @@ class MainScreen(WritingScreen):
         with Horizontal(id="statusbar"):
             yield Static("Opening the library…", id="status")
             yield ProgressBar(id="progress", show_eta=False, show_percentage=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
+        self.query_one("#progress", ProgressBar).display = False
+        self._opening = self.set_timer(LOADING_SHOWN_AFTER, self._show_loading)
+
+    def _show_loading(self) -> None:
         self.query_one(PaperList).loading = True
+        self.query_one("#progress", ProgressBar).display = True  # pulsing: no total
 
     # ------------------------------------------------------------------ told by the app
 
@@ -119,9 +129,8 @@ class MainScreen(WritingScreen):
         self.library.on_lock_wait = self._lock_wait
         papers = self.query_one(PaperList)
         papers.view = self.view
-        papers.loading = False
+        self._opened()
         papers.focus()
-        self.hide_progress()
         self.inbox.start(self.view)
         # The detail pane follows the cursor once the rows are drawn (``Highlighted``):
         # reading the first abstract (a digest file) was ~25 ms before the first rows.
@@ -129,7 +138,7 @@ class MainScreen(WritingScreen):
         self.refresh_bindings()  # the footer shows what is now possible
 
     def library_failed(self, error: str) -> None:
-        self.hide_progress()
+        self._opened()
         self.query_one("#failure", Static).update(
             Content.assemble(
                 ("The library could not be opened.", "bold red"),
@@ -166,6 +175,12 @@ class MainScreen(WritingScreen):
         progress.display = True
         self.query_one("#status", Static).update(literal_line(message))
         self.refresh_bindings()
+
+    def _opened(self) -> None:
+        """Opening is over: no loading indicator any more, or ever if it was quick."""
+        self._opening.stop()
+        self.query_one(PaperList).loading = False
+        self.hide_progress()
 
     def hide_progress(self) -> None:
         self.query_one("#progress", ProgressBar).display = False
