@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from readinglist import contents
-from readinglist.columns import Grown
+from readinglist.columns import Grown, memberships
 from readinglist.errors import StorageError
 from readinglist.model import META_FIELDS, Digest, Paper, merged_meta, paper_id, title_key
 from readinglist.storage import CATALOG_FILE
@@ -278,9 +278,8 @@ class Catalog(Mapping[str, Paper]):
     def digest_papers(self) -> list[int]:
         """Digest number → how many papers were seen in it."""
         counts = [0] * len(self.digests)
-        for seen in self.sightings:
-            for number in seen:
-                counts[number] += 1
+        for number, _ in memberships(self.sightings):
+            counts[number] += 1
         return counts
 
 

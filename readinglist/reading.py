@@ -17,6 +17,7 @@ from itertools import filterfalse
 from typing import TYPE_CHECKING, Any
 
 from readinglist.catalog import Catalog
+from readinglist.columns import memberships
 from readinglist.errors import UnknownPaper
 from readinglist.model import EMPTY_STATE, STATUSES, Digest, Paper, PaperState, day_id, today
 from readinglist.reports import Stats
@@ -24,11 +25,18 @@ from readinglist.reports import Stats
 if TYPE_CHECKING:
     from readinglist.search import SearchEngine
     from readinglist.textindex import Kept
-
-#: Lookups made ready off the UI thread (:meth:`ReadModel.common_prefixes`).
-Prefixes = Mapping[str, "Kept"]
 #: Shortest id prefix accepted on the command line.
 MIN_PREFIX = 4
+
+
+@dataclass(frozen=True, slots=True)
+class FirstKeys:
+    """What the first keys of a query look up, made ready by a worker for the index the UI
+    thread queries (:meth:`SearchEngine.first_keys`)."""
+
+    prefixes: dict[str, Kept]
+    seen: dict[int, set[int]]
+    digests: dict[int, list[int]]
 
 
 class Found(list[str]):
@@ -200,11 +208,10 @@ class Reading:
         counts = self.counts(catalog)
         per_digest: list[list[int]] = [[0, 0] for _ in catalog.digests]
         is_read = self._read
-        for pid, seen in zip(catalog.ids, catalog.sightings, strict=True):
-            was_read = pid in is_read
-            for number in seen:
-                per_digest[number][0] += 1
-                per_digest[number][1] += was_read
+        ids = catalog.ids
+        for number, slot in memberships(catalog.sightings):
+            per_digest[number][0] += 1
+            per_digest[number][1] += ids[slot] in is_read
         digests = tuple(
             {
                 "name": d.name,
@@ -266,14 +273,14 @@ class ReadModel(Reading):
             raise RuntimeError("this view has no search index yet: see ReadModel.indexed")
         return self.engine
 
-    def common_prefixes(self) -> Prefixes:
-        """What the first key of a query looks up, made ready (see
-        :meth:`SearchEngine.common_prefixes`: ~1 s at 100k papers, for a worker)."""
-        return self.search_engine().common_prefixes()
+    def first_keys(self) -> FirstKeys:
+        """What the first keys of a query look up, made ready (see
+        :meth:`SearchEngine.first_keys`: ~1 s at 100k papers, for a worker)."""
+        return self.search_engine().first_keys()
 
-    def keep_prefixes(self, prefixes: Prefixes) -> None:
-        """Answer from ``prefixes`` from now on; on the thread that queries this view."""
-        self.search_engine().keep_prefixes(prefixes)
+    def keep_first_keys(self, ready: FirstKeys) -> None:
+        """Answer from ``ready`` from now on; on the thread that queries this view."""
+        self.search_engine().keep_first_keys(ready)
 
     def indexed(self) -> ReadModel:
         """This view with its search index (~0.1 s at 100k papers, so a worker builds it

@@ -24,6 +24,7 @@ from typing import Any
 
 from readinglist.bibtex import split_name
 from readinglist.catalog import Catalog
+from readinglist.columns import lengths, memberships
 from readinglist.model import STATUSES, Digest, PaperState, paper_id, today
 from readinglist.query import (
     TYPO_MIN,
@@ -35,7 +36,7 @@ from readinglist.query import (
     parse_query,
     words_of,
 )
-from readinglist.reading import Found, Reading
+from readinglist.reading import FirstKeys, Found, Reading
 from readinglist.subset import AllBut
 from readinglist.textindex import (
     EXACT,
@@ -43,7 +44,6 @@ from readinglist.textindex import (
     PREFIX,
     TYPO,
     IntLists,
-    Kept,
     Match,
     Texts,
     WordIndex,
@@ -161,19 +161,12 @@ class SearchEngine:
 
     def _seen_slots(self) -> dict[int, set[int]]:
         if self._seen is None:
-            seen: dict[int, set[int]] = {}
-            for slot, sightings in enumerate(self.catalog.sightings):
-                seen.setdefault(len(sightings), set()).add(slot)
-            self._seen = seen
+            self._seen = _seen_slots(self.catalog)
         return self._seen
 
     def _digest_slots(self) -> dict[int, list[int]]:
         if self._digests is None:
-            digests: dict[int, list[int]] = {}
-            for slot, sightings in enumerate(self.catalog.sightings):
-                for number in sightings:
-                    digests.setdefault(number, []).append(slot)
-            self._digests = digests
+            self._digests = _digest_slots(self.catalog)
         return self._digests
 
     # ------------------------------------------------------------ answering
@@ -341,22 +334,27 @@ class SearchEngine:
         title words, and their union took 15-40 ms of a key at 100k papers."""
         return len(word) < TYPO_MIN and not self._titles.cached(word)
 
-    def common_prefixes(self) -> dict[str, Kept]:
-        """The lookups of the one-letter words that start title words of at least 5 % of
-        the papers (what the first key of a query looks up), compact: ~1 s at 100k papers,
-        for a worker while the reader pauses (see :meth:`keep_prefixes`)."""
+    def first_keys(self) -> FirstKeys:
+        """What the first keys of a query look up, made ready: ~1 s at 100k papers, for a
+        worker while the reader pauses (see :meth:`keep_first_keys`). That is the lookups of
+        the one-letter words that start title words of at least 5 % of the papers, compact,
+        and the papers of each count of sightings and of each digest (for ``seen:`` and
+        ``digest:``: their first use took 25 and 32 ms of a key)."""
         vocabulary, _ = self._titles.vocabulary()
         postings, enough = self._titles.postings, len(self._pids) // 20
         sizes: Counter[str] = Counter()
         for word in vocabulary:
             sizes[word[0]] += len(postings[word])
-        return self._titles.compact(
+        prefixes = self._titles.compact(
             sorted(c for c, n in sizes.items() if n >= enough), self._number
         )
+        return FirstKeys(prefixes, _seen_slots(self.catalog), _digest_slots(self.catalog))
 
-    def keep_prefixes(self, prefixes: Mapping[str, Kept]) -> None:
-        """Look those words up from ``prefixes`` from now on (on the thread that queries)."""
-        self._titles.keep(prefixes)
+    def keep_first_keys(self, ready: FirstKeys) -> None:
+        """Answer from ``ready`` from now on (on the thread that queries)."""
+        self._titles.keep(ready.prefixes)
+        self._seen = self._seen or ready.seen
+        self._digests = self._digests or ready.digests
 
     def _among_is_cheaper(self, word: str, candidates: int) -> bool:
         """Whether checking a short word against ``candidates`` titles (~5 µs each) beats
@@ -431,6 +429,22 @@ class SearchEngine:
         by_digest = self._digest_slots()
         numbers = self._digests_named(term.value)
         return set(chain.from_iterable(by_digest.get(n, ()) for n in numbers))
+
+
+def _seen_slots(catalog: Catalog) -> dict[int, set[int]]:
+    """Slots by how many digests the paper was seen in."""
+    seen: dict[int, set[int]] = {}
+    for slot, times in enumerate(lengths(catalog.sightings)):
+        seen.setdefault(times, set()).add(slot)
+    return seen
+
+
+def _digest_slots(catalog: Catalog) -> dict[int, list[int]]:
+    """Slots by the digests (numbers) they were seen in."""
+    digests: dict[int, list[int]] = {}
+    for number, slot in memberships(catalog.sightings):
+        digests.setdefault(number, []).append(slot)
+    return digests
 
 
 class Answer(Found):

@@ -442,10 +442,13 @@ def test_kept_prefixes_answer_as_lookups_made_anew(tagged: Library) -> None:
     everyone = library.ordered()
     among = frozenset(everyone[5:])
     kept = SearchEngine(library.catalog)
-    prefixes = kept.common_prefixes()
+    ready = kept.first_keys()
+    prefixes = ready.prefixes
     assert {"m", "s", "t"} <= prefixes.keys() and "q" not in prefixes  # 5 % of papers or more
-    kept.keep_prefixes(prefixes)
-    for text in [*prefixes, "m -is:new", "t seen:>=2", "s tag:ssm", "ma", "mamba t"]:
+    kept.keep_first_keys(ready)
+    assert kept._seen is ready.seen and kept._digests is ready.digests
+    texts = [*prefixes, "m -is:new", "t seen:>=2", "s tag:ssm", "ma", "mamba t", "digest:latest"]
+    for text in [*texts, "seen:1 digest:mar", "-seen:<3 m"]:
         anew = SearchEngine(library.catalog).find(text, states, version, among)
         found = kept.find(text, states, version, among)
         assert list(found) == list(anew), text

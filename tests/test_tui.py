@@ -137,10 +137,14 @@ async def test_the_commonest_first_keys_are_looked_up_once_the_reader_pauses(
                 break
             await pilot.pause(0.02)
         assert "m" in engine._titles._kept
+        assert engine._seen is not None and engine._digests is not None  # seen:, digest:
         await pilot.press("slash", "m")
         assert "filter: m" in status(app)
         expected = Library(app.data_dir).query("m")
         assert papers_of(app).ids == [pid for pid in expected if pid in app.main.inbox.papers]
+        await pilot.press(*" seen:2 digest:mar")
+        expected = Library(app.data_dir).query("m seen:2 digest:mar")
+        assert expected and papers_of(app).ids == expected  # every paper is in the inbox
 
 
 @pytest.mark.parametrize("ticks", range(4))

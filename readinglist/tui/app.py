@@ -35,11 +35,11 @@ from readinglist.tui.keys import APP_BINDINGS
 from readinglist.tui.messages import (
     FetchFinished,
     FetchProgress,
+    FirstKeysReady,
     ImportFinished,
     ImportProgress,
     LibraryFailed,
     LibraryLoaded,
-    PrefixesReady,
     SearchReady,
 )
 from readinglist.tui.screens.main import MainScreen
@@ -129,7 +129,7 @@ class ReadingListApp(App[int]):
             engine = self.view.engine if self.view is not None else None
             if engine is not None and engine is not self._prefixed:
                 self._prefixed = engine
-                self._look_up_prefixes(weakref.ref(self.view))
+                self._look_up_first_keys(weakref.ref(self.view))
         if gc.get_count()[2]:
             gc.collect()
 
@@ -203,15 +203,15 @@ class ReadingListApp(App[int]):
         self.post_message(SearchReady(view.indexed()))
 
     @work(thread=True, group="prefixes", exit_on_error=False)
-    def _look_up_prefixes(self, view: weakref.ref[ReadModel]) -> None:
+    def _look_up_first_keys(self, view: weakref.ref[ReadModel]) -> None:
         # Held weakly: a finished worker outlives its run (a context Textual keeps refers to
         # it), and must not keep a replaced catalog and its index alive (tested).
         current = view()
         if current is not None:
-            self.post_message(PrefixesReady(current, current.common_prefixes()))
+            self.post_message(FirstKeysReady(current, current.first_keys()))
 
-    def on_prefixes_ready(self, message: PrefixesReady) -> None:
-        message.view.keep_prefixes(message.prefixes)  # the index is queried on this thread
+    def on_first_keys_ready(self, message: FirstKeysReady) -> None:
+        message.view.keep_first_keys(message.ready)  # the index is queried on this thread
 
     def adopt(self, view: ReadModel) -> None:
         """Draw from ``view`` from now on, unless a newer one was adopted already."""

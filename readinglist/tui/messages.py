@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from readinglist.library import Holder, Library
-from readinglist.reading import Prefixes, ReadModel
+from readinglist.reading import FirstKeys, ReadModel
 from readinglist.reports import Change, ImportReport
 
 
@@ -32,12 +32,12 @@ class SearchReady(Message):
         super().__init__()
 
 
-class PrefixesReady(Message):
-    """The commonest first keys of a query, looked up for ``view``'s index."""
+class FirstKeysReady(Message):
+    """What the first keys of a query look up, made ready for ``view``'s index."""
 
-    def __init__(self, view: ReadModel, prefixes: Prefixes) -> None:
+    def __init__(self, view: ReadModel, ready: FirstKeys) -> None:
         self.view = view
-        self.prefixes = prefixes
+        self.ready = ready
         super().__init__()
 
 
