@@ -42,7 +42,6 @@ from readinglist.textindex import (
     EXACT,
     IN_ABSTRACT,
     PREFIX,
-    TYPO,
     IntLists,
     Match,
     Texts,
@@ -325,8 +324,7 @@ class SearchEngine:
         if not tagged.tiers:
             return title
         if word not in state.merged:
-            tiers = (EXACT, PREFIX, TYPO)
-            state.merged[word] = Match((s, title.tier(s) | tagged.tier(s)) for s in tiers)
+            state.merged[word] = title.joined(tagged, self._number)
         return state.merged[word]
 
     def _broad(self, word: str) -> bool:

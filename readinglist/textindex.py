@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import chain
+from itertools import chain, filterfalse
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -197,6 +197,38 @@ class Match:
             ordered = list(chain.from_iterable(sorted(map(number, s)) for _, s in self.tiers))
             self._ordered = numbering, ordered
         return self._ordered[1]
+
+    def joined(self, other: Match, numbering: list[int]) -> Match:
+        """This match and ``other`` as one, a slot keeping its best score, for ``other`` of a
+        few slots (a tag's words): made from this one's tiers and order rather than anew.
+        A title's one-letter match (~50k slots at 100k papers) with a tag's: unions of
+        every tier and a sort of them all took ~20 ms of the key."""
+        title = {score: slots for score, slots in self.tiers}
+        moved: dict[int, int] = {}  # slot → the better score ``other`` gives it
+        for score, slots in other.tiers:
+            as_good = (title_slots for s, title_slots in title.items() if s >= score)
+            moved.update(dict.fromkeys(slots.difference(moved, *as_good), score))
+        if not moved:
+            return self
+        ordered = self.ordered(numbering)
+        number = numbering.__getitem__
+        joined = Match(())
+        joined_order: list[int] = []
+        start = 0
+        for score in sorted({*title, *moved.values()}, reverse=True):
+            slots = title.get(score, set())
+            part = ordered[start : start + len(slots)]
+            start += len(slots)
+            added = [slot for slot, better in moved.items() if better == score]
+            gone = {number(slot) for slot in moved if slot in slots}
+            if gone:
+                part = list(filterfalse(gone.__contains__, part))
+            tier = slots.difference(moved).union(added) if added or gone else slots
+            if tier:
+                joined.tiers.append((score, tier))
+                joined_order += sorted(part + list(map(number, added))) if added else part
+        joined._ordered = numbering, joined_order
+        return joined
 
     @cached_property
     def slots(self) -> set[int]:

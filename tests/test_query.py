@@ -26,6 +26,7 @@ from readinglist.model import Paper, title_key
 from readinglist.query import Term, parse_query, words_of
 from readinglist.search import SearchEngine
 from readinglist.storage import CATALOG_FILE
+from readinglist.textindex import EXACT, PREFIX, TYPO, Match
 from tests.conftest import by_title
 from tests.libhelpers import current_device
 
@@ -643,3 +644,28 @@ def test_an_ascii_titles_words_are_its_keys(title: str) -> None:
     """The catalog takes an ASCII title's words from its key (``title_key``) instead of
     running ``words_of`` again: the two must split every ASCII title alike."""
     assert words_of(title) == title_key(title).split()
+
+
+#: A word's match: disjoint tiers of slots (0-59), best first, as ``Match`` takes them.
+word_matches = st.dictionaries(
+    st.sampled_from([EXACT, PREFIX, TYPO]), st.sets(st.integers(0, 59), max_size=30)
+).map(lambda tiers: sorted(tiers.items(), reverse=True))
+
+
+@given(word_matches, word_matches, st.permutations(range(60)))
+def test_a_title_match_joined_with_a_tag_match_is_their_union_by_best_score(
+    title_tiers: list[tuple[int, set[int]]],
+    tag_tiers: list[tuple[int, set[int]]],
+    numbering: list[int],
+) -> None:
+    """What a word matches in titles and in tags, joined from the title match's tiers and
+    order, is what making one match of both gives: tiers, order, scores."""
+    title, tagged = Match(title_tiers), Match(tag_tiers)
+    title.ordered(numbering)  # a kept lookup has its order
+    tiers = (EXACT, PREFIX, TYPO)
+    anew = Match((s, title.tier(s) | tagged.tier(s)) for s in tiers)
+    joined = title.joined(tagged, numbering)
+    assert joined.tiers == anew.tiers
+    assert joined.ordered(numbering) == anew.ordered(numbering)
+    assert joined.scores == anew.scores
+    assert title.tiers == Match(title_tiers).tiers  # the cached title match is left alone
