@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from readinglist import contents
-from readinglist.columns import Grown, memberships
+from readinglist.columns import Grown, memberships, present
 from readinglist.errors import StorageError
 from readinglist.model import META_FIELDS, Digest, Paper, merged_meta, paper_id, title_key
 from readinglist.storage import CATALOG_FILE
@@ -97,7 +97,7 @@ class Catalog(Mapping[str, Paper]):
         ids: list[str],
         titles: Sequence[str],
         links: Sequence[tuple[str, ...]],
-        meta: list[dict[str, Any] | None],
+        meta: Sequence[dict[str, Any] | None],
         sightings: Sequence[tuple[int, ...]],
         homes: tuple[array[int], array[int]],
         postings: dict[str, bytes],
@@ -269,7 +269,9 @@ class Catalog(Mapping[str, Paper]):
     def arxiv(self) -> dict[str, int]:
         """arXiv id → slot of the paper that has it."""
         found: dict[str, int] = {}
-        for slot, meta in enumerate(self.meta):
+        metas = self.meta
+        for slot in present(metas):
+            meta = metas[slot]
             if meta and meta.get("arxiv_id"):
                 found.setdefault(meta["arxiv_id"], slot)
         return found
@@ -346,7 +348,7 @@ class Builder:
 
     titles: list[str] | Grown[str]
     links: list[tuple[str, ...]] | Grown[tuple[str, ...]]
-    meta: list[dict[str, Any] | None]
+    meta: list[dict[str, Any] | None] | Grown[dict[str, Any] | None]
     sightings: list[tuple[int, ...]] | Grown[tuple[int, ...]]
     homes: tuple[array[int], array[int]]
     seen_counts: Counter[int]
@@ -381,11 +383,10 @@ class Builder:
     def _copy_columns(self, b: Any) -> None:
         base = self.base
         if base is None:
-            self.titles, self.links, self.sightings = [], [], []
+            self.titles, self.links, self.meta, self.sightings = [], [], [], []
         else:  # the base's columns stay as they are (packed), what changes kept beside
             self.titles, self.links = Grown(b.titles), Grown(b.links)
-            self.sightings = Grown(b.sightings)
-        self.meta = list(b.meta)
+            self.meta, self.sightings = Grown(b.meta), Grown(b.sightings)
         self.homes = (array(SLOT_CODE, b.homes[0]), array(SLOT_CODE, b.homes[1]))
         self.seen_counts = Counter(b.seen_counts)
         #: arXiv id → paper id, including papers this builder added.

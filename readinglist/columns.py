@@ -12,14 +12,16 @@ and replaces beside the packed column it started from.
 
 from __future__ import annotations
 
+import marshal
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import accumulate, chain, count, islice, pairwise, repeat
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from itertools import accumulate, chain, compress, count, islice, pairwise, repeat
 from operator import add, sub
 from typing import Any, Generic, TypeVar, cast, overload
 
 T = TypeVar("T")
 P = TypeVar("P", bound="_Packed[Any]")
+B = TypeVar("B", bound="_Blob[Any]")
 #: Parts of packed columns to join: (column, first index, index past the last).
 Runs = list[tuple[P, int, int]]
 
@@ -88,25 +90,33 @@ def _joined_bounds(runs: Runs[Any]) -> tuple[array[int], list[tuple[int, int]]]:
     return bounds, cuts
 
 
-class Strings(_Packed[str]):
-    """Strings as one UTF-8 byte string and the offsets of each."""
+class _Blob(_Packed[T]):
+    """Items encoded one after another in one byte string, with the offsets of each."""
 
     __slots__ = ("_blob",)
 
     def __init__(self, blob: bytes, bounds: array[int]) -> None:
         self._blob, self._bounds = blob, bounds
 
+    @staticmethod
+    def _encode(item: T) -> bytes:
+        raise NotImplementedError
+
+    @staticmethod
+    def _decode(data: bytes) -> T:
+        raise NotImplementedError
+
     @classmethod
-    def of(cls, strings: Iterable[str]) -> Strings:
-        if isinstance(strings, Strings):
-            return strings
-        if isinstance(strings, Grown):
-            return strings.packed(cls.of)
-        parts = [s.encode("utf-8", _ERRORS) for s in strings]
+    def of(cls: type[B], items: Iterable[T]) -> B:
+        if isinstance(items, cls):
+            return items
+        if isinstance(items, Grown):
+            return items.packed(cls.of)
+        parts = list(map(cls._encode, items))
         return cls(b"".join(parts), _bounds(map(len, parts)))
 
     @classmethod
-    def load(cls, saved: tuple[bytes, bytes]) -> Strings:
+    def load(cls: type[B], saved: tuple[bytes, bytes]) -> B:
         """What :meth:`dump` saved (ValueError if it does not fit together)."""
         blob, bounds = saved
         return cls(blob, _loaded(bounds, len(blob)))
@@ -114,17 +124,31 @@ class Strings(_Packed[str]):
     def dump(self) -> tuple[bytes, bytes]:
         return self._blob, self._bounds.tobytes()
 
-    def _cut(self, index: int) -> str:
+    def _cut(self, index: int) -> T:
         bounds = self._bounds
-        return self._blob[bounds[index] : bounds[index + 1]].decode("utf-8", _ERRORS)
+        return self._decode(self._blob[bounds[index] : bounds[index + 1]])
 
     @classmethod
-    def _joined(cls, runs: Runs[Strings]) -> Strings:
+    def _joined(cls: type[B], runs: Runs[B]) -> B:
         bounds, cuts = _joined_bounds(runs)
         blob = b"".join(
             column._blob[low:high] for (column, _, _), (low, high) in zip(runs, cuts, strict=True)
         )
         return cls(blob, bounds)
+
+
+class Strings(_Blob[str]):
+    """Strings as one UTF-8 byte string and the offsets of each."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def _encode(item: str) -> bytes:
+        return item.encode("utf-8", _ERRORS)
+
+    @staticmethod
+    def _decode(data: bytes) -> str:
+        return data.decode("utf-8", _ERRORS)
 
     def __iter__(self) -> Iterator[str]:
         blob, bounds = self._blob, self._bounds
@@ -132,6 +156,27 @@ class Strings(_Packed[str]):
             text = blob.decode("ascii")
             return map(text.__getitem__, map(slice, bounds, bounds[1:]))
         return (blob[a:b].decode("utf-8", _ERRORS) for a, b in pairwise(bounds))
+
+
+class Records(_Blob[dict[str, Any] | None]):
+    """Papers' API metadata, each marshalled (none: no bytes). A library fetched from the
+    API has it for every paper: at 100k papers ~20 MB that took ~0.2 s to unmarshal whole,
+    before the first rows, which show none of it."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def _encode(item: dict[str, Any] | None) -> bytes:
+        return b"" if item is None else marshal.dumps(item)
+
+    @staticmethod
+    def _decode(data: bytes) -> dict[str, Any] | None:
+        if not data:
+            return None
+        record = marshal.loads(data)
+        if type(record) is not dict:
+            raise ValueError("a paper's metadata is not a record")
+        return record
 
 
 class Groups(_Packed[tuple[T, ...]]):
@@ -192,18 +237,31 @@ class Groups(_Packed[tuple[T, ...]]):
         return cls(items, _loaded(bounds, len(items)))
 
 
-def lengths(groups: Sequence[Sequence[object]]) -> Iterator[int]:
+def lengths(groups: Sequence[Sized]) -> Iterator[int]:
     """How many items each group has: a packed column's from its offsets, no tuple made
     (``seen:`` at 100k papers: 48 → 16 ms)."""
     if isinstance(groups, Groups):
-        return map(sub, islice(groups.bounds, 1, None), groups.bounds)
+        return _sizes(groups)
     return map(len, groups)
+
+
+def _sizes(column: _Packed[Any]) -> Iterator[int]:
+    """The size of each item of a packed column (items of a group, bytes of a record)."""
+    bounds = column._bounds
+    return map(sub, islice(bounds, 1, None), bounds)
+
+
+def present(records: Sequence[object]) -> Iterator[int]:
+    """The indexes of the records that are not None (packed: from the offsets alone)."""
+    if isinstance(records, Records):
+        return compress(count(), _sizes(records))
+    return (index for index, record in enumerate(records) if record is not None)
 
 
 def memberships(groups: Sequence[Sequence[T]]) -> Iterator[tuple[T, int]]:
     """Each item of each group, with the index of its group."""
     if isinstance(groups, Groups):
-        owners = chain.from_iterable(map(repeat, count(), lengths(groups)))
+        owners = chain.from_iterable(map(repeat, count(), _sizes(groups)))
         return zip(groups.items, owners, strict=True)
     return ((item, index) for index, group in enumerate(groups) for item in group)
 

@@ -35,8 +35,11 @@ class FirstKeys:
     thread queries (:meth:`SearchEngine.first_keys`)."""
 
     prefixes: dict[str, Kept]
+    #: What ``seen:``, ``digest:``, ``has:code`` and ``upvotes:`` read of the catalog.
     seen: dict[int, set[int]]
     digests: dict[int, list[int]]
+    code: list[int]
+    upvotes: dict[int, int]
 
 
 class Found(list[str]):

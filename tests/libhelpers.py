@@ -17,7 +17,7 @@ import orjson
 
 from readinglist import journal
 from readinglist.catalogfile import CATALOG_MAGIC
-from readinglist.columns import Groups, Strings
+from readinglist.columns import Groups, Records, Strings
 from readinglist.config import ENV_CONFIG_DIR
 from readinglist.device import DEVICE_FILE, Device, this_device
 from readinglist.journal import Entry, Merger, Op
@@ -282,7 +282,8 @@ def damaged_catalogs(good: bytes) -> dict[str, bytes | None]:
     other_python = (head[0][0], (3, 0))
     titles = Strings.load(rest[2])
     links = Groups.load(Strings.load(rest[3]), rest[4])
-    sightings = Groups.load(array("i", rest[5]), rest[6])
+    metas = Records.load(rest[5])
+    sightings = Groups.load(array("i", rest[6]), rest[7])
     damaged: dict[str, bytes | None] = {
         "missing": None,
         "0 bytes": b"",
@@ -318,7 +319,7 @@ def damaged_catalogs(good: bytes) -> dict[str, bytes | None]:
         + good[rest_end:],
         "an earlier release's file (catalog 3, columns not packed)": b"readinglist catalog 3\n"
         + good[head_start:rest_start]
-        + sealed((*rest[:2], list(titles), list(links), rest[7], list(sightings), *rest[8:]))
+        + sealed((*rest[:2], list(titles), list(links), list(metas), list(sightings), *rest[8:]))
         + good[rest_end:],
         "a delta first": CATALOG_MAGIC + good[last_start:last_end],
         "a list, not a tuple": CATALOG_MAGIC + sealed(list(head)) + good[head_end:],

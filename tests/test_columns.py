@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from readinglist.columns import Groups, Grown, Strings, links_column, sightings_column
+from readinglist.columns import (
+    Groups,
+    Grown,
+    Records,
+    Strings,
+    links_column,
+    present,
+    sightings_column,
+)
 
 #: Any text a title may hold: non-ASCII, empty, and lone surrogates (``json.loads`` makes them).
 texts = st.one_of(
@@ -132,3 +140,41 @@ def test_grown_links_and_sightings_pack_as_their_items(data: st.DataObject) -> N
                 model.append(tuple(group))
         packed = column(grown)  # type: ignore[operator]
         assert list(packed) == model and [packed[i] for i in range(len(model))] == model
+
+
+#: A paper's API metadata as the catalog keeps it, or None (a paper from a text digest).
+records = st.one_of(
+    st.none(),
+    st.dictionaries(
+        st.sampled_from(["arxiv_id", "authors", "upvotes", "ai_keywords"]),
+        st.one_of(texts, st.integers(-5, 10**6), st.lists(texts, max_size=3)),
+    ),
+)
+
+
+@given(st.lists(records, max_size=20), st.lists(st.tuples(st.integers(0, 19), records)))
+def test_records_read_back_as_written_and_grown(
+    metas: list[dict[str, object] | None], changes: list[tuple[int, dict[str, object] | None]]
+) -> None:
+    packed = Records.of(metas)
+    loaded = Records.load(saved(packed.dump()))  # type: ignore[arg-type]
+    assert list(packed) == list(loaded) == metas
+    assert [loaded[i] for i in range(len(metas))] == metas
+    assert list(present(loaded)) == [i for i, meta in enumerate(metas) if meta is not None]
+    grown, model = Grown(loaded), list(metas)
+    for index, meta in changes:  # a fetch enriching a paper, or a new paper
+        if index < len(model):
+            grown[index] = model[index] = meta
+        else:
+            grown.append(meta)
+            model.append(meta)
+    assert list(Records.of(grown)) == model and list(loaded) == metas
+
+
+def test_a_record_that_is_not_one_is_refused() -> None:
+    column = Records.of([{"upvotes": 3}])
+    blob, bounds = column.dump()
+    damaged = Records.load((marshal.dumps([1]), array("q", [0, len(marshal.dumps([1]))]).tobytes()))
+    assert Records.load((blob, bounds))[0] == {"upvotes": 3}
+    with pytest.raises(ValueError):
+        damaged[0]

@@ -448,6 +448,7 @@ def test_kept_prefixes_answer_as_lookups_made_anew(tagged: Library) -> None:
     assert {"m", "s", "t"} <= prefixes.keys() and "q" not in prefixes  # 5 % of papers or more
     kept.keep_first_keys(ready)
     assert kept._seen is ready.seen and kept._digests is ready.digests
+    assert kept._code is ready.code and kept._votes is ready.upvotes
     texts = [*prefixes, "m -is:new", "t seen:>=2", "s tag:ssm", "ma", "mamba t", "digest:latest"]
     for text in [*texts, "seen:1 digest:mar", "-seen:<3 m"]:
         anew = SearchEngine(library.catalog).find(text, states, version, among)
