@@ -54,7 +54,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import generate, write_digests
+from corpus import generate, write_api_days, write_digests
 
 from readinglist import storage
 from readinglist.library import Library
@@ -470,17 +470,19 @@ def bench(
     parts: set[str],
     library: Path | None = None,
     pause: float = 0.2,
+    api: bool = False,
 ) -> dict[str, str]:
     rows: dict[str, str] = {}
     imports = []
     if library is None:
         digests = work / f"digests-{size}"
-        write_digests(generate(size, seed=1), digests)
+        written = (write_api_days if api else write_digests)(generate(size, seed=1), digests)
         # Children are forked from this process: keep it small, or their peak RSS is ours.
         gc.collect()
+        files = [str(path) for path in written] if api else [str(digests)]
         for run in range(runs if "import" in parts else 1):
             lib = work / f"lib-{size}-{run}"
-            imports.append(run_measured([*CLI, "--data-dir", str(lib), "import", str(digests)]))
+            imports.append(run_measured([*CLI, "--data-dir", str(lib), "import", *files]))
         data_dir = work / f"lib-{size}-0"
     else:
         data_dir = library
@@ -569,6 +571,11 @@ def main() -> int:
         default=0.2,
         help="seconds from searchable to the first key of the keystroke figures (default 0.2)",
     )
+    parser.add_argument(
+        "--api",
+        action="store_true",
+        help="write the corpus as Daily Papers API responses (every paper with metadata)",
+    )
     args = parser.parse_args()
     compiled()
     print(f"machine: {machine()}; median / worst of {args.runs} runs", flush=True)
@@ -577,7 +584,7 @@ def main() -> int:
         # An existing library is measured once, whatever its size.
         for size in args.sizes if args.library is None else args.sizes[-1:]:
             table[size] = bench(
-                size, args.runs, Path(tmp), set(args.only), args.library, args.pause
+                size, args.runs, Path(tmp), set(args.only), args.library, args.pause, args.api
             )
             print(f"{size:,} papers done", file=sys.stderr, flush=True)
     names: list[str] = list(next(iter(table.values())))

@@ -12,9 +12,10 @@ Python API::
     corpus = generate(10_000, seed=1)
     corpus.papers                      # list[SynthPaper], in memory
     write_digests(corpus, Path("out")) # real digest files, both layouts
+    write_api_days(corpus, Path("out"))# the same as Daily Papers API responses, with metadata
     corpus.sources()                   # [(name, bytes)] for Library.import_files, no disk
 
-CLI: ``python benchmarks/corpus.py --papers 100000 --out DIR [--seed N]``.
+CLI: ``python benchmarks/corpus.py --papers 100000 --out DIR [--seed N] [--api]``.
 """
 
 from __future__ import annotations
@@ -124,6 +125,48 @@ def write_digests(corpus: Corpus, out: Path) -> list[Path]:
     return paths
 
 
+#: Made-up authors and keywords of the API layout (names recur across papers, as real ones do).
+_GIVEN = ("Wei", "Anna", "Jun", "Maria", "Omar", "Li", "Sara", "Ivan", "Chen", "Priya", "Tom")
+_FAMILY = ("Zhang", "Smith", "Kim", "Garcia", "Ali", "Wang", "Rossi", "van der Berg", "Liu")
+_KEYWORDS = ("diffusion", "reasoning", "agents", "retrieval", "alignment", "RLHF", "MoE", "3D")
+
+
+def write_api_days(corpus: Corpus, out: Path, seed: int = 0) -> list[Path]:
+    """Write every digest as a Daily Papers API response (``YYYY-MM-DD.json``, one day per
+    digest) whose papers carry what the API gives: an arXiv id, 2-9 authors, upvotes,
+    comments, keywords and a repository for a third of them. What a library fetched from the
+    API holds (every paper's metadata), where text digests hold none."""
+    import json
+
+    rng = random.Random(seed)
+    papers: dict[int, dict[str, object]] = {}
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number, digest in enumerate(corpus.digests):
+        day = FIRST_DATE + timedelta(days=number)
+        items = []
+        for i in digest.papers:
+            if i not in papers:
+                papers[i] = {
+                    "id": f"{2401 + i // 90_000 % 12:04d}.{i % 90_000 + 10_000:05d}",
+                    "title": corpus.papers[i].title,
+                    "summary": corpus.papers[i].abstract,
+                    "authors": [
+                        {"name": f"{rng.choice(_GIVEN)} {rng.choice(_FAMILY)}{rng.randrange(2000)}"}
+                        for _ in range(rng.randint(2, 9))
+                    ],
+                    "upvotes": rng.randrange(300),
+                    "publishedAt": f"{day.isoformat()}T00:00:00.000Z",
+                    "githubRepo": f"https://github.com/lab{i % 700}/p{i}" if i % 3 == 0 else None,
+                    "ai_keywords": rng.sample(_KEYWORDS, rng.randint(0, 4)),
+                }
+            items.append({"paper": papers[i], "numComments": rng.randrange(30)})
+        path = out / f"{day.isoformat()}.json"
+        path.write_text(json.dumps(items))
+        paths.append(path)
+    return paths
+
+
 def _real_text() -> tuple[list[str], list[str]]:
     titles: list[str] = []
     sentences: list[str] = []
@@ -223,9 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--papers", type=int, required=True, help="how many distinct papers")
     parser.add_argument("--out", type=Path, required=True, help="folder for the digest files")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--api", action="store_true", help="as API responses, with metadata")
     args = parser.parse_args(argv)
     corpus = generate(args.papers, args.seed)
-    paths = write_digests(corpus, args.out)
+    paths = (write_api_days if args.api else write_digests)(corpus, args.out)
     sightings = sum(len(d.papers) for d in corpus.digests)
     print(
         f"{len(corpus.papers)} papers, {sightings} sightings in {len(paths)} digests → {args.out}"
