@@ -215,6 +215,31 @@ def test_a_merge_restored_from_its_cache_changes_as_one_merged_anew(library: Lib
     assert merge_of(Library(library.data_dir)) == merge_of(fresh)
 
 
+def test_a_merge_saved_later_loses_nothing_and_is_saved_when_asked(library: Library) -> None:
+    """The app saves journals.cache at the reader's pauses, not after every decision: until
+    then an open merges the journals, which hold every change; once saved, an open restores
+    it, equal to a merge made anew."""
+    ids = library.ordered()
+    library.mark(ids[:1])  # saved after the change, as a command does
+    path = library.data_dir / MERGED_FILE
+    before = path.read_bytes()
+    library.merge_saved_later = True
+    library.mark(ids[1:3])
+    library.tag([ids[3]], add=["later"])
+    assert path.read_bytes() == before  # held back
+    library.save_merge()
+    saved = path.read_bytes()
+    assert saved != before
+    library.save_merge()  # nothing changed since: nothing to save
+    assert path.read_bytes() == saved
+    restored = Library(library.data_dir)
+    assert path.read_bytes() == saved  # restored, not merged and saved again
+    path.unlink()
+    assert merge_of(restored) == merge_of(Library(library.data_dir))
+    library.set_note(ids[4], "held back")
+    assert Library(library.data_dir).state(ids[4]).note == "held back"  # the journals have it
+
+
 def test_entries_merged_into_a_restored_merge_are_exported(library: Library) -> None:
     """Entries merged later (another device's, say) into a merge restored from its export
     change papers nobody read since: the next export has them (each paper's export is

@@ -22,7 +22,7 @@ from textual.widgets._footer import FooterKey
 
 from readinglist import catalogfile
 from readinglist.library import Library
-from readinglist.storage import CATALOG_FILE
+from readinglist.storage import CATALOG_FILE, MERGED_FILE
 from readinglist.tui.app import ReadingListApp, create_app
 from readinglist.tui.keys import key_help
 from readinglist.tui.screens.help import HelpScreen
@@ -84,6 +84,30 @@ async def test_the_list_shows_it_is_loading_only_when_opening_takes_a_while(
         await ready(pilot)
         assert not papers_of(slow).loading and not slow.query_one("#progress").display
         assert len(papers_of(slow).ids) == 751
+
+
+async def test_decisions_save_the_merge_at_the_pause_and_at_quit(app: ReadingListApp) -> None:
+    """journals.cache is saved when the reader pauses (and at quit), not on every key:
+    what was decided is in the journal at once either way."""
+    path = app.data_dir / MERGED_FILE
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        before = path.read_bytes()
+        first = papers_of(app).ids[0]
+        await pilot.press("r")
+        assert path.read_bytes() == before  # the merge waits
+        assert on_disk(app).state(first).read  # in the journal (this open saves a merge)
+        before = path.read_bytes()
+        app.last_input = 0.0
+        app._when_idle()
+        paused = path.read_bytes()
+        assert paused != before
+        second = papers_of(app).highlighted
+        await pilot.press("r")
+        assert path.read_bytes() == paused
+    assert path.read_bytes() != paused  # saved at quit
+    restored = on_disk(app)
+    assert second and restored.state(second).read and restored.state(first).read
 
 
 async def test_the_footer_is_recomposed_only_when_its_keys_change(app: ReadingListApp) -> None:

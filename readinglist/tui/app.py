@@ -113,6 +113,8 @@ class ReadingListApp(App[int]):
 
     def on_unmount(self) -> None:
         gc.set_threshold(*self._gc_threshold)
+        if self.library is not None:
+            self.library.save_merge()
 
     def _when_idle(self) -> None:
         """Work put off until the reader pauses: full collections, and once the library
@@ -121,6 +123,8 @@ class ReadingListApp(App[int]):
         workers)."""
         if time.monotonic() - self.last_input <= IDLE_SECONDS:
             return
+        if self.library is not None:
+            self.library.save_merge()  # held back while deciding (``merge_saved_later``)
         if self.searchable:
             self.main.at_rest()
             if self._unfolded is not None:
@@ -224,6 +228,7 @@ class ReadingListApp(App[int]):
 
     def on_library_loaded(self, message: LibraryLoaded) -> None:
         self.library = message.library
+        self.library.merge_saved_later = True
         self.adopt(message.view)
         self.main.library_loaded()
         if self.library.device.replaced:  # only the process that gave the new id: once
