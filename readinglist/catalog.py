@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from readinglist import contents
-from readinglist.columns import Grown, memberships, present
+from readinglist.columns import DamagedColumn, Grown, memberships, present
 from readinglist.errors import StorageError
 from readinglist.model import META_FIELDS, Digest, Paper, merged_meta, paper_id, title_key
 from readinglist.storage import CATALOG_FILE
@@ -202,16 +202,23 @@ class Catalog(Mapping[str, Paper]):
     def __getitem__(self, pid: str) -> Paper:
         """The paper ``pid`` (KeyError if unknown), made on demand: a catalog holds columns."""
         slot = self.slots[pid]
-        digests = self.digests
-        seen = self.sightings[slot]
+        seen = self._seen_in(slot)
         return Paper(
             pid,
             self.titles[slot],
             self.links[slot],
-            tuple(digests[n].id for n in seen),
-            max(digests[n].seq for n in seen),
+            tuple(d.id for d in seen),
+            max(d.seq for d in seen),
             self.meta[slot],
         )
+
+    def _seen_in(self, slot: int) -> list[Digest]:
+        """The digests a slot's paper was seen in (DamagedColumn if its file names others:
+        opening checks no paper's digests, the packed sightings being read per paper)."""
+        digests, numbers = self.digests, self.sightings[slot]
+        if not numbers or not all(0 <= n < len(digests) for n in numbers):
+            raise DamagedColumn(f"paper {self.ids[slot]} seen in no digest it lists")
+        return [digests[n] for n in numbers]
 
     def abstract(self, pid: str) -> str:
         """A paper's abstract, read from the digest file it was first seen in."""
@@ -262,8 +269,7 @@ class Catalog(Mapping[str, Paper]):
 
     def digest_list(self, pid: str) -> list[Digest]:
         """The digests a paper appeared in, newest import first."""
-        found = (self.digests[n] for n in self.sightings[self.slots[pid]])
-        return sorted(found, key=lambda d: -d.seq)
+        return sorted(self._seen_in(self.slots[pid]), key=lambda d: -d.seq)
 
     @cached_property
     def arxiv(self) -> dict[str, int]:

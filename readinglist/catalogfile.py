@@ -26,6 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from readinglist import columns
 from readinglist.catalog import (
     SLOT_CODE,
     Catalog,
@@ -319,6 +320,21 @@ def _from_base(
         ordered,
         seen_counts,
     )
+
+
+def check(catalog: Catalog) -> str | None:
+    """What is wrong with a catalog read from its file that opening it does not check (every
+    item of its packed columns: see :class:`~readinglist.columns.DamagedColumn`); None if
+    nothing. What ``doctor`` reports."""
+    try:
+        for column in (catalog.titles, catalog.links, catalog.meta, catalog.sightings):
+            columns.check(column)
+    except StorageError as error:
+        return str(error)
+    numbers = {number for number, _ in columns.memberships(catalog.sightings)}
+    if numbers and not 0 <= min(numbers) <= max(numbers) < len(catalog.digests):
+        return str(columns.DamagedColumn("a paper seen in a digest it does not list"))
+    return None
 
 
 def remove(path: Path) -> None:

@@ -555,6 +555,9 @@ def _describe_catalog(data_dir: Path, records: tuple[ImportRecord, ...]) -> Find
             f"{CATALOG_FILE}: damaged or of another readinglist's format; {derived}, rebuilt "
             "by the next open (nothing is lost)",
         )
+    problem = catalogfile.check(saved.catalog)
+    if problem is not None:
+        return Finding(False, problem, repair=functools.partial(_remove_catalog, path))
     held = saved.catalog.imports
     if held == records:
         return Finding(True, f"{CATALOG_FILE}: up to date, {derived}")
@@ -568,6 +571,11 @@ def _describe_catalog(data_dir: Path, records: tuple[ImportRecord, ...]) -> Find
         True,
         f"{CATALOG_FILE}: does not match the imports; {derived}, rebuilt by the next open",
     )
+
+
+def _remove_catalog(path: Path) -> str:
+    catalogfile.remove(path)
+    return f"removed {CATALOG_FILE}: the next command rebuilds it from the digest files"
 
 
 def _check_references(

@@ -135,7 +135,8 @@ class Library(Reading):
         #: 5,000 states a save took ~10 ms of each decision). A merge saved late only makes
         #: the next open merge the journals again: they hold every change.
         self.merge_saved_later = False
-        self._merge_unsaved = False
+        #: The journal files as the last change left them, when its merge is not saved yet.
+        self._merge_unsaved: tuple[Any, ...] | None = None
         self._rebuild({"journals"})
         self.store.clean_temp_files()
         #: What the reader should know about this library now (shown once per command, or
@@ -217,6 +218,7 @@ class Library(Reading):
         with self.store.lock.attempt() as free:
             stale = self.stale() if free else set()
             if stale:
+                self._merge_unsaved = None  # merged anew (and saved) by the rebuild, or damaged
                 self.store.reload(stale)
                 self._rebuild(stale)
         return bool(stale)
@@ -520,6 +522,7 @@ class Library(Reading):
 
     def set_note(self, pid: str, text: str) -> Change | None:
         note = text.rstrip()
+        _check_utf8("the note", note)
         if len(note) > journal.MAX_TEXT:
             raise ReadinglistError(
                 f"the note is {len(note):,} characters; a note holds at most "
@@ -693,13 +696,18 @@ class Library(Reading):
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
         issued = self._issued
-        with self.store.transaction(on_error=self._resync) as reloaded:
-            if reloaded:
-                self._rebuild(reloaded)
-            yield
+        try:
+            with self.store.transaction(on_error=self._resync) as reloaded:
+                if reloaded:
+                    self._rebuild(reloaded)
+                yield
+        except BaseException:
+            # What is merged may not be what was saved: never saved as a merge of them.
+            self._merge_unsaved = None
+            raise
         # What this change saved is merged already: the next open need not merge again.
         if self.merge_saved_later:
-            self._merge_unsaved = True
+            self._merge_unsaved = self.store.merge_key()
         else:
             self._save_merged(self.merger)
         if self._issued is not None and self._issued != issued:
@@ -708,9 +716,16 @@ class Library(Reading):
 
     def save_merge(self) -> None:
         """Save the merge now if changes were made since it was (see
-        :attr:`merge_saved_later`)."""
-        if self._merge_unsaved:
-            self._merge_unsaved = not self._save_merged(self.merger)
+        :attr:`merge_saved_later`), and only if it is still the merge of the journal files
+        as the last of them left them: after a reload, or a failed change or reload, the
+        next open merges the journals again instead (tested: a reload that found damage
+        must not be saved over as a clean merge)."""
+        key = self._merge_unsaved
+        if key is None:
+            return
+        changed = self.store.merge_key() != key or self.stale()
+        if changed or self._save_merged(self.merger):
+            self._merge_unsaved = None
 
     def _save_merged(self, merger: Merger) -> bool:
         """Save the merge for the next open, if the lock is free now (never waits); not in
@@ -850,11 +865,24 @@ def _tags(names: Iterable[str]) -> list[str]:
     error, not a journal the next open would refuse."""
     tags = [t for t in map(normalise_tag, names) if t]
     for tag in tags:
+        _check_utf8(f"tag {tag[:40]!r}", tag)
         if len(tag) > journal.MAX_TAG:
             raise ReadinglistError(
                 f"tag {tag[:40]!r}…: longer than {journal.MAX_TAG} characters; use a shorter one"
             )
     return tags
+
+
+def _check_utf8(what: str, text: str) -> None:
+    """Text a journal (UTF-8 JSON) can hold: bytes that are not UTF-8, which a shell passes
+    on as lone surrogates (``note --set $'\\xff'``), are an error, not a traceback."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ReadinglistError(
+            f"{what} holds bytes that are not UTF-8 text (character {error.start + 1}); "
+            "nothing was saved"
+        ) from None
 
 
 def _ops(pid: str, old: PaperState, new: PaperState, heads: tuple[journal.Stamp, ...]) -> list[Op]:

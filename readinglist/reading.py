@@ -17,7 +17,7 @@ from itertools import filterfalse
 from typing import TYPE_CHECKING, Any
 
 from readinglist.catalog import Catalog
-from readinglist.columns import memberships
+from readinglist.columns import DamagedColumn, memberships
 from readinglist.errors import UnknownPaper
 from readinglist.model import EMPTY_STATE, STATUSES, Digest, Paper, PaperState, day_id, today
 from readinglist.reports import Stats
@@ -213,6 +213,8 @@ class Reading:
         is_read = self._read
         ids = catalog.ids
         for number, slot in memberships(catalog.sightings):
+            if not 0 <= number < len(per_digest):
+                raise DamagedColumn(f"paper {ids[slot]} seen in no digest it lists")
             per_digest[number][0] += 1
             per_digest[number][1] += ids[slot] in is_read
         digests = tuple(

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from readinglist.columns import (
+    DamagedColumn,
     Groups,
     Grown,
     Records,
@@ -176,5 +177,5 @@ def test_a_record_that_is_not_one_is_refused() -> None:
     blob, bounds = column.dump()
     damaged = Records.load((marshal.dumps([1]), array("q", [0, len(marshal.dumps([1]))]).tobytes()))
     assert Records.load((blob, bounds))[0] == {"upvotes": 3}
-    with pytest.raises(ValueError):
+    with pytest.raises(DamagedColumn, match=r"catalog\.bin: damaged .* remove it"):
         damaged[0]

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from readinglist import journal
 from readinglist.cli import main
-from readinglist.errors import LibraryCorrupt
+from readinglist.errors import LibraryCorrupt, ReadinglistError
 from readinglist.journal import Merger
 from readinglist.library import Library, all_entries
 from readinglist.storage import (
@@ -33,6 +33,7 @@ from tests.libhelpers import (
     digest_files,
     identities,
     imported_digest_files,
+    journal_file,
     rename_to_hash,
 )
 
@@ -238,6 +239,38 @@ def test_a_merge_saved_later_loses_nothing_and_is_saved_when_asked(library: Libr
     assert merge_of(restored) == merge_of(Library(library.data_dir))
     library.set_note(ids[4], "held back")
     assert Library(library.data_dir).state(ids[4]).note == "held back"  # the journals have it
+
+
+def test_a_merge_saved_later_is_never_saved_over_damage_or_a_failed_change(
+    library: Library, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A merge held back (the app's) is not saved once the journals were reloaded since (a
+    reload that found damage leaves the old merge: saved under the new files, the next open
+    would neither report the damage nor show the other process's change), nor after a change
+    that failed (what is merged may not be what the journal holds)."""
+    ids = library.ordered()
+    library.merge_saved_later = True
+    library.set_note(ids[0], "kept")
+    with pytest.raises(ReadinglistError, match="not UTF-8"):
+        library.set_note(ids[1], "bytes \udcff from a shell")  # refused before any write
+    assert main(["--data-dir", str(library.data_dir), "note", ids[1], "--set", "x\udcff"]) == 1
+    assert "not UTF-8 text" in capsys.readouterr().err
+    library.save_merge()
+    assert Library(library.data_dir).state(ids[0]).note == "kept"
+    assert Library(library.data_dir).state(ids[1]).note == ""
+
+    library.mark(ids[2:3])  # held back again
+    Library(library.data_dir).mark(ids[3:4])  # another process of this device
+    path = journal_file(library.data_dir)
+    doc = orjson.loads(path.read_bytes())
+    last = doc["changes"][list(doc["changes"])[-1]]
+    doc["changes"]["9795484547446.0"] = last | {"ops": [{"p": ids[2], "f": "status", "x": 1}]}
+    path.write_bytes(orjson.dumps(doc))  # damaged since, by another program
+    with pytest.raises(LibraryCorrupt):
+        library.refresh()
+    library.save_merge()
+    with pytest.raises(LibraryCorrupt):  # still reported, not hidden by a saved merge
+        Library(library.data_dir)
 
 
 def test_entries_merged_into_a_restored_merge_are_exported(library: Library) -> None:
