@@ -16,13 +16,15 @@ class KeysFooter(Footer):
 
     def _showing(self) -> tuple[object, ...]:
         """Everything :meth:`Footer.compose` draws from."""
-        app = self.app
+        app, active = self.app, self.screen.active_bindings
         keys = tuple(
             (b.key, app.get_key_display(b), b.description, b.action, b.group, enabled, tip)
-            for _, b, enabled, tip in self.screen.active_bindings.values()
+            for _, b, enabled, tip in active.values()
             if b.show
         )
-        return (self._bindings_ready, self.show_command_palette, keys)
+        palette = active.get(app.COMMAND_PALETTE_BINDING)  # drawn though not ``show``
+        shown = palette[1:] if palette and app.ENABLE_COMMAND_PALETTE else None
+        return (self._bindings_ready, self.show_command_palette, keys, shown)
 
     async def recompose(self) -> None:
         if not self.is_attached:
