@@ -15,6 +15,7 @@ from __future__ import annotations
 import marshal
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from heapq import merge
 from itertools import accumulate, chain, compress, count, islice, pairwise, repeat
 from operator import add, sub
 from typing import Any, Generic, TypeVar, cast, overload
@@ -292,8 +293,15 @@ def check(column: Sequence[Any]) -> None:
 
 def present(records: Sequence[object]) -> Iterator[int]:
     """The indexes of the records that are not None (packed: from the offsets alone)."""
-    if isinstance(records, Records):
-        return compress(count(), _sizes(records))
+    if isinstance(records, Records):  # a record's bytes out of order are refused when read
+        bounds = records._bounds
+        return compress(count(), map(sub, islice(bounds, 1, None), bounds))
+    if isinstance(records, Grown):  # the base's from its offsets too, not each decoded
+        edits, size = records._edits, records._size
+        kept = (index for index in present(records._base) if index not in edits)
+        edited = sorted(index for index, record in edits.items() if record is not None)
+        added = (size + i for i, record in enumerate(records.tail) if record is not None)
+        return chain(merge(kept, edited), added)
     return (index for index, record in enumerate(records) if record is not None)
 
 

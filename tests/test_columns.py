@@ -170,6 +170,7 @@ def test_records_read_back_as_written_and_grown(
             grown.append(meta)
             model.append(meta)
     assert list(Records.of(grown)) == model and list(loaded) == metas
+    assert list(present(grown)) == [i for i, meta in enumerate(model) if meta is not None]
 
 
 def test_a_record_that_is_not_one_is_refused() -> None:
