@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from readinglist import contents
 from readinglist.columns import DamagedColumn, Grown, memberships, present
-from readinglist.errors import StorageError
 from readinglist.model import META_FIELDS, Digest, Paper, merged_meta, paper_id, title_key
 from readinglist.storage import CATALOG_FILE
 
@@ -157,10 +156,8 @@ class Catalog(Mapping[str, Paper]):
                 if rest is not None:
                     full = rest()  # raises, the rest kept for the next try, if it fails
                     if full.ids != self.ids:
-                        raise StorageError(
-                            f"{self.data_dir / CATALOG_FILE}: damaged; it is derived from "
-                            "the digest files: remove it, and the next command rebuilds it"
-                        )
+                        where = self.data_dir / CATALOG_FILE
+                        raise DamagedColumn("its columns are not its papers'", where)
                     for column in _DEFERRED:
                         state[column] = getattr(full, column)
                     if "slots" in full.__dict__:

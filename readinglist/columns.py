@@ -41,10 +41,10 @@ class DamagedColumn(StorageError):
     are read (a check of every offset at each open cost ~20 ms at 100k papers), and
     ``doctor`` checks them all."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, path: object = CATALOG_FILE) -> None:
         super().__init__(
-            f"{CATALOG_FILE}: damaged ({what}); it is derived from the digest files: remove "
-            "it from the library folder, and the next command rebuilds it"
+            f"{path}: damaged ({what}); it is derived from the digest files: remove it, and "
+            "the next command rebuilds it"
         )
 
 
@@ -64,14 +64,10 @@ def _loaded(raw: bytes, end: int) -> array[int]:
     return bounds
 
 
-class _Packed(Sequence[T]):
-    """Items cut out of one packed store at ``bounds`` (read-only, indexed by int)."""
+class _Column(Sequence[T]):
+    """A read-only column indexed by int (a slice: a list), its items got by ``_at``."""
 
-    __slots__ = ("_bounds",)
-    _bounds: array[int]
-
-    def __len__(self) -> int:
-        return len(self._bounds) - 1
+    __slots__ = ()
 
     @overload
     def __getitem__(self, index: int) -> T: ...
@@ -79,15 +75,26 @@ class _Packed(Sequence[T]):
     def __getitem__(self, index: slice) -> list[T]: ...
     def __getitem__(self, index: int | slice) -> T | list[T]:
         if isinstance(index, slice):
-            return [self._cut(i) for i in range(*index.indices(len(self)))]
+            return [self._at(i) for i in range(*index.indices(len(self)))]
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
-            raise IndexError("packed column index out of range")
-        return self._cut(index)
+            raise IndexError("column index out of range")
+        return self._at(index)
 
-    def _cut(self, index: int) -> T:
+    def _at(self, index: int) -> T:
+        """The item at ``index``, a valid one."""
         raise NotImplementedError
+
+
+class _Packed(_Column[T]):
+    """Items cut out of one packed store at ``bounds``."""
+
+    __slots__ = ("_bounds",)
+    _bounds: array[int]
+
+    def __len__(self) -> int:
+        return len(self._bounds) - 1
 
     @classmethod
     def _joined(cls: type[P], runs: Runs[P]) -> P:
@@ -141,7 +148,7 @@ class _Blob(_Packed[T]):
     def dump(self) -> tuple[bytes, bytes]:
         return self._blob, self._bounds.tobytes()
 
-    def _cut(self, index: int) -> T:
+    def _at(self, index: int) -> T:
         bounds = self._bounds
         start, end = bounds[index], bounds[index + 1]
         if start > end:
@@ -179,7 +186,7 @@ class Strings(_Blob[str]):
         if blob.isascii():  # one decode, then slices of a str (~3x faster than each decoded)
             text = blob.decode("ascii")
             return map(text.__getitem__, map(slice, bounds, bounds[1:]))
-        return map(self._cut, range(len(self)))
+        return map(self._at, range(len(self)))
 
 
 class Records(_Blob[dict[str, Any] | None]):
@@ -224,7 +231,7 @@ class Groups(_Packed[tuple[T, ...]]):
         listed = list(groups)
         return cls(flat(chain.from_iterable(listed)), _bounds(map(len, listed)))
 
-    def _cut(self, index: int) -> tuple[T, ...]:
+    def _at(self, index: int) -> tuple[T, ...]:
         bounds = self._bounds
         start, end = bounds[index], bounds[index + 1]
         if start > end:
@@ -321,7 +328,7 @@ def sightings_column(sightings: Iterable[Sequence[int]]) -> Groups[int]:
     return Groups.of(sightings, lambda numbers: array("i", numbers))
 
 
-class Grown(Sequence[T], Generic[T]):
+class Grown(_Column[T], Generic[T]):
     """A column a builder extends: ``base`` (packed, or another catalog's) left as it is,
     the items appended and replaced kept beside it. Built on a grown column it shares that
     one's base: a process that imports a digest a day never stacks them."""
@@ -341,19 +348,9 @@ class Grown(Sequence[T], Generic[T]):
     def __len__(self) -> int:
         return self._size + len(self.tail)
 
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[T]: ...
-    def __getitem__(self, index: int | slice) -> T | list[T]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
+    def _at(self, index: int) -> T:
         if index >= self._size:
             return self.tail[index - self._size]
-        if index < 0:
-            raise IndexError("column index out of range")
         edits = self._edits
         return edits[index] if index in edits else self._base[index]
 
