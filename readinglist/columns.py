@@ -1,10 +1,11 @@
-"""A catalog's titles, links and sightings as ``catalog.bin`` keeps them: packed.
+"""A catalog's titles, links, metadata and sightings as ``catalog.bin`` keeps them: packed.
 
-At 100k papers these columns were ~300k Python strings and tuples. Unmarshalling them took
-~35 ms of every open of the whole catalog, and the young collection that followed ~9 ms
-more, all before the app's first rows. Packed, they load as a few byte strings and arrays
-(~8 ms with the rest of the columns), hold no object the collector walks, and a row decodes
-only what it shows (a title: ~0.3 µs).
+At 100k papers these columns were ~300k Python strings and tuples (and, fetched from the
+API, 100k dicts: ~20 MB). Unmarshalling them took ~35 ms of every open of the whole catalog
+(0.2-0.5 s with metadata), and the young collection that followed ~9 ms more, all before
+the app's first rows. Packed, they load as a few byte strings and arrays (~8 ms with the
+rest of the columns), hold no object the collector walks, and a row decodes only what it
+shows (a title: ~0.3 µs).
 
 A builder extends a catalog without copying its columns: :class:`Grown` keeps what it adds
 and replaces beside the packed column it started from.
