@@ -214,8 +214,12 @@ class Catalog(Mapping[str, Paper]):
         opening checks no paper's digests, the packed sightings being read per paper)."""
         digests, numbers = self.digests, self.sightings[slot]
         if not numbers or not all(0 <= n < len(digests) for n in numbers):
-            raise DamagedColumn(f"paper {self.ids[slot]} seen in no digest it lists")
+            raise self.unlisted_digest(slot)
         return [digests[n] for n in numbers]
+
+    def unlisted_digest(self, slot: int) -> DamagedColumn:
+        """The damage of a file whose paper at ``slot`` was seen in a digest it lacks."""
+        return DamagedColumn(f"paper {self.ids[slot]} seen in no digest it lists")
 
     def abstract(self, pid: str) -> str:
         """A paper's abstract, read from the digest file it was first seen in."""

@@ -331,9 +331,10 @@ def check(catalog: Catalog) -> str | None:
             columns.check(column)
     except StorageError as error:
         return str(error)
-    numbers = {number for number, _ in columns.memberships(catalog.sightings)}
-    if numbers and not 0 <= min(numbers) <= max(numbers) < len(catalog.digests):
-        return str(columns.DamagedColumn("a paper seen in a digest it does not list"))
+    listed = len(catalog.digests)
+    for number, slot in columns.memberships(catalog.sightings):
+        if not 0 <= number < listed:
+            return str(catalog.unlisted_digest(slot))
     return None
 
 

@@ -17,7 +17,7 @@ from itertools import filterfalse
 from typing import TYPE_CHECKING, Any
 
 from readinglist.catalog import Catalog
-from readinglist.columns import DamagedColumn, memberships
+from readinglist.columns import memberships
 from readinglist.errors import UnknownPaper
 from readinglist.model import EMPTY_STATE, STATUSES, Digest, Paper, PaperState, day_id, today
 from readinglist.reports import Stats
@@ -214,7 +214,7 @@ class Reading:
         ids = catalog.ids
         for number, slot in memberships(catalog.sightings):
             if not 0 <= number < len(per_digest):
-                raise DamagedColumn(f"paper {ids[slot]} seen in no digest it lists")
+                raise catalog.unlisted_digest(slot)
             per_digest[number][0] += 1
             per_digest[number][1] += ids[slot] in is_read
         digests = tuple(

@@ -19,6 +19,7 @@ import operator
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from itertools import chain, compress, filterfalse, repeat
 from typing import Any
 
@@ -519,22 +520,9 @@ def _index_authors(
     authors = [(slot, meta.get("authors", ())) for slot, meta in metas]
     # Each name once: authors recur across papers (a library fetched from the API: ~550k
     # names of ~5 per paper at 100k papers, each split into words in ~5 µs).
-    surname_words = _Memo(_surname_words)
-    name_words = _Memo(words_of)
-    surnames.add((slot, [w for a in each for w in surname_words[a]]) for slot, each in authors)
-    names.add((slot, [w for a in each for w in name_words[a]]) for slot, each in authors)
-
-
-class _Memo(dict[str, list[str]]):
-    """``words(name)`` for each name, computed once."""
-
-    def __init__(self, words: Callable[[str], list[str]]) -> None:
-        super().__init__()
-        self.words = words
-
-    def __missing__(self, name: str) -> list[str]:
-        found = self[name] = self.words(name)
-        return found
+    surname_words, name_words = cache(_surname_words), cache(words_of)
+    surnames.add((slot, [w for a in each for w in surname_words(a)]) for slot, each in authors)
+    names.add((slot, [w for a in each for w in name_words(a)]) for slot, each in authors)
 
 
 def _surname_words(name: str) -> list[str]:
