@@ -879,10 +879,12 @@ class Store:
 
         Yields the kinds that were re-read so the caller can rebuild what it derived from
         them before applying its change. On any error nothing is saved and unsaved
-        in-memory changes are dropped, so memory matches disk again; after a
-        :class:`StorageError`, ``on_error`` then lets the caller do the same for what it
-        derived, still under the lock (which is re-entrant only for the calling thread, so
-        other threads sharing the caller's objects wait until all of this is done).
+        in-memory changes are dropped, so memory matches disk again; ``on_error`` then lets
+        the caller do the same for what it derived, still under the lock (which is
+        re-entrant only for the calling thread, so other threads sharing the caller's
+        objects wait until all of this is done). Any error, not only a storage one: a
+        ``MemoryError`` mid-save once left the change in memory, and the next change then
+        saved it although the user had been told it failed (tested).
         """
         self._ensure_dir()
         with self.lock:
@@ -902,7 +904,7 @@ class Store:
                 for storage in storages:
                     if storage.dirty:
                         storage.forget()
-                if on_error is not None and isinstance(error, StorageError):
+                if on_error is not None and isinstance(error, Exception):
                     on_error()
                 raise
             finally:

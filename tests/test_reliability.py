@@ -170,6 +170,37 @@ def test_failed_save_via_cli_changes_nothing(
     assert cli(capsys, lib_dir, "mark", pid)[:2] == (0, "mark 1 paper read.\n")
 
 
+class OutOfMemoryOS:
+    """``os`` for readinglist.storage whose writes raise ``MemoryError``: an error that is
+    not the disk's, so storage does not turn it into a :class:`StorageError`."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name in DISK_FULL:
+
+            def failing(*args: Any, **kwargs: Any) -> Any:
+                raise MemoryError
+
+            return failing
+        return getattr(os, name)
+
+
+def test_change_that_fails_with_any_error_is_not_kept_in_memory(
+    monkeypatch: pytest.MonkeyPatch, lib_dir: Path
+) -> None:
+    """The failed change is gone from the Library that tried it, not merely unsaved: the
+    next change (here, marking another paper) must not save it along."""
+    library = Library(lib_dir)
+    failed, next_one = library.ordered()[3:5]
+    monkeypatch.setattr(storage, "os", OutOfMemoryOS())
+    with pytest.raises(MemoryError):
+        library.mark([failed])
+    heal(monkeypatch)
+    assert not library.state(failed).read
+    library.mark([next_one])
+    for seen_by in (library, Library(lib_dir)):
+        assert (seen_by.state(failed).read, seen_by.state(next_one).read) == (False, True)
+
+
 def test_failed_import_changes_nothing(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
