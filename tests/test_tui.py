@@ -14,6 +14,7 @@ import sys
 import time
 import weakref
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual import events
@@ -218,6 +219,38 @@ async def test_filter_narrows_live_and_keys_leave_it(app: ReadingListApp) -> Non
         await pilot.press("slash", "escape")
         assert app.query_one("#filter", Input).value == ""
         assert len(papers.ids) == 751 and app.focused is papers
+
+
+async def test_a_filter_key_is_drawn_in_one_screen_update(app: ReadingListApp) -> None:
+    """The new rows are in the screen update that draws the typed letter, not one after
+    (which drew the filter input alone, and left the old rows on screen for a frame)."""
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash")
+        await pilot.pause()
+        papers = papers_of(app)
+        updates: list[bool] = []  # per screen update: whether it drew rows of the list
+        drawn = False
+        display, render_line = app._display, papers.render_line
+
+        def spy_display(screen: Any, renderable: Any) -> None:
+            nonlocal drawn
+            updates.append(drawn)
+            drawn = False
+            display(screen, renderable)
+
+        def spy_render_line(y: int) -> Any:
+            nonlocal drawn
+            drawn = True
+            return render_line(y)
+
+        app._display = spy_display  # type: ignore[method-assign]
+        papers.render_line = spy_render_line  # type: ignore[method-assign]
+        before = list(papers.ids)
+        await pilot.press("m")
+        await pilot.pause()
+        assert list(papers.ids) != before
+        assert updates and updates[0], updates
 
 
 async def test_keys_typed_ahead_after_slash_go_to_the_filter(app: ReadingListApp) -> None:
