@@ -225,29 +225,30 @@ def launch_tui(data_dir: Path, timeout: float = 120.0) -> Start:
 
 
 class Repaints:
-    """Times of the screen updates that drew the paper list, to pair key and repaint.
+    """Times of the screen updates that drew what the list had to redraw, to pair key and
+    repaint.
 
-    An update counts only if the list drew rows for it: the list's refresh can come after
-    an update that drew only the filter input (its rows then waited a frame), and counting
-    that update once hid ~16 ms of most filter keys."""
+    An update counts only if the list drew the rows it had to (or had none to draw): the
+    list's refresh can come after an update that drew only the filter input (its rows then
+    waited a frame), and counting that update once hid ~16 ms of most filter keys."""
 
     def __init__(self, app: ReadingListApp) -> None:
         self.displays: list[float] = []
         self.last_refresh = 0.0
-        self._drawn = False
+        self._drawn = self._pending = False
         display = app._display
         papers = app.query_one(PaperList)
         refresh, render_line = papers.refresh, papers.render_line
 
         def spy_display(screen, renderable):  # type: ignore[no-untyped-def]
-            if self._drawn:
+            if self._drawn or not self._pending:
                 self.displays.append(time.perf_counter())
-                self._drawn = False
+            self._drawn = self._pending = False
             return display(screen, renderable)
 
         def spy_refresh(*args, **kwargs):  # type: ignore[no-untyped-def]
             self.last_refresh = time.perf_counter()
-            self._drawn = False
+            self._drawn, self._pending = False, True
             return refresh(*args, **kwargs)
 
         def spy_render_line(y):  # type: ignore[no-untyped-def]

@@ -253,6 +253,45 @@ async def test_a_filter_key_is_drawn_in_one_screen_update(app: ReadingListApp) -
         assert updates and updates[0], updates
 
 
+async def test_rows_on_screen_follow_each_filter_key(app: ReadingListApp) -> None:
+    """A key redraws only the rows that show another paper (and the cursor's): whatever
+    was kept must be what the new answer has there, key after key, typed and erased."""
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        papers = papers_of(app)
+        assert app.view is not None
+        await pilot.press("slash")
+        for key in [*"mamba t", *["backspace"] * 7, *"diff", *["backspace"] * 2, *"vi"]:
+            await pilot.press(key)
+            region = papers.region
+            lines = [line[region.x : region.right] for line in screen_lines(app)]
+            lines = lines[region.y : region.bottom]
+            top = papers.scroll_offset.y
+            shown = papers.ids[top : top + len(lines)]
+            assert len(lines) >= len(shown)
+            for line, pid in zip(lines, shown, strict=False):
+                assert app.view.papers[pid].title[:20] in line, (key, line)
+            assert all(not line.strip(" ▕") for line in lines[len(shown) :]), key
+
+
+async def test_what_a_key_made_is_spared_from_collections_until_the_pause(
+    app: ReadingListApp,
+) -> None:
+    """Frozen out of the collector's reach while typing, back in and collected at the
+    pause, and never left frozen once the app is gone."""
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app._when_idle()  # whatever the start left, as after a first pause
+        await pilot.press("slash", "m")
+        assert gc.get_freeze_count() > 0
+        app.last_input = 0.0
+        app._when_idle()
+        assert gc.get_freeze_count() == 0
+        await pilot.press("a")
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+
+
 async def test_keys_typed_ahead_after_slash_go_to_the_filter(app: ReadingListApp) -> None:
     """Typed fast (all keys queued before the app handles ``/``), the query's letters must
     not reach the list, where ``r``, ``s`` and ``l`` decide papers."""
