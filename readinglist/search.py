@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import chain, compress, filterfalse, repeat
@@ -37,7 +37,7 @@ from readinglist.query import (
     parse_query,
     words_of,
 )
-from readinglist.reading import FirstKeys, Found, Reading
+from readinglist.reading import FirstKeys, Found, Numbered, Reading
 from readinglist.subset import AllBut
 from readinglist.textindex import (
     EXACT,
@@ -275,7 +275,7 @@ class SearchEngine:
         if exact in candidates and exact not in banned:
             ranked.remove(self._number[exact])  # near the top: in the exact tier
             ranked.insert(0, self._number[exact])
-        return Answer(map(self._pids.__getitem__, ranked), contains, self, candidates, banned)
+        return Answer(Numbered(self._pids, ranked), contains, self, candidates, banned)
 
     def _among_slots(self, among: Collection[str]) -> tuple[bool, set[int]]:
         """The slots of the papers outside ``among`` (True) or of those in it (False),
@@ -485,7 +485,7 @@ class Answer(Found):
 
     def __init__(
         self,
-        ids: Iterable[str],
+        ids: Sequence[str],
         contains: Callable[[str], bool],
         engine: SearchEngine,
         candidates: Collection[int] | None,

@@ -69,16 +69,16 @@ async def test_inbox_and_all_views_and_inbox_zero(tmp_path: Path, digest_paths: 
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         papers = app.query_one(PaperList)
-        assert app.main.inbox.mode == "inbox" and papers.ids == ids[-2:]
+        assert app.main.inbox.mode == "inbox" and list(papers.ids) == ids[-2:]
         assert "Inbox 0/2" in status(app)
         await pilot.press("s", "r")
         assert "Inbox zero: 1 later, 1 read" in status(app)
         assert any("Inbox zero" in n.message for n in app._notifications)
-        assert papers.ids == ids[-2:]  # decided papers stay listed until the inbox reopens
+        assert list(papers.ids) == ids[-2:]  # decided papers stay listed until the inbox reopens
         await pilot.press("a")
         assert app.main.inbox.mode == "all" and len(papers.ids) == len(ids)
         await pilot.press("i")
-        assert papers.ids == []
+        assert list(papers.ids) == []
     assert disk(app).counts(ids)["skipped"] == len(ids) - 2
 
 

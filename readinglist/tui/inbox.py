@@ -9,7 +9,7 @@ of it was new when it was opened. The main screen owns one :class:`Inbox` and dr
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -87,7 +87,7 @@ class Inbox:
         """The papers the view may show (None: any), for ``Reading.find``."""
         return self.papers if self.mode == "inbox" else None
 
-    def shown(self, ids: list[str]) -> list[str]:
+    def shown(self, ids: Sequence[str]) -> Sequence[str]:
         """The view's papers, among ``ids`` (a query's result, in its order)."""
         if self.mode == "all":
             return ids

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar, cast
@@ -286,7 +287,7 @@ class MainScreen(WritingScreen):
         self.query_one("#status", Static)._check_refresh()
         self.rl.spare_young()
 
-    def _kept(self, ids: list[str]) -> Found:
+    def _kept(self, ids: Sequence[str]) -> Found:
         """What is shown, kept when the filter cannot run, narrowed to the view."""
         shown = self.inbox.shown(ids)
         library = self.view

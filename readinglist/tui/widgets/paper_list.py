@@ -7,6 +7,7 @@ costs one query plus ~30 rendered lines whatever the library's size.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -97,7 +98,7 @@ class PaperList(ScrollView, can_focus=True):
         super().__init__(id=id)
         #: What rows are drawn from (the screen sets the snapshot it adopted).
         self.view: Reading | None = None
-        self.ids: list[str] = []
+        self.ids: Sequence[str] = []
         self.selected: set[str] = set()
         self._base_style: Style | None = None
         #: Rows drawn, by what they show (see ``render_line``), for the snapshot ``view``.
@@ -108,7 +109,7 @@ class PaperList(ScrollView, can_focus=True):
     def highlighted(self) -> str | None:
         return self.ids[self.cursor] if 0 <= self.cursor < len(self.ids) else None
 
-    def show(self, ids: list[str], keep: str | None = None) -> None:
+    def show(self, ids: Sequence[str], keep: str | None = None) -> None:
         """Display ``ids``; keep the cursor on ``keep`` if it is still there, else its row."""
         old, top = self.ids, self.scroll_offset.y
         self.ids = ids
