@@ -37,7 +37,7 @@ class FirstKeys:
 
     prefixes: dict[str, Kept]
     #: What ``seen:``, ``digest:``, ``has:code`` and ``upvotes:`` read of the catalog.
-    seen: dict[int, set[int]]
+    seen: bytes
     digests: dict[int, list[int]]
     code: list[int]
     upvotes: dict[int, int]

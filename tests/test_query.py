@@ -23,8 +23,8 @@ from readinglist.device import Device
 from readinglist.errors import QueryError
 from readinglist.library import Library
 from readinglist.model import Paper, title_key
-from readinglist.query import Term, parse_query, words_of
-from readinglist.search import SearchEngine
+from readinglist.query import Term, count_test, parse_query, words_of
+from readinglist.search import SEEN_CAP, SearchEngine
 from readinglist.storage import CATALOG_FILE
 from readinglist.textindex import EXACT, PREFIX, TYPO, Match
 from tests.conftest import by_title
@@ -190,6 +190,26 @@ def test_empty_and_filter_only_queries_keep_the_default_order(lib: Library) -> N
     assert lib.query("") == lib.ordered()
     assert lib.search_engine().search("   ") == lib.ordered()
     assert lib.query("seen:>=1") == lib.ordered()
+
+
+def test_seen_counts_past_a_byte_are_compared_whole(tmp_path: Path) -> None:
+    """``seen:`` tests counts kept a byte each (``SEEN_CAP``): a paper seen in more digests
+    than that is still compared on its own count."""
+    header = "new\n\nSubscribe\n\nbyAK and the research community\n\nMar 13\n\n"
+    abstract = "We study what recurs across the digests of a long year of papers.\n\n"
+    paths = []
+    for day in range(SEEN_CAP + 2):  # the first paper is in all, the next in every other
+        titles = ["Everlasting Paper", *(["Alternate Paper"] if day % 2 else []), f"Day {day}"]
+        path = tmp_path / f"{day:03}.txt"
+        path.write_text(header + "".join(f"{t}\n\n{abstract}" for t in titles))
+        paths.append(path)
+    library = Library(tmp_path / "lib")
+    assert library.import_files(paths).ok
+    seen = {library.papers[pid].title: library.papers[pid].seen for pid in library.ordered()}
+    assert seen["Everlasting Paper"] == SEEN_CAP + 2 and seen["Alternate Paper"] == 128
+    for query in ("seen:>=256", "seen:257", "seen:<257", "seen:>200", "seen:1", "seen:<=255"):
+        test = count_test("seen", query.removeprefix("seen:"))
+        assert library.query(query) == where(library, lambda p, t=test: t(p.seen)), query
 
 
 # ---------------------------------------------------------------------------- phrases, abstracts
