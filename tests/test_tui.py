@@ -327,6 +327,23 @@ async def test_a_burst_of_filter_keys_shows_the_last_query(app: ReadingListApp) 
         assert list(papers.ids) == list(app.view.find("mamba t", None))
 
 
+async def test_editing_keys_in_a_burst_keep_their_order(app: ReadingListApp) -> None:
+    """Keys that arrive together (a fast typist, a paste, a busy UI thread): Textual runs
+    an ``Input``'s bound keys only once they bubble up to the app, after the characters
+    typed behind them (Textual issue #6605): ``mamx⌫ba`` became ``mamb`` then lost the
+    ``b`` to the late backspace."""
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash")
+        burst = [*"mamx", "backspace", *"ba", "left", "left", "delete", "home", "x"]
+        for key in burst:
+            character = key if len(key) == 1 else None
+            app.post_message(events.Key(key, character))
+        for _ in range(3):
+            await pilot.pause()
+        assert app.query_one("#filter", Input).value == "xmama"
+
+
 async def test_each_decision_is_one_key_and_moves_on(app: ReadingListApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
