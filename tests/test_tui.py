@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from textual import events
+from textual.pilot import Pilot
 from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
 
@@ -327,21 +328,36 @@ async def test_a_burst_of_filter_keys_shows_the_last_query(app: ReadingListApp) 
         assert list(papers.ids) == list(app.view.find("mamba t", None))
 
 
+async def post_burst(pilot: Pilot[int], keys: list[str]) -> None:
+    """Keys that arrive together, none handled before the next is queued."""
+    for key in keys:
+        pilot.app.post_message(events.Key(key, key if len(key) == 1 else None))
+    for _ in range(3):
+        await pilot.pause()
+
+
+#: ``mamx⌫ba``, then ←← Delete Home ``x``: ``xmama`` when each key acts in turn.
+BURST = [*"mamx", "backspace", *"ba", "left", "left", "delete", "home", "x"]
+
+
 async def test_editing_keys_in_a_burst_keep_their_order(app: ReadingListApp) -> None:
-    """Keys that arrive together (a fast typist, a paste, a busy UI thread): Textual runs
-    an ``Input``'s bound keys only once they bubble up to the app, after the characters
-    typed behind them (Textual issue #6605): ``mamx⌫ba`` became ``mamb`` then lost the
-    ``b`` to the late backspace."""
+    """Keys that arrive together (a fast typist, a busy UI thread): Textual runs a text
+    widget's bound keys only once they bubble up to the app, after the characters typed
+    behind them (Textual issue #6605): the filter, the tag field and the note editor."""
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        first = papers_of(app).ids[0]
         await pilot.press("slash")
-        burst = [*"mamx", "backspace", *"ba", "left", "left", "delete", "home", "x"]
-        for key in burst:
-            character = key if len(key) == 1 else None
-            app.post_message(events.Key(key, character))
-        for _ in range(3):
-            await pilot.pause()
+        await post_burst(pilot, BURST)
         assert app.query_one("#filter", Input).value == "xmama"
+        await pilot.press("escape", "t")
+        await post_burst(pilot, BURST)
+        assert app.screen.query_one("#tag-input", Input).value == "xmama"
+        await pilot.press("escape", "n")
+        assert isinstance(app.screen, NoteScreen)
+        await post_burst(pilot, BURST)
+        await pilot.press("escape")
+        assert on_disk(app).state(first).note == "xmama"
 
 
 async def test_each_decision_is_one_key_and_moves_on(app: ReadingListApp) -> None:

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, TextArea
 
 from readinglist.tui.text import literal_line
+from readinglist.tui.widgets.ordered_keys import NoteArea
 
 #: Seconds between draft saves while typing.
 AUTOSAVE_SECONDS = 2.0
@@ -37,7 +38,7 @@ class NoteScreen(ModalScreen[str]):
     def compose(self) -> ComposeResult:
         with Vertical(id="note-dialog"):
             yield Label(literal_line(self.paper_title), id="note-title")
-            yield TextArea(self.text, id="note-text", soft_wrap=True, show_line_numbers=False)
+            yield NoteArea(self.text, id="note-text", soft_wrap=True, show_line_numbers=False)
             yield Label("Markdown. ctrl+s or Esc saves and closes.", id="note-hint")
 
     def on_mount(self) -> None:

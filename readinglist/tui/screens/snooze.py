@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
 from readinglist.tui.text import literal_line
+from readinglist.tui.widgets.ordered_keys import TextInput
 
 #: The longest snooze: a year is already "never", and a typo must not hide a paper for ages.
 MAX_SNOOZE_DAYS = 365
@@ -27,7 +28,7 @@ class SnoozeScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="snooze-dialog"):
             yield Label(literal_line(self.prompt))
-            yield Input(value=str(self.default), type="integer", max_length=3, id="snooze-days")
+            yield TextInput(value=str(self.default), type="integer", max_length=3, id="snooze-days")
             yield Label(f"days (1–{MAX_SNOOZE_DAYS}); Enter snoozes, Esc cancels", id="snooze-hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

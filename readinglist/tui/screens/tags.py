@@ -21,6 +21,7 @@ from textual.widgets.input import Selection
 
 from readinglist.model import normalise_tag
 from readinglist.tui.text import literal_line
+from readinglist.tui.widgets.ordered_keys import TextInput
 
 #: What separates tags on the line.
 _SEPARATORS = " ,"
@@ -114,7 +115,7 @@ class TagScreen(ModalScreen[list[str]]):
     def compose(self) -> ComposeResult:
         with Vertical(id="tag-dialog"):
             yield Label(literal_line(self.prompt))
-            yield Input(
+            yield TextInput(
                 placeholder="tags, space separated (→ or Tab completes)",
                 suggester=TagSuggester(self.choices),
                 id="tag-input",

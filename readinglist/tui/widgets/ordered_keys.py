@@ -1,0 +1,46 @@
+"""Text widgets whose editing keys take effect in the order they were typed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import events
+from textual.widgets import Input, TextArea
+
+if TYPE_CHECKING:
+    from textual.widget import Widget as _Mixin
+else:
+    # Not a widget class at run time: Textual takes a widget's CSS, type name and
+    # component classes along the first widget class among its bases, which must be the
+    # text widget's (``Input``), not this one's.
+    _Mixin = object
+
+
+class OrderedKeys(_Mixin):
+    """Runs the widget's own bound keys (backspace, arrows, home, delete…) as they arrive.
+
+    Textual runs an ``Input``'s or a ``TextArea``'s bound keys only once the key has
+    bubbled up to the app, after any character that arrived with it was inserted: ``x⌫m``
+    typed in one burst (a fast typist, a paste of keys, a UI thread busy with a 100k-paper
+    query) left ``x``, and a note could be edited in the wrong place (Textual issue #6605;
+    its open pull request #6631 fixes it the same way). The bindings are the screen's for
+    this widget, the reader's keymap applied, as the app would use them.
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        namespace, bindings = self.screen._modal_binding_chain[0]
+        if namespace is self:
+            for binding in bindings.key_to_bindings.get(event.key, ()):
+                if not binding.priority and await self.app.run_action(binding.action, self):
+                    event.stop()
+                    event.prevent_default()
+                    return
+        await super()._on_key(event)
+
+
+class TextInput(OrderedKeys, Input):
+    """A one-line text field (tags, snooze days)."""
+
+
+class NoteArea(OrderedKeys, TextArea):
+    """The note editor's text."""
