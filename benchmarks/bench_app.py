@@ -414,7 +414,7 @@ def reload_memory(data_dir: Path, work: Path, reloads: int = 10) -> tuple[list[i
 def daily_work(data_dir: Path, work: Path, runs: int) -> dict[str, str]:
     """The daily work, each command a fresh process: wall time and peak RSS."""
     daily = daily_digest(work)
-    imports = []
+    imports, firsts = [], []
     for run in range(runs):
         copy = work / f"daily-{run}"
         shutil.copytree(data_dir, copy)
@@ -422,6 +422,9 @@ def daily_work(data_dir: Path, work: Path, runs: int) -> dict[str, str]:
         # whose merge (journals.cache) is not saved yet.
         Library(copy)
         imports.append(run_measured([*CLI, "--data-dir", str(copy), "import", str(daily)]))
+        # The first query after it folds the import into the catalog and saves it.
+        query = [*CLI, "--data-dir", str(copy), "list", QUERY, "--limit", "20"]
+        firsts.append(run_measured(query))
         shutil.rmtree(copy)
     pid = Library(data_dir).ordered()[0]
     gc.collect()
@@ -436,6 +439,8 @@ def daily_work(data_dir: Path, work: Path, runs: int) -> dict[str, str]:
     return {
         "import one new 300-paper digest (s)": summary([t for t, _ in imports], 1.0),
         "import one digest, peak RSS (MB)": rss_summary([m for _, m in imports]),
+        "the first `list` after that import (s)": summary([t for t, _ in firsts], 1.0),
+        "its peak RSS (MB)": rss_summary([m for _, m in firsts]),
         f"`list {QUERY!r} --limit 20` (s)": summary([t for t, _ in lists], 1.0),
         "`list QUERY`, peak RSS (MB)": rss_summary([m for _, m in lists]),
         "`mark ID` (s)": summary([t for t, _ in marks], 1.0),

@@ -12,6 +12,7 @@ import shutil
 import threading
 import unicodedata
 from array import array
+from bisect import bisect_left
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,21 @@ def test_every_ascii_character_keys_as_the_regex_keys_it() -> None:
     for char in map(chr, range(128)):
         for title in (char, f"a{char}b", f"{char}{char}X{char}", f"Ab{char} {char}9"):
             assert title_key(title) == regex_key(title), repr(title)
+
+
+@given(
+    rest=st.lists(st.integers(0, 50), max_size=80).map(sorted),
+    wanted=st.integers(-1, 51),
+    data=st.data(),
+)
+def test_placing_a_changed_paper_by_doubling_steps_is_bisecting(
+    rest: list[int], wanted: int, data: st.DataObject
+) -> None:
+    """``_gallop`` (how an import's papers are moved into the default order) finds what
+    ``bisect_left`` finds, from any start that nothing after ``wanted`` precedes."""
+    place = bisect_left(rest, wanted)
+    start = data.draw(st.integers(0, place), label="start")
+    assert catalogs._gallop(rest, wanted, start, int) == place  # type: ignore[arg-type]
 
 
 def test_the_full_default_order_is_order_keys_order() -> None:
