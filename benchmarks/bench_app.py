@@ -274,8 +274,9 @@ class Repaints:
 
 async def drive_tui(data_dir: Path, pause: float = 0.2) -> dict[str, list[float]]:
     """Keystroke, cursor and mark-read latencies in one app session (seconds), starting
-    ``pause`` seconds after the library is searchable (a reader looks at the list first: at
-    the first pause of a second the app looks up the commonest first keys of a query)."""
+    ``pause`` seconds after the library is searchable (a reader looks at the list first:
+    the app looks up the commonest first letters from then on while no key is typed, and
+    makes the filters ready at the first pause of a second)."""
     app = create_app(data_dir, config_dir=data_dir / "cfg", export_dir=data_dir)
     results: dict[str, list[float]] = {"key": [], "j": [], "pagedown": [], "r": [], "saved": []}
     saves: list[float] = []

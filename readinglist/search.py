@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import chain, compress, count, filterfalse, repeat
@@ -44,6 +44,7 @@ from readinglist.textindex import (
     IN_ABSTRACT,
     PREFIX,
     IntLists,
+    Kept,
     Match,
     Texts,
     WordIndex,
@@ -351,34 +352,39 @@ class SearchEngine:
         title words, and their union took 15-40 ms of a key at 100k papers."""
         return len(word) < TYPO_MIN and not self._titles.cached(word)
 
-    def first_keys(self) -> FirstKeys:
-        """What the first keys of a query look up, made ready: ~1 s at 100k papers, for a
-        worker while the reader pauses (see :meth:`keep_first_keys`). That is the lookups of
-        the one-letter words that start title words of at least 5 % of the papers, compact,
-        and what the filters ``seen:``, ``digest:``, ``has:code`` and ``upvotes:`` read of
-        every paper (their first use took 25, 32, 210 and 300 ms of a key at 100k papers
-        fetched from the API). Not ``author:``'s index: ~2 s and ~100 MB more there, for
-        a filter many readers never type."""
+    def first_letters(self) -> Iterator[dict[str, Kept]]:
+        """The lookups of the one-letter words that start title words of at least 5 % of
+        the papers, compact, commonest first, one letter a step (see
+        :meth:`keep_first_letters`): a query's first key, which cold took ~20 ms of the key
+        at 100k papers. ~13 ms a step there, for a worker that starts as soon as the index
+        is built and can stop between steps while the reader types."""
         vocabulary, _ = self._titles.vocabulary()
         postings, enough = self._titles.postings, len(self._pids) // 20
         sizes: Counter[str] = Counter()
         for word in vocabulary:
             sizes[word[0]] += len(postings[word])
-        prefixes = self._titles.compact(
-            sorted(c for c, n in sizes.items() if n >= enough), self._number
-        )
+        for letter, size in sizes.most_common():
+            if size < enough:
+                return
+            yield self._titles.compact([letter], self._number)
+
+    def keep_first_letters(self, kept: dict[str, Kept]) -> None:
+        """Look the letters of ``kept`` up from it from now on (on the thread that queries)."""
+        self._titles.keep(kept)
+
+    def first_keys(self) -> FirstKeys:
+        """What the filters ``seen:``, ``digest:``, ``has:code`` and ``upvotes:`` read of
+        every paper, made ready: for a worker while the reader pauses (see
+        :meth:`keep_first_keys`); their first use took 25, 32, 210 and 300 ms of a key at
+        100k papers fetched from the API. Not ``author:``'s index: ~2 s and ~100 MB more
+        there, for a filter many readers never type."""
         catalog = self.catalog
         return FirstKeys(
-            prefixes,
-            _count_seen(catalog),
-            _digest_slots(catalog),
-            _code_slots(catalog),
-            _upvotes(catalog),
+            _count_seen(catalog), _digest_slots(catalog), _code_slots(catalog), _upvotes(catalog)
         )
 
     def keep_first_keys(self, ready: FirstKeys) -> None:
         """Answer from ``ready`` from now on (on the thread that queries)."""
-        self._titles.keep(ready.prefixes)
         self._seen = self._seen or ready.seen
         self._digests = self._digests or ready.digests
         self._code = self._code or ready.code

@@ -465,9 +465,12 @@ def test_kept_prefixes_answer_as_lookups_made_anew(tagged: Library) -> None:
     everyone = library.ordered()
     among = frozenset(everyone[5:])
     kept = SearchEngine(library.catalog)
-    ready = kept.first_keys()
-    prefixes = ready.prefixes
+    steps = list(kept.first_letters())
+    assert all(len(step) == 1 for step in steps)  # a letter a step
+    prefixes = {letter: lookup for step in steps for letter, lookup in step.items()}
     assert {"m", "s", "t"} <= prefixes.keys() and "q" not in prefixes  # 5 % of papers or more
+    kept.keep_first_letters(prefixes)
+    ready = kept.first_keys()
     kept.keep_first_keys(ready)
     assert kept._seen is ready.seen and kept._digests is ready.digests
     assert kept._code is ready.code and kept._votes is ready.upvotes

@@ -6,6 +6,7 @@ Every change is checked again by re-opening the library from disk.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import errno
 import gc
 import os
@@ -22,7 +23,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
 
-from readinglist import catalogfile
+from readinglist import catalogfile, model
 from readinglist.library import Library
 from readinglist.storage import CATALOG_FILE, MERGED_FILE
 from readinglist.tui.app import ReadingListApp, create_app
@@ -148,21 +149,27 @@ async def test_notes_become_markdown_once_the_reader_pauses(
         assert detail.markdown and "• compare with DSS" in "\n".join(screen_lines(app))
 
 
-async def test_the_commonest_first_keys_are_looked_up_once_the_reader_pauses(
+async def test_first_letters_are_looked_up_at_once_and_filters_at_the_pause(
     app: ReadingListApp,
 ) -> None:
+    """The commonest one-letter lookups are made as soon as the index is built, waiting
+    while the reader types; what the filters read of every paper, once the reader pauses."""
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         assert app.view is not None
         engine = app.view.search_engine()
-        assert not engine._titles._kept
+        for _ in range(100):
+            if "m" in engine._titles._kept:
+                break
+            await pilot.pause(0.02)
+        assert {"m", "s", "t"} <= engine._titles._kept.keys()
+        assert engine._seen is None and engine._digests is None  # not before the pause
         app.last_input = 0.0
         app._when_idle()
         for _ in range(100):
-            if engine._titles._kept:
+            if engine._seen is not None:
                 break
             await pilot.pause(0.02)
-        assert "m" in engine._titles._kept
         assert engine._seen is not None and engine._digests is not None  # seen:, digest:
         await pilot.press("slash", "m")
         assert "filter: m" in status(app)
@@ -171,6 +178,29 @@ async def test_the_commonest_first_keys_are_looked_up_once_the_reader_pauses(
         await pilot.press(*" seen:2 digest:mar")
         expected = Library(app.data_dir).query("m seen:2 digest:mar")
         assert expected and list(papers_of(app).ids) == expected  # every paper is in the inbox
+
+
+async def test_first_letters_wait_while_the_reader_types(app: ReadingListApp) -> None:
+    """Typing as the index is built: the lookups made so far are handed over, the rest
+    wait until the reader stops typing."""
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(200):
+            if app.searchable:
+                break
+            app.last_key = time.monotonic()  # typing all along
+            await pilot.pause(0.01)
+        assert app.view is not None
+        engine = app.view.search_engine()
+        for _ in range(20):
+            app.last_key = time.monotonic()
+            await pilot.pause(0.02)
+        typed = len(engine._titles._kept)
+        assert typed < 5  # one letter (or a few, before the typing was seen), not all
+        for _ in range(100):
+            if len(engine._titles._kept) > 10:
+                break
+            await pilot.pause(0.05)
+        assert {"m", "s", "t"} <= engine._titles._kept.keys()
 
 
 @pytest.mark.parametrize("ticks", range(4))
@@ -275,6 +305,40 @@ async def test_rows_on_screen_follow_each_filter_key(app: ReadingListApp) -> Non
             assert all(not line.strip(" ▕") for line in lines[len(shown) :]), key
 
 
+async def test_rows_follow_a_snooze_that_runs_out_at_midnight(
+    app: ReadingListApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter key after midnight that keeps the first rows' papers still redraws them: a
+    snooze that ran out shows the paper new again, as the status line counts it."""
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        papers = papers_of(app)
+        await pilot.press("a", "slash", "m")  # the whole library, filtered
+        snoozed = papers.ids[2]
+        assert app.library is not None
+        app.library.snooze([snoozed], 1)
+        app.adopt(app.library.view())
+        app.main.refresh_view(keep=papers.ids[0])
+        await pilot.pause()
+        row = papers.ids.index(snoozed) - papers.scroll_offset.y
+        region = papers.region
+
+        def mark() -> str:
+            return screen_lines(app)[region.y + row][region.x : region.right].split()[1]
+
+        assert mark() == "z"
+
+        class Tomorrow(dt.date):
+            @classmethod
+            def today(cls) -> dt.date:
+                return dt.date.today() + dt.timedelta(days=1)
+
+        monkeypatch.setattr(model, "date", Tomorrow)
+        await pilot.press("space")  # the same first rows: the query is still "m "
+        assert papers.ids.index(snoozed) - papers.scroll_offset.y == row
+        assert mark() == "●"
+
+
 async def test_what_a_key_made_is_spared_from_collections_until_the_pause(
     app: ReadingListApp,
 ) -> None:
@@ -358,6 +422,10 @@ async def test_editing_keys_in_a_burst_keep_their_order(app: ReadingListApp) -> 
         await post_burst(pilot, BURST)
         await pilot.press("escape")
         assert on_disk(app).state(first).note == "xmama"
+        # → takes the suggestion for what was typed just before it, in the same burst.
+        await pilot.press("t", *"transformers", "enter", "j", "t")
+        await post_burst(pilot, ["t", "r", "right"])
+        assert app.screen.query_one("#tag-input", Input).value == "transformers"
 
 
 async def test_each_decision_is_one_key_and_moves_on(app: ReadingListApp) -> None:

@@ -104,6 +104,8 @@ class PaperList(ScrollView, can_focus=True):
         #: Rows drawn, by what they show (see ``render_line``), for the snapshot ``view``.
         self._strips: dict[tuple[str, int, bool, bool, str], Strip] = {}
         self._strips_for: Reading | None = None
+        #: The day every row was last drawn for (see ``show``).
+        self._day = ""
 
     @property
     def highlighted(self) -> str | None:
@@ -121,7 +123,9 @@ class PaperList(ScrollView, can_focus=True):
             with contextlib.suppress(ValueError):
                 position = ids.index(keep)
         self.cursor = self._clamp(position)
-        if self.scroll_offset.y != top or self.view is not self._strips_for:
+        day = today()  # a snooze runs out at midnight: every row may show another mark
+        if self.scroll_offset.y != top or self.view is not self._strips_for or day != self._day:
+            self._day = day
             self.refresh()
             return
         # Only the rows that show another paper: a key that narrows a query often keeps
