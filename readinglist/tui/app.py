@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from textual import events, work
 from textual.app import App, SystemCommand
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from readinglist.config import DEFAULT_KEYS, load_config
 from readinglist.device import copied_note
@@ -36,7 +36,6 @@ from readinglist.tui.messages import (
     FetchFinished,
     FetchProgress,
     FirstKeysReady,
-    FirstLettersReady,
     ImportFinished,
     ImportProgress,
     LibraryFailed,
@@ -51,8 +50,11 @@ POLL_SECONDS = 2.0
 #: Seconds without input after which the work put off for a pause runs (``_when_idle``).
 IDLE_SECONDS = 1.0
 #: The reader counts as typing until this long after their last key (``last_key``): the
-#: first letters' lookups wait (``_look_up_first_letters``).
+#: first letters' lookups wait (``_look_up_next_letter``).
 TYPING_SECONDS = 0.5
+#: Seconds between two of those lookups (each ~13 ms at 100k papers), so that other
+#: events get their turn.
+LETTER_SECONDS = 0.02
 
 
 class ReadingListApp(App[int]):
@@ -88,8 +90,9 @@ class ReadingListApp(App[int]):
         self.last_key = 0.0
         #: The index whose filters were made ready once the reader paused.
         self._prefixed: object = None
-        #: The index whose commonest first letters are being (or were) looked up.
-        self._lettered: object = None
+        #: The view whose commonest first letters are being looked up, the lookups left and
+        #: those made (``_look_up_next_letter``); None once done.
+        self._letters: tuple[ReadModel, Iterator[Letters], Letters] | None = None
         #: The library read whole, to save folded at the reader's next pause (``_fold``).
         self._unfolded: Library | None = None
         #: What the collector is kept from scanning until the next pause (``spare_young``).
@@ -111,6 +114,9 @@ class ReadingListApp(App[int]):
         self._gc_threshold = gc.get_threshold()
         gc.set_threshold(self._gc_threshold[0], self._gc_threshold[1], 1_000_000)
         self.set_interval(IDLE_SECONDS, self._when_idle)
+        self._letter_timer = self.set_interval(
+            LETTER_SECONDS, self._look_up_next_letter, pause=True
+        )
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         # Paint the first screen before the load (which holds the GIL) starts.
         self.call_after_refresh(self._open_library)
@@ -236,28 +242,23 @@ class ReadingListApp(App[int]):
         self.post_message(LibraryLoaded(library, view))
         self.post_message(SearchReady(view.indexed()))
 
-    @work(thread=True, exclusive=True, group="letters", exit_on_error=False)
-    def _look_up_first_letters(self, view: weakref.ref[ReadModel]) -> None:
-        """The commonest one-letter lookups, as soon as the index is built, a letter
-        (~13 ms at 100k papers) at a time: a query's first key typed before the first pause
-        found them cold (~20 ms of the key). Each is handed over as it is made; while the
-        reader types, the next waits, so a key shares the CPU with one letter at most."""
-        worker, current = get_current_worker(), view()
-        if current is None:
+    def _look_up_next_letter(self) -> None:
+        """One of the commonest one-letter lookups (~13 ms at 100k papers), on this thread
+        between keys, from the time the index is built: a query's first key typed before
+        the first pause found them cold (~20 ms of the key). In a worker they held the GIL
+        against the first frames of the searchable list (searchable ~0.1 s later at 100k);
+        here a key waits for one letter at most, and none is looked up while the reader
+        types (``TYPING_SECONDS``)."""
+        if self._letters is None or time.monotonic() - self.last_key < TYPING_SECONDS:
             return
-        kept: Letters = {}
-        for letter in current.first_letters():
-            kept |= letter
-            self.post_message(FirstLettersReady(current, dict(kept)))
-            while time.monotonic() - self.last_key < TYPING_SECONDS:
-                if worker.is_cancelled:
-                    return
-                time.sleep(0.05)
-            if worker.is_cancelled:
-                return
-
-    def on_first_letters_ready(self, message: FirstLettersReady) -> None:
-        message.view.keep_first_letters(message.kept)  # the index is queried on this thread
+        view, letters, kept = self._letters
+        step = next(letters, None)
+        if step is None:
+            self._letters = None
+            self._letter_timer.pause()
+            return
+        kept |= step
+        view.keep_first_letters(dict(kept))
 
     @work(thread=True, group="prefixes", exit_on_error=False)
     def _look_up_first_keys(self, view: weakref.ref[ReadModel]) -> None:
@@ -277,7 +278,7 @@ class ReadingListApp(App[int]):
             self.view = view
             if replaced:
                 self._prefixed = None  # the old index, gone with its catalog
-                self.workers.cancel_group(self, "letters")
+                self._letters = None  # an old index's lookups
                 release_freed_memory()
 
     def on_library_loaded(self, message: LibraryLoaded) -> None:
@@ -300,9 +301,8 @@ class ReadingListApp(App[int]):
             self._unfolded = self.library
         self.adopt(message.view)
         self.searchable = True
-        if message.view.engine is not self._lettered:
-            self._lettered = message.view.engine
-            self._look_up_first_letters(weakref.ref(message.view))
+        self._letters = message.view, message.view.first_letters(), {}
+        self.call_after_refresh(self._letter_timer.resume)  # once the list is searchable
         reloaded, self.reloading = self.reloading, False
         self.main.search_ready()
         if reloaded:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from readinglist.library import Holder, Library
-from readinglist.reading import FirstKeys, Letters, ReadModel
+from readinglist.reading import FirstKeys, ReadModel
 from readinglist.reports import Change, ImportReport
 
 
@@ -29,15 +29,6 @@ class SearchReady(Message):
 
     def __init__(self, view: ReadModel) -> None:
         self.view = view
-        super().__init__()
-
-
-class FirstLettersReady(Message):
-    """The commonest one-letter lookups made so far for ``view``'s index (a new dict)."""
-
-    def __init__(self, view: ReadModel, kept: Letters) -> None:
-        self.view = view
-        self.kept = kept
         super().__init__()
 
 
