@@ -358,11 +358,8 @@ class SearchEngine:
         :meth:`keep_first_letters`): a query's first key, which cold took ~20 ms of the key
         at 100k papers. ~13 ms a step there, for a worker that starts as soon as the index
         is built and can stop between steps while the reader types."""
-        vocabulary, _ = self._titles.vocabulary()
-        postings, enough = self._titles.postings, len(self._pids) // 20
-        sizes: Counter[str] = Counter()
-        for word in vocabulary:
-            sizes[word[0]] += len(postings[word])
+        enough = len(self._pids) // 20
+        sizes = Counter(self._titles.first_letters())
         for letter, size in sizes.most_common():
             if size < enough:
                 return
