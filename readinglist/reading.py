@@ -337,11 +337,12 @@ class ReadModel(Reading):
 
     def first_letters(self) -> Iterator[Letters]:
         """The commonest one-letter lookups, made ready a letter a step (see
-        :meth:`SearchEngine.first_letters`: ~13 ms a step at 100k papers, for a worker)."""
+        :meth:`SearchEngine.first_letters`: ~13 ms a step at 100k papers)."""
         return self.search_engine().first_letters()
 
     def keep_first_letters(self, kept: Letters) -> None:
-        """Look those letters up from ``kept`` from now on; on the thread that queries."""
+        """Look those letters up from ``kept`` from now on, beside those kept before; on the
+        thread that queries."""
         self.search_engine().keep_first_letters(kept)
 
     def first_keys(self) -> FirstKeys:

@@ -37,14 +37,13 @@ from readinglist.query import (
     parse_query,
     words_of,
 )
-from readinglist.reading import FirstKeys, Found, Numbered, Reading
+from readinglist.reading import FirstKeys, Found, Letters, Numbered, Reading
 from readinglist.subset import AllBut
 from readinglist.textindex import (
     EXACT,
     IN_ABSTRACT,
     PREFIX,
     IntLists,
-    Kept,
     Match,
     Texts,
     WordIndex,
@@ -352,21 +351,22 @@ class SearchEngine:
         title words, and their union took 15-40 ms of a key at 100k papers."""
         return len(word) < TYPO_MIN and not self._titles.cached(word)
 
-    def first_letters(self) -> Iterator[dict[str, Kept]]:
+    def first_letters(self) -> Iterator[Letters]:
         """The lookups of the one-letter words that start title words of at least 5 % of
         the papers, compact, commonest first, one letter a step (see
         :meth:`keep_first_letters`): a query's first key, which cold took ~20 ms of the key
-        at 100k papers. ~13 ms a step there, for a worker that starts as soon as the index
-        is built and can stop between steps while the reader types."""
+        at 100k papers. ~13 ms a step there, small enough to take between keys as soon as
+        the index is built."""
         enough = len(self._pids) // 20
-        sizes = Counter(self._titles.first_letters())
+        sizes = Counter(self._titles.letter_sizes())
         for letter, size in sizes.most_common():
             if size < enough:
                 return
             yield self._titles.compact([letter], self._number)
 
-    def keep_first_letters(self, kept: dict[str, Kept]) -> None:
-        """Look the letters of ``kept`` up from it from now on (on the thread that queries)."""
+    def keep_first_letters(self, kept: Letters) -> None:
+        """Look the letters of ``kept`` up from it from now on, beside those kept before
+        (on the thread that queries)."""
         self._titles.keep(kept)
 
     def first_keys(self) -> FirstKeys:

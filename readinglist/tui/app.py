@@ -90,9 +90,9 @@ class ReadingListApp(App[int]):
         self.last_key = 0.0
         #: The index whose filters were made ready once the reader paused.
         self._prefixed: object = None
-        #: The view whose commonest first letters are being looked up, the lookups left and
-        #: those made (``_look_up_next_letter``); None once done.
-        self._letters: tuple[ReadModel, Iterator[Letters], Letters] | None = None
+        #: The view whose commonest first letters are being looked up and the lookups left
+        #: (``_look_up_next_letter``); None once done.
+        self._letters: tuple[ReadModel, Iterator[Letters]] | None = None
         #: The library read whole, to save folded at the reader's next pause (``_fold``).
         self._unfolded: Library | None = None
         #: What the collector is kept from scanning until the next pause (``spare_young``).
@@ -251,14 +251,13 @@ class ReadingListApp(App[int]):
         types (``TYPING_SECONDS``)."""
         if self._letters is None or time.monotonic() - self.last_key < TYPING_SECONDS:
             return
-        view, letters, kept = self._letters
+        view, letters = self._letters
         step = next(letters, None)
         if step is None:
             self._letters = None
             self._letter_timer.pause()
             return
-        kept |= step
-        view.keep_first_letters(dict(kept))
+        view.keep_first_letters(step)
 
     @work(thread=True, group="prefixes", exit_on_error=False)
     def _look_up_first_keys(self, view: weakref.ref[ReadModel]) -> None:
@@ -301,7 +300,7 @@ class ReadingListApp(App[int]):
             self._unfolded = self.library
         self.adopt(message.view)
         self.searchable = True
-        self._letters = message.view, message.view.first_letters(), {}
+        self._letters = message.view, message.view.first_letters()
         self.call_after_refresh(self._letter_timer.resume)  # once the list is searchable
         reloaded, self.reloading = self.reloading, False
         self.main.search_ready()
