@@ -128,17 +128,11 @@ class PaperList(ScrollView, can_focus=True):
             self._day = day
             self.refresh()
             return
-        # Only the rows that show another paper, each run of them at once: a key that
-        # narrows a query often keeps the first screen's rows, and each row redrawn costs
-        # ~0.3 ms of the key.
-        bottom = top + self.scrollable_content_region.height
-        changed = [
-            row
-            for row in range(top, bottom)
-            if (old[row] if row < len(old) else None) != (ids[row] if row < len(ids) else None)
-        ]
-        for start, end in _runs(changed):
-            self.refresh_lines(start, end - start)
+        # Only the rows that show another paper: a key that narrows a query often keeps
+        # the first screen's rows, and each row redrawn costs ~0.3 ms of the key.
+        for row in range(top, top + self.scrollable_content_region.height):
+            if (old[row] if row < len(old) else None) != (ids[row] if row < len(ids) else None):
+                self.refresh_line(row)
 
     def _resize(self, size: Size) -> None:
         """A new number of rows. Setting ``virtual_size`` lays the whole screen out again,
@@ -272,14 +266,3 @@ class PaperList(ScrollView, can_focus=True):
             segments.append(Segment(tags, style("paper-list--tags")))
         segments.append(right)
         return segments
-
-
-def _runs(rows: list[int]) -> list[tuple[int, int]]:
-    """Ascending ``rows`` as runs of consecutive ones, each (first, last + 1)."""
-    runs: list[tuple[int, int]] = []
-    for row in rows:
-        if runs and runs[-1][1] == row:
-            runs[-1] = (runs[-1][0], row + 1)
-        else:
-            runs.append((row, row + 1))
-    return runs
