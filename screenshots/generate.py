@@ -28,6 +28,8 @@ from readinglist import model
 from readinglist.library import Library
 from readinglist.samples import sample_paths
 from readinglist.tui.app import ReadingListApp, create_app
+from readinglist.tui.widgets.detail import DetailPane
+from readinglist.tui.widgets.paper_list import PaperList
 
 OUT = Path(__file__).parent
 SIZE = (120, 36)
@@ -122,8 +124,20 @@ async def ready(pilot: Pilot) -> None:
     await pilot.pause(0.1)
 
 
+async def settled(pilot: Pilot) -> None:
+    """Wait until the detail pane shows the paper under the cursor (it follows after a
+    delay, longer while the reader types)."""
+    app = pilot.app
+    assert isinstance(app, ReadingListApp)
+    for _ in range(100):
+        if app.main.query_one(DetailPane)._pid == app.main.query_one(PaperList).highlighted:
+            break
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
 async def shoot(pilot: Pilot, name: str) -> None:
-    await pilot.pause(0.2)  # the detail pane follows the cursor after a short delay
+    await settled(pilot)
     await pilot.wait_for_scheduled_animations()
     pilot.app.clear_notifications()  # the toasts of the keys pressed would cover the list
     await pilot.pause()

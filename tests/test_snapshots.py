@@ -20,7 +20,15 @@ from textual.pilot import Pilot
 from readinglist.library import Library
 from readinglist.tui.app import ReadingListApp
 from readinglist.tui.widgets.paper_list import PaperList
-from screenshots.generate import SIZE, Clock, app_for, frozen_clock, import_by_day, ready
+from screenshots.generate import (
+    SIZE,
+    Clock,
+    app_for,
+    frozen_clock,
+    import_by_day,
+    ready,
+    settled,
+)
 from tests.conftest import by_title
 
 SnapCompare = Callable[..., bool]
@@ -70,7 +78,7 @@ def test_detail_with_note(
     async def on_the_paper(pilot: Pilot) -> None:
         await ready(pilot)
         pilot.app.query_one(PaperList).move_to(pid)
-        await pilot.pause(0.1)  # the detail pane follows the cursor after a short delay
+        await settled(pilot)
 
     app = app_of(library, tmp_path)
     assert snap_compare(app, terminal_size=SIZE, run_before=on_the_paper)
@@ -81,9 +89,13 @@ def test_filter_highlights(
 ) -> None:
     """A filter with a typo, back on the list (Enter): its words marked in the detail pane."""
     library = build(tmp_path, clock, digest_paths)
-    app = app_of(library, tmp_path)
-    keys = ["slash", *"mamba tiem", "enter"]
-    assert snap_compare(app, press=keys, terminal_size=SIZE, run_before=ready)
+
+    async def typed(pilot: Pilot) -> None:
+        await ready(pilot)
+        await pilot.press("slash", *"mamba tiem", "enter")
+        await settled(pilot)
+
+    assert snap_compare(app_of(library, tmp_path), terminal_size=SIZE, run_before=typed)
 
 
 def test_inbox_zero_on_open(

@@ -21,7 +21,6 @@ import pytest
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
-from textual.widgets._footer import FooterKey
 
 from readinglist import catalogfile, model
 from readinglist.library import Library
@@ -113,19 +112,34 @@ async def test_decisions_save_the_merge_at_the_pause_and_at_quit(app: ReadingLis
     assert second and restored.state(second).read and restored.state(first).read
 
 
-async def test_the_footer_is_recomposed_only_when_its_keys_change(app: ReadingListApp) -> None:
+def footer_line(app: ReadingListApp) -> str:
+    return screen_lines(app)[-1]
+
+
+async def test_the_footer_shows_the_keys_that_apply_and_runs_a_clicked_one(
+    app: ReadingListApp,
+) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         footer = app.query_one(KeysFooter)
-        keys = list(footer.query(FooterKey))
-        assert "Later" in [str(key.description) for key in keys]
+        line = footer_line(app)
+        assert line.startswith(" x Skip  s Later  r Read ") and line.endswith("▏^p palette ")
+        shown = footer._shown
         app.screen.refresh_bindings()
         await pilot.pause()
-        assert list(footer.query(FooterKey)) == keys  # the same widgets: nothing changed
-        await pilot.press("slash")  # the filter has the focus: other keys apply
+        assert footer._shown is shown  # nothing changed: not redrawn
+        await pilot.hover(KeysFooter, offset=(line.index("Later"), 0))
         await pilot.pause()
-        shown = list(footer.query(FooterKey))
-        assert shown != keys and footer._shown == footer._showing()
+        assert footer.tooltip == "keep for later"
+        first = papers_of(app).highlighted
+        assert first is not None
+        await pilot.click(KeysFooter, offset=(line.index("Read"), 0))
+        await pilot.pause()
+        assert on_disk(app).state(first).read
+        await pilot.press("slash")  # the filter has the focus: the list's keys are gone
+        await pilot.pause()
+        assert "Later" not in footer_line(app)
+        assert footer_line(app).endswith("▏^p palette ")
 
 
 async def test_notes_become_markdown_once_the_reader_pauses(
