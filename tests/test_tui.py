@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input, ProgressBar, Static
 
 from readinglist import catalogfile, model
 from readinglist.library import Library
@@ -48,6 +48,10 @@ def papers_of(app: ReadingListApp) -> PaperList:
     return app.query_one(PaperList)
 
 
+def progress_shown(app: ReadingListApp) -> bool:
+    return any(bar.display for bar in app.query("#progress"))
+
+
 def on_disk(app: ReadingListApp) -> Library:
     return Library(app.data_dir)
 
@@ -72,7 +76,7 @@ async def test_the_list_shows_it_is_loading_only_when_opening_takes_a_while(
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.pause(LOADING_SHOWN_AFTER + 0.2)
-        assert not papers_of(app).loading and not app.query_one("#progress").display
+        assert not papers_of(app).loading and not progress_shown(app)
 
     slow = create_app(app.data_dir, config_dir=app.settings.path.parent, export_dir=app.export_dir)
     opening = ReadingListApp._open_library
@@ -81,10 +85,10 @@ async def test_the_list_shows_it_is_loading_only_when_opening_takes_a_while(
         await pilot.pause(LOADING_SHOWN_AFTER / 2)
         assert not papers_of(slow).loading and status(slow) == "Opening the library…"
         await pilot.pause(LOADING_SHOWN_AFTER)
-        assert papers_of(slow).loading and slow.query_one("#progress").display
+        assert papers_of(slow).loading and progress_shown(slow)
         opening(slow)
         await ready(pilot)
-        assert not papers_of(slow).loading and not slow.query_one("#progress").display
+        assert not papers_of(slow).loading and not progress_shown(slow)
         assert len(papers_of(slow).ids) == 751
 
 
@@ -558,6 +562,26 @@ async def test_changes_from_another_process_show_up(app: ReadingListApp) -> None
         await pilot.press("r")
         disk = on_disk(app)
         assert disk.state(first).tags == ("from-cli",) and disk.state(first).read
+
+
+async def test_the_progress_bar_is_mounted_the_first_time_it_is_needed(
+    app: ReadingListApp,
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert not app.query("#progress")  # a quick open never shows it
+        app.main.busy("Importing…", total=5)
+        app.main.progress(2, 5)
+        await pilot.pause()
+        bar = app.query_one("#progress", ProgressBar)
+        assert bar.display and (bar.total, bar.progress) == (5, 2)
+        assert "Importing…" in screen_lines(app)[-2] and "40%" in screen_lines(app)[-2]
+        app.main.busy("Fetching…")  # the same bar, pulsing
+        await pilot.pause()
+        assert list(app.query("#progress")) == [bar] and bar.total is None
+        app.main.hide_progress()
+        await pilot.pause()
+        assert not progress_shown(app)
 
 
 async def test_empty_library_welcome_and_sample_loading(tmp_path: Path) -> None:
