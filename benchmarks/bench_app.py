@@ -61,7 +61,7 @@ from readinglist.library import Library
 from readinglist.tui.app import ReadingListApp, create_app
 from readinglist.tui.widgets.paper_list import PaperList
 
-CLI = [sys.executable, "-m", "readinglist.cli"]
+CLI = [sys.executable, "-m", "readinglist"]
 SIZE = (120, 36)
 #: A two-word query with a typo, as typed in the daily work.
 QUERY = "mamba tiem"

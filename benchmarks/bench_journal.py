@@ -59,7 +59,7 @@ def time_mark(data_dir: Path, runs: int) -> list[float]:
         verb = "mark" if n % 2 == 0 else "later"
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "readinglist.cli", "--data-dir", str(data_dir), verb, pid],
+            [sys.executable, "-m", "readinglist", "--data-dir", str(data_dir), verb, pid],
             check=True,
             capture_output=True,
         )

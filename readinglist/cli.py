@@ -50,6 +50,9 @@ def entry() -> None:
     terminal Textual restores on its way out, leaves the ordinary way."""
     global _kept
     args = build_parser().parse_args()
+    if args.command is not None and not gc.isenabled():  # off since readinglist.__main__
+        gc.freeze()  # what the imports made lives as long as the process
+        gc.enable()
     _kept = []
     code = _main(args)
     if args.command is None:

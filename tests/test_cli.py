@@ -146,7 +146,7 @@ def test_bad_inputs_exit_1_with_one_line(
 
 def test_import_from_stdin_and_corrupt_library(tmp_path: Path, digest_paths: list[Path]) -> None:
     env_dir = tmp_path / "lib"
-    run = [sys.executable, "-m", "readinglist.cli", "--data-dir", str(env_dir)]
+    run = [sys.executable, "-m", "readinglist", "--data-dir", str(env_dir)]  # as installed
     done = subprocess.run(
         [*run, "import", "-"], input=digest_paths[0].read_bytes(), capture_output=True
     )
@@ -160,6 +160,24 @@ def test_import_from_stdin_and_corrupt_library(tmp_path: Path, digest_paths: lis
     assert done.stderr.startswith(f"readinglist: {journal}: not valid JSON")
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
     assert snapshot(env_dir) == before  # the damaged file is left as it is, nothing rebuilt
+
+
+def test_a_command_started_with_the_collector_off_turns_it_back_on(tmp_path: Path) -> None:
+    """``readinglist.__main__`` starts with the cyclic GC off; a command's own work (say an
+    import of many files) runs with it on."""
+    script = (
+        "import gc, sys\n"
+        "gc.disable()\n"
+        "from readinglist import cli\n"
+        "run = cli._main\n"
+        "cli._main = lambda args: print('collecting:', gc.isenabled(), flush=True) or run(args)\n"
+        "sys.argv = ['readinglist', '--data-dir', sys.argv[1], 'list']\n"
+        "cli.entry()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "lib")], capture_output=True, text=True
+    )
+    assert (done.returncode, done.stdout.splitlines()[0]) == (0, "collecting: True"), done.stderr
 
 
 def test_usage_errors_exit_2_and_help_is_complete() -> None:

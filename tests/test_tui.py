@@ -564,6 +564,18 @@ async def test_changes_from_another_process_show_up(app: ReadingListApp) -> None
         assert disk.state(first).tags == ("from-cli",) and disk.state(first).read
 
 
+async def test_an_app_started_with_the_collector_off_turns_it_on_once_its_rows_are_drawn(
+    app: ReadingListApp,
+) -> None:
+    gc.disable()  # as ``readinglist.__main__`` starts it
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            assert papers_of(app).ids and gc.isenabled()
+    finally:
+        gc.enable()
+
+
 async def test_the_progress_bar_is_mounted_the_first_time_it_is_needed(
     app: ReadingListApp,
 ) -> None:

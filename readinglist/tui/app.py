@@ -285,6 +285,7 @@ class ReadingListApp(App[int]):
         self.library.merge_saved_later = True
         self.adopt(message.view)
         self.main.library_loaded()
+        self.call_after_refresh(self._started)
         if self.library.device.replaced:  # only the process that gave the new id: once
             note = copied_note(self.library.device)
             self.notify(note, title="This machine", severity="warning", timeout=20)
@@ -293,6 +294,14 @@ class ReadingListApp(App[int]):
 
     def on_library_failed(self, message: LibraryFailed) -> None:
         self.main.library_failed(message.error)
+        self._started()
+
+    def _started(self) -> None:
+        """The collector back on, if the command started with it off (``readinglist.__main__``),
+        once the first rows are drawn; what the start made waits for the first pause."""
+        if not gc.isenabled():
+            self.spare_young()
+            gc.enable()
 
     def on_search_ready(self, message: SearchReady) -> None:
         if self.library is not None:
