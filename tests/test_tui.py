@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from textual import events
+from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar, Static
 
@@ -33,6 +34,7 @@ from readinglist.tui.screens.note import NoteScreen
 from readinglist.tui.widgets.detail import DetailPane
 from readinglist.tui.widgets.footer import KeysFooter
 from readinglist.tui.widgets.paper_list import PaperList
+from readinglist.tui.widgets.title_bar import TitleBar
 from tests.test_lock import hold, release
 from tests.tuihelpers import SIZE, ready, screen_lines, status
 
@@ -574,6 +576,21 @@ async def test_an_app_started_with_the_collector_off_turns_it_on_once_its_rows_a
             assert papers_of(app).ids and gc.isenabled()
     finally:
         gc.enable()
+
+
+async def test_the_title_bar_names_the_library_and_its_icon_opens_the_palette(
+    app: ReadingListApp,
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        top = screen_lines(app)[0]
+        assert top.startswith(" ⭘ ") and f"readinglist — {app.data_dir}" in top
+        await pilot.click(TitleBar, offset=(60, 0))  # elsewhere: taller, as Textual's header
+        await pilot.pause()
+        assert app.query_one(TitleBar).size.height == 3
+        await pilot.click(TitleBar, offset=(2, 1))
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
 
 
 async def test_the_progress_bar_is_mounted_the_first_time_it_is_needed(

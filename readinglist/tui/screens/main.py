@@ -20,7 +20,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.timer import Timer
-from textual.widgets import ContentSwitcher, Header, Input, ProgressBar, Static
+from textual.widgets import ContentSwitcher, Input, ProgressBar, Static
 
 from readinglist.errors import QueryError, ReadinglistError
 from readinglist.library import Library
@@ -38,6 +38,7 @@ from readinglist.tui.widgets.detail import DetailPane
 from readinglist.tui.widgets.filter_input import FilterInput
 from readinglist.tui.widgets.footer import KeysFooter
 from readinglist.tui.widgets.paper_list import PaperList
+from readinglist.tui.widgets.title_bar import TitleBar
 
 # The modal screens and the export are imported where used: with the Markdown widget
 # (``DetailPane``) they were ~0.1 s of every start, before the first rows, at 100k papers.
@@ -102,7 +103,7 @@ class MainScreen(WritingScreen):
         return self.rl.view
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield FilterInput(placeholder="Loading…", id="filter", disabled=True)
         with ContentSwitcher(initial="main", id="body"):
             with Horizontal(id="main"):
