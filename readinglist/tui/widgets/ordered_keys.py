@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import events
-from textual.widgets import Input, TextArea
+from textual.widgets import Input
 
 if TYPE_CHECKING:
     from textual.widget import Widget as _Mixin
@@ -58,7 +58,3 @@ class TextInput(OrderedKeys, Input):
         if suggester is not None and self.value and not self._suggestion:
             value = self.value if suggester.case_sensitive else self.value.casefold()
             self._suggestion = await suggester.get_suggestion(value) or ""
-
-
-class NoteArea(OrderedKeys, TextArea):
-    """The note editor's text."""
