@@ -81,8 +81,8 @@ async def test_the_list_shows_it_is_loading_only_when_opening_takes_a_while(
         assert not papers_of(app).loading and not progress_shown(app)
 
     slow = create_app(app.data_dir, config_dir=app.settings.path.parent, export_dir=app.export_dir)
-    opening = ReadingListApp._open_library
-    monkeypatch.setattr(ReadingListApp, "_open_library", lambda self: None)  # not yet
+    opening = ReadingListApp.open_library
+    monkeypatch.setattr(ReadingListApp, "open_library", lambda self: None)  # not yet
     async with slow.run_test(size=SIZE) as pilot:
         await pilot.pause(LOADING_SHOWN_AFTER / 2)
         assert not papers_of(slow).loading and status(slow) == "Opening the library…"

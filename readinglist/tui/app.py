@@ -118,8 +118,6 @@ class ReadingListApp(App[int]):
             LETTER_SECONDS, self._look_up_next_letter, pause=True
         )
         self.theme_changed_signal.subscribe(self, self._remember_theme)
-        # Paint the first screen before the load (which holds the GIL) starts.
-        self.call_after_refresh(self._open_library)
         self.set_interval(POLL_SECONDS, self._poll)
         changed = {k: v for k, v in self.config.keys.items() if v != DEFAULT_KEYS[k]}
         if changed:
@@ -228,7 +226,9 @@ class ReadingListApp(App[int]):
     # ------------------------------------------------------------------ workers
 
     @work(thread=True, exclusive=True, group="library", exit_on_error=False)
-    def _open_library(self) -> None:
+    def open_library(self) -> None:
+        """Open the library and post it, then its search index (the main screen asks once
+        it is composed, so that what the library brings finds its widgets)."""
         try:
             library = Library(self.data_dir)
             view = library.view(indexed=False)

@@ -117,6 +117,10 @@ class MainScreen(WritingScreen):
 
     def on_mount(self) -> None:
         self._opening = self.set_timer(LOADING_SHOWN_AFTER, self._show_loading)
+        # Now, not after the first screen: the load fills the thread's waits between its
+        # first frames (first rows at 10k papers 364 -> 349 ms, interleaved medians; at 100k
+        # the same, 465 ms).
+        self.rl.open_library()
 
     def _show_loading(self) -> None:
         self.query_one(PaperList).loading = True
