@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from readinglist.catalog import gc_paused
-from readinglist.cliargs import build_parser, default_data_dir
+from readinglist.cliargs import default_data_dir, parse_args
 from readinglist.config import Config, load_config
 from readinglist.device import copied_note, this_device
 from readinglist.errors import FetchError, ReadinglistError
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return _main(build_parser().parse_args(argv))
+    return _main(parse_args(argv))
 
 
 #: The library the command opened, kept for ``os._exit`` (see :func:`entry`); None when
@@ -49,7 +49,7 @@ def entry() -> None:
     ``mark``). Everything a command saves is fsynced before it returns; the app, whose
     terminal Textual restores on its way out, leaves the ordinary way."""
     global _kept
-    args = build_parser().parse_args()
+    args = parse_args()
     if args.command is not None and not gc.isenabled():  # off since readinglist.__main__
         gc.freeze()  # what the imports made lives as long as the process
         gc.enable()

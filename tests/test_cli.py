@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from readinglist.cli import main
+from readinglist.cliargs import build_parser, parse_args
 from readinglist.device import this_device
 from readinglist.library import Library
 from readinglist.safetext import indented_json, json_array
@@ -178,6 +179,14 @@ def test_a_command_started_with_the_collector_off_turns_it_back_on(tmp_path: Pat
         [sys.executable, "-c", script, str(tmp_path / "lib")], capture_output=True, text=True
     )
     assert (done.returncode, done.stdout.splitlines()[0]) == (0, "collecting: True"), done.stderr
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["--demo"], ["--data-dir", "lib"], ["--data-dir=lib", "--demo"], ["list"]]
+)
+def test_the_app_s_options_parse_as_the_whole_grammar_parses_them(argv: list[str]) -> None:
+    """Without a command only the options are parsed (the app's start), to the same result."""
+    assert parse_args(argv) == build_parser().parse_args(argv)
 
 
 def test_usage_errors_exit_2_and_help_is_complete() -> None:

@@ -20,7 +20,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.timer import Timer
-from textual.widgets import ContentSwitcher, Input, ProgressBar, Static
+from textual.widgets import ContentSwitcher, Input, Static
 
 from readinglist.errors import QueryError, ReadinglistError
 from readinglist.library import Library
@@ -43,6 +43,8 @@ from readinglist.tui.widgets.title_bar import TitleBar
 # The modal screens and the export are imported where used: with the Markdown widget
 # (``DetailPane``) they were ~0.1 s of every start, before the first rows, at 100k papers.
 if TYPE_CHECKING:
+    from textual.widgets import ProgressBar
+
     from readinglist.tui.app import ReadingListApp
 
 #: Seconds the cursor must rest on a paper before the detail pane follows it.
@@ -105,12 +107,9 @@ class MainScreen(WritingScreen):
     def compose(self) -> ComposeResult:
         yield TitleBar()
         yield FilterInput(placeholder="Loading…", id="filter", disabled=True)
-        with ContentSwitcher(initial="main", id="body"):
-            with Horizontal(id="main"):
-                yield PaperList(id="papers")
-                yield DetailPane(id="detail")
-            yield Static(WELCOME, id="welcome")
-            yield Static("", id="failure")
+        with ContentSwitcher(initial="main", id="body"), Horizontal(id="main"):
+            yield PaperList(id="papers")
+            yield DetailPane(id="detail")
         with Horizontal(id="statusbar"):
             yield Static("Opening the library…", id="status")
         yield KeysFooter()
@@ -143,15 +142,15 @@ class MainScreen(WritingScreen):
 
     def library_failed(self, error: str) -> None:
         self._opened()
-        self.query_one("#failure", Static).update(
+        self._switch_to(
+            "failure",
             Content.assemble(
                 ("The library could not be opened.", "bold red"),
                 "\n\n",
                 literal(error),
                 "\n\nNothing was changed. Press q to quit.",
-            )
+            ),
         )
-        self.query_one("#body", ContentSwitcher).current = "failure"
         self.query_one("#status", Static).update("library not opened")
 
     def search_ready(self) -> None:
@@ -186,9 +185,26 @@ class MainScreen(WritingScreen):
         self.query_one(PaperList).loading = False
         self.hide_progress()
 
+    def _switch_to(self, page: str, text: str | Content) -> None:
+        """Show ``page`` in the body: the list ("main"), or a page of ``text`` made the first
+        time it is shown ("welcome", "failure": composed with the screen, ~3 ms of every
+        start)."""
+        body = self.query_one("#body", ContentSwitcher)
+        if body.current == page:  # assigning even the same value re-lays out the screen
+            return
+        if page != "main":
+            pages = body.query(f"#{page}").results(Static)
+            shown = next(pages, None) or Static(id=page)
+            shown.update(text)
+            if not shown.is_attached:
+                body.mount(shown)
+        body.current = page
+
     def _progress_bar(self) -> ProgressBar:
         """The status line's bar, mounted the first time it is needed: most starts never
         show it, and composing it took ~10 ms of the first rows at 10k papers."""
+        from textual.widgets import ProgressBar  # with its modules, ~2 ms of every start
+
         bars = self.query("#progress").results(ProgressBar)
         bar = next(bars, None)
         if bar is None:
@@ -286,10 +302,7 @@ class MainScreen(WritingScreen):
         papers.show(ids, keep)
         if top:
             papers.cursor = 0
-        body = self.query_one("#body", ContentSwitcher)
-        wanted = "main" if library.papers else "welcome"
-        if body.current != wanted:
-            body.current = wanted  # assigning even the same value re-lays out the screen
+        self._switch_to("main" if library.papers else "welcome", WELCOME)
         if detail:
             self._show_detail(papers.highlighted)
         self._update_status()
