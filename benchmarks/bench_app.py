@@ -11,7 +11,8 @@ median / largest):
    drawn), to the first rows (the status line counts them), to "whole library searchable"
    (the filter's placeholder changes) and to a typed query answered (``/`` typed as soon as
    the filter works, ``QUERY`` as soon as the filter has the focus; answered when the status
-   line names the filter), and the app's peak RSS then;
+   line names the filter), and the app's peak RSS then; beside each start, interleaved, a
+   bare Textual app's first screen (one word), the floor of any Textual app's start;
 3. filter keystroke → repainted list, over a scripted 50+ key sequence with typos and
    backspaces, driven with the Pilot; "repainted" is the first screen update (``App._display``)
    after the list's last refresh for that key;
@@ -164,23 +165,60 @@ class Screen:
                 self.text = ESCAPES.sub(b"", self.raw)
 
 
+def spawn_in_pty(argv: list[str], env: dict[str, str]) -> tuple[Screen, subprocess.Popen[bytes]]:
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
+    env = os.environ | {"TERM": "xterm-256color"} | env
+    process = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+    )
+    os.close(slave)
+    return Screen(master), process
+
+
+def quit_tui(screen: Screen, process: subprocess.Popen[bytes]) -> None:
+    os.write(screen.master, b"\x11")  # ctrl+q: quits even from the filter
+    deadline = time.monotonic() + 10
+    pid = 0
+    while pid == 0:
+        screen.read()
+        if time.monotonic() > deadline:
+            process.kill()
+        pid, _ = os.waitpid(process.pid, os.WNOHANG)
+    process.returncode = 0  # reaped above; keep Popen from waiting again
+    os.close(screen.master)
+
+
+#: A Textual app showing one word: its first screen is what starting any Textual app costs
+#: on this machine (Python, importing Textual, its first frames), measured beside ours.
+BARE_APP = """
+from textual.app import App
+from textual.widgets import Static
+class Bare(App):
+    def compose(self):
+        yield Static("readinglist")
+Bare().run()
+"""
+
+
+def bare_textual_start(timeout: float = 30.0) -> float:
+    start = time.perf_counter()
+    screen, process = spawn_in_pty([sys.executable, "-c", BARE_APP], {})
+    while b"readinglist" not in screen.text and time.perf_counter() - start < timeout:
+        screen.read()
+    seen = time.perf_counter() - start
+    quit_tui(screen, process)
+    return seen
+
+
 def launch_tui(data_dir: Path, timeout: float = 120.0) -> Start:
     """Start the app in a pty, wait for its list and index, type ``/QUERY`` and wait for the
     answer (the status line names the filter once the list shows its results)."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
-    env = os.environ | {"TERM": "xterm-256color", "READINGLIST_CONFIG_DIR": str(data_dir / "cfg")}
     start = time.perf_counter()
-    process = subprocess.Popen(
-        [*CLI, "--data-dir", str(data_dir)],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        start_new_session=True,
+    screen, process = spawn_in_pty(
+        [*CLI, "--data-dir", str(data_dir)], {"READINGLIST_CONFIG_DIR": str(data_dir / "cfg")}
     )
-    os.close(slave)
-    screen = Screen(master)
+    master = screen.master
     seen: dict[str, float] = {}
     milestones = {
         "first_screen": re.compile(b"readinglist"),  # the header
@@ -207,16 +245,7 @@ def launch_tui(data_dir: Path, timeout: float = 120.0) -> Start:
         if "searchable" in seen and answer in screen.text:
             seen["answered"] = now
             peak = _peak_rss(process.pid)
-    os.write(master, b"\x11")  # ctrl+q: quits even from the filter
-    deadline = time.monotonic() + 10
-    pid = 0
-    while pid == 0:
-        screen.read()
-        if time.monotonic() > deadline:
-            process.kill()
-        pid, _ = os.waitpid(process.pid, os.WNOHANG)
-    process.returncode = 0  # reaped above; keep Popen from waiting again
-    os.close(master)
+    quit_tui(screen, process)
     missing = [name for name in (*milestones, "answered") if name not in seen]
     if missing:
         tail = screen.text[-2000:].decode(errors="replace")
@@ -516,7 +545,11 @@ def bench(
         rows["`readinglist import` of the whole corpus (s)"] = summary([t for t, _ in imports], 1)
         rows["import of the whole corpus, peak RSS (MB)"] = rss_summary([m for _, m in imports])
     if "start" in parts:
-        starts = [launch_tui(data_dir) for _ in range(runs)]
+        starts, bare = [], []
+        for _ in range(runs):  # interleaved: the machine's pace changes over minutes
+            starts.append(launch_tui(data_dir))
+            bare.append(bare_textual_start())
+        rows["a bare Textual app → first screen (ms, reference)"] = summary(bare)
         rows["start → first screen (ms)"] = summary([s.first_screen for s in starts])
         rows["start → first rows (ms)"] = summary([s.first_rows for s in starts])
         rows["start → searchable (ms)"] = summary([s.searchable for s in starts])
