@@ -884,7 +884,8 @@ class Store:
         re-entrant only for the calling thread, so other threads sharing the caller's
         objects wait until all of this is done). Any error, not only a storage one: a
         ``MemoryError`` mid-save once left the change in memory, and the next change then
-        saved it although the user had been told it failed (tested).
+        saved it although the user had been told it failed (tested). Should ``on_error``
+        fail too, the first error is raised, and the next transaction re-reads everything.
         """
         self._ensure_dir()
         with self.lock:
@@ -905,7 +906,13 @@ class Store:
                     if storage.dirty:
                         storage.forget()
                 if on_error is not None and isinstance(error, Exception):
-                    on_error()
+                    try:
+                        on_error()
+                    except Exception:
+                        # The first error is the one to tell. Memory, which may still hold
+                        # the failed change, is read again from disk before anything else.
+                        for storage in storages:
+                            storage.forget()
                 raise
             finally:
                 for storage in storages:

@@ -201,6 +201,30 @@ def test_change_that_fails_with_any_error_is_not_kept_in_memory(
         assert (seen_by.state(failed).read, seen_by.state(next_one).read) == (False, True)
 
 
+def test_a_failed_change_whose_resync_fails_too_reports_the_first_error_and_saves_nothing(
+    monkeypatch: pytest.MonkeyPatch, lib_dir: Path
+) -> None:
+    """Re-reading the disk after the failed save fails as well (memory is short): the
+    reader hears of the first error, and the next change re-reads the disk before it saves,
+    so the failed change is not saved along with it."""
+    library = Library(lib_dir)
+    failed, next_one = library.ordered()[3:5]
+    monkeypatch.setattr(storage, "os", OutOfMemoryOS())
+
+    def rebuild_fails(*args: object) -> None:
+        raise RuntimeError("no memory to rebuild either")
+
+    rebuild = Library._rebuild
+    monkeypatch.setattr(Library, "_rebuild", rebuild_fails)
+    with pytest.raises(MemoryError):
+        library.mark([failed])
+    heal(monkeypatch)
+    monkeypatch.setattr(Library, "_rebuild", rebuild)
+    library.mark([next_one])
+    for seen_by in (library, Library(lib_dir)):
+        assert (seen_by.state(failed).read, seen_by.state(next_one).read) == (False, True)
+
+
 def test_failed_import_changes_nothing(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
