@@ -415,7 +415,8 @@ async def test_a_burst_of_filter_keys_shows_the_last_query(app: ReadingListApp) 
 async def post_burst(pilot: Pilot[int], keys: list[str]) -> None:
     """Keys that arrive together, none handled before the next is queued."""
     for key in keys:
-        pilot.app.post_message(events.Key(key, key if len(key) == 1 else None))
+        character = " " if key == "space" else key if len(key) == 1 else None
+        pilot.app.post_message(events.Key(key, character))
     for _ in range(3):
         await pilot.pause()
 
@@ -446,6 +447,10 @@ async def test_editing_keys_in_a_burst_keep_their_order(app: ReadingListApp) -> 
         await pilot.press("t", *"transformers", "enter", "j", "t")
         await post_burst(pilot, ["t", "r", "right"])
         assert app.screen.query_one("#tag-input", Input).value == "transformers"
+        # So does Tab, the dialog's completion, with what follows it in the same burst.
+        await pilot.press("escape", "t")
+        await post_burst(pilot, ["t", "r", "tab", "space", "x"])
+        assert app.screen.query_one("#tag-input", Input).value == "transformers x"
 
 
 async def test_each_decision_is_one_key_and_moves_on(app: ReadingListApp) -> None:
