@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from textual.screen import Screen
 
 #: Between the keys and the command palette's key, docked right (as Textual's footer).
-SEPARATOR = "▏"
+SEPARATOR = "▏"  # one cell
 
 
 class FooterKey(NamedTuple):
@@ -122,7 +123,7 @@ class KeysFooter(Widget, can_focus=False):
 
         def drawn(x: int, key: FooterKey, key_text: str, description: str) -> list[Segment]:
             extra = (hover if key == self._hovered else Style()) + (Style() if key.enabled else dim)
-            self._spans.append((x, x + len(key_text) + len(description), key))
+            self._spans.append((x, x + cell_len(key_text) + cell_len(description), key))
             return [
                 Segment(key_text, base + key_style + extra),
                 Segment(description, base + description_style + extra),
@@ -130,7 +131,7 @@ class KeysFooter(Widget, can_focus=False):
 
         line: list[Segment] = []
         for key in keys:
-            x = sum(len(segment.text) for segment in line)
+            x = Segment.get_line_length(line)
             line += drawn(
                 x, key, f" {key.display} ", f"{key.description} " if key.description else ""
             )
@@ -139,11 +140,11 @@ class KeysFooter(Widget, can_focus=False):
         # Docked right, as Textual's compact key: "▏^p palette ". Keys that do not fit left
         # of it are cut (Textual's footer scrolls them).
         description = f" {command.description}" if command.description else ""
-        left = max(width - len(SEPARATOR) - len(command.display) - len(description) - 1, 0)
+        left = max(width - 1 - cell_len(command.display) - cell_len(description) - 1, 0)
         self._spans = [span for span in self._spans if span[1] <= left]
         palette = [
             Segment(SEPARATOR, base + style("keys-footer--separator")),
-            *drawn(left + len(SEPARATOR), command, command.display, description),
+            *drawn(left + 1, command, command.display, description),
         ]
         return Strip([*Strip(line).crop_extend(0, left, base), *palette]).crop_extend(
             0, width, base
