@@ -651,6 +651,27 @@ async def test_corrupt_library_is_reported_not_touched(tmp_path: Path) -> None:
     assert (data_dir / "state.json").read_bytes() == b"{broken"
 
 
+async def test_an_unexpected_error_opening_the_library_is_one_line_and_the_gc_comes_back(
+    app: ReadingListApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in opening")
+
+    monkeypatch.setattr(Library, "view", broken)
+    gc.disable()  # as ``readinglist.__main__`` starts the app
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(100):
+                if app.query("#failure"):
+                    break
+                await pilot.pause(0.02)
+            await pilot.pause()
+            shown = str(app.query_one("#failure", Static).render())
+            assert "a background job (open_library) failed" in shown and gc.isenabled()
+    finally:
+        gc.enable()
+
+
 async def test_help_lists_every_key_and_theme_is_remembered(
     app: ReadingListApp, tmp_path: Path
 ) -> None:

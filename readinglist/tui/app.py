@@ -219,7 +219,7 @@ class ReadingListApp(App[int]):
         if event.worker.group == "fetch":  # nothing was imported: say so, drop the bar
             self.main.fetch_finished(FetchFinished(None, error=message))
         elif self.library is None:
-            self.main.library_failed(message)
+            self._not_opened(message)
         else:
             self.notify(message, title="Something went wrong", severity="error", timeout=15)
 
@@ -293,7 +293,10 @@ class ReadingListApp(App[int]):
             self.notify(warning, title="Library", severity="warning", timeout=30)
 
     def on_library_failed(self, message: LibraryFailed) -> None:
-        self.main.library_failed(message.error)
+        self._not_opened(message.error)
+
+    def _not_opened(self, error: str) -> None:
+        self.main.library_failed(error)
         self._started()
 
     def _started(self) -> None:
