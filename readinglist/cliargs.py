@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
+from typing import NoReturn
 
 import platformdirs
 
@@ -29,7 +30,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """``argv`` (the process's by default) parsed. With no command (the app) only the options
     are parsed: building every command's parser was ~6 ms of the app's start. Anything else
     (a command, ``--help``, ``--version``, a mistake) is parsed by the whole grammar."""
-    options = argparse.ArgumentParser(prog="readinglist", add_help=False, exit_on_error=False)
+    options = _OptionsOnly(prog="readinglist", add_help=False)
     _add_common(options, default=None)
     try:
         args, rest = options.parse_known_args(argv)
@@ -39,6 +40,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         return build_parser().parse_args(argv)
     args.command = None
     return args
+
+
+class _OptionsOnly(argparse.ArgumentParser):
+    """The options alone, which leave any mistake (``--d x`` is ambiguous: ``--data-dir``
+    or ``--demo``?) to the whole grammar to report, with its usage."""
+
+    def error(self, message: str) -> NoReturn:
+        raise argparse.ArgumentError(None, message)
 
 
 def build_parser() -> argparse.ArgumentParser:

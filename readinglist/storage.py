@@ -908,11 +908,14 @@ class Store:
                 if on_error is not None and isinstance(error, Exception):
                     try:
                         on_error()
-                    except Exception:
-                        # The first error is the one to tell. Memory, which may still hold
-                        # the failed change, is read again from disk before anything else.
+                    except BaseException as later:
+                        # Memory, which may still hold the failed change, is read again from
+                        # disk before anything else. The first error is the one to tell,
+                        # unless the reader interrupted meanwhile.
                         for storage in storages:
                             storage.forget()
+                        if not isinstance(later, Exception):
+                            raise
                 raise
             finally:
                 for storage in storages:

@@ -189,6 +189,19 @@ def test_the_app_s_options_parse_as_the_whole_grammar_parses_them(argv: list[str
     assert parse_args(argv) == build_parser().parse_args(argv)
 
 
+@pytest.mark.parametrize("argv", [["--d", "x"], ["--data-dir"], ["--data-dir", ""], ["--="]])
+def test_a_mistake_in_the_app_s_options_is_told_by_the_whole_grammar(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as whole:
+        build_parser().parse_args(argv)
+    expected = capsys.readouterr().err
+    with pytest.raises(SystemExit) as options:
+        parse_args(argv)
+    assert (options.value.code, capsys.readouterr().err) == (whole.value.code, expected)
+    assert whole.value.code == 2 and "COMMAND ..." in expected
+
+
 def test_usage_errors_exit_2_and_help_is_complete() -> None:
     run = [sys.executable, "-m", "readinglist.cli"]
     assert subprocess.run([*run, "frobnicate"], capture_output=True).returncode == 2

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.style import Style
 from textual import events
 from textual.command import CommandPalette
 from textual.pilot import Pilot
@@ -134,9 +135,18 @@ async def test_the_footer_shows_the_keys_that_apply_and_runs_a_clicked_one(
         app.screen.refresh_bindings()
         await pilot.pause()
         assert footer._shown is shown  # nothing changed: not redrawn
+
+        def later_key() -> Style:
+            part = next(s for s in footer.render_line(0) if s.text == " s ")
+            assert part.style is not None
+            return part.style
+
+        before = later_key()
         await pilot.hover(KeysFooter, offset=(line.index("Later"), 0))
         await pilot.pause()
-        assert footer.tooltip == "keep for later"
+        assert footer.tooltip == "keep for later" and footer.styles.pointer == "pointer"
+        hovered = later_key()  # the key's colour on the hover background
+        assert hovered.color == before.color and hovered.bgcolor != before.bgcolor
         first = papers_of(app).highlighted
         assert first is not None
         await pilot.click(KeysFooter, offset=(line.index("Read"), 0))
@@ -146,6 +156,38 @@ async def test_the_footer_shows_the_keys_that_apply_and_runs_a_clicked_one(
         await pilot.pause()
         assert "Later" not in footer_line(app)
         assert footer_line(app).endswith("▏^p palette ")
+
+
+async def test_keys_that_do_not_fit_the_footer_scroll_and_a_cut_key_still_runs(
+    app: ReadingListApp,
+) -> None:
+    async with app.run_test(size=(45, 16)) as pilot:
+        await ready(pilot)
+        footer = app.query_one(KeysFooter)
+        line, first = footer_line(app), papers_of(app).highlighted
+        assert line == " x Skip  s Later  r Read  z Snooz▏^p palette " and first is not None
+        await pilot.click(KeysFooter, offset=(line.index("Snooz"), 0))  # cut, yet it runs
+        await pilot.pause()
+        assert "Inbox 1/751" in status(app) and on_disk(app).state(first).status == "snoozed"
+
+        async def scroll(event: type[events.MouseScrollDown | events.MouseScrollUp]) -> None:
+            footer.post_message(event(footer, 2, 0, 0, 0, 0, False, False, False))
+            await pilot.pause()
+
+        for _ in range(3):  # a key at a time
+            await scroll(events.MouseScrollDown)
+        assert footer_line(app).startswith(" z Snooze  i Inbox  a All")
+        for _ in range(20):  # no further than the last key
+            await scroll(events.MouseScrollDown)
+        assert footer_line(app).endswith("? Help  q Quit ▏^p palette ")
+        for _ in range(10):  # back, a key at a time
+            await scroll(events.MouseScrollUp)
+            if footer_line(app).startswith(" a All  / Filter"):
+                break
+        assert footer_line(app).startswith(" a All  / Filter")
+        await pilot.click(KeysFooter, offset=(2, 0))  # the key now first: All
+        await pilot.pause()
+        assert app.main.inbox.mode == "all"
 
 
 async def test_notes_become_markdown_once_the_reader_pauses(
@@ -571,11 +613,17 @@ async def test_changes_from_another_process_show_up(app: ReadingListApp) -> None
         assert disk.state(first).tags == ("from-cli",) and disk.state(first).read
 
 
+def started_without_gc(app: ReadingListApp) -> ReadingListApp:
+    """The app made as ``readinglist.__main__`` makes it: with the collector off."""
+    gc.disable()
+    return create_app(app.data_dir, config_dir=app.settings.path.parent, export_dir=app.export_dir)
+
+
 async def test_an_app_started_with_the_collector_off_turns_it_on_once_its_rows_are_drawn(
     app: ReadingListApp,
 ) -> None:
-    gc.disable()  # as ``readinglist.__main__`` starts it
     try:
+        app = started_without_gc(app)
         async with app.run_test(size=SIZE) as pilot:
             await ready(pilot)
             assert papers_of(app).ids and gc.isenabled()
@@ -658,8 +706,8 @@ async def test_an_unexpected_error_opening_the_library_is_one_line_and_the_gc_co
         raise RuntimeError("a bug in opening")
 
     monkeypatch.setattr(Library, "view", broken)
-    gc.disable()  # as ``readinglist.__main__`` starts the app
     try:
+        app = started_without_gc(app)
         async with app.run_test(size=SIZE) as pilot:
             for _ in range(100):
                 if app.query("#failure"):

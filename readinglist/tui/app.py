@@ -97,6 +97,10 @@ class ReadingListApp(App[int]):
         self._unfolded: Library | None = None
         #: What the collector is kept from scanning until the next pause (``spare_young``).
         self._spared = False
+        #: The command started with the collector off (``readinglist.__main__``): on again
+        #: once the first rows are drawn (``_started``). Read here, before any worker runs
+        #: (a worker may pause it for a while: ``catalog.gc_paused``).
+        self._collector_off = not gc.isenabled()
         self.main = MainScreen()
         theme = self.settings.load().get("theme")
         if theme in self.available_themes:  # a theme from another Textual version may be gone
@@ -300,9 +304,10 @@ class ReadingListApp(App[int]):
         self._started()
 
     def _started(self) -> None:
-        """The collector back on, if the command started with it off (``readinglist.__main__``),
-        once the first rows are drawn; what the start made waits for the first pause."""
-        if not gc.isenabled():
+        """The collector back on, if the command started with it off, once the first rows
+        are drawn; what the start made waits for the first pause."""
+        if self._collector_off:
+            self._collector_off = False
             self.spare_young()
             gc.enable()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -67,8 +66,13 @@ class KeysFooter(Widget, can_focus=False):
         super().__init__()
         #: The keys shown, and the command palette's key (None: not shown).
         self._shown: tuple[tuple[FooterKey, ...], FooterKey | None] = ((), None)
-        #: Each key's cells on the line, in the order drawn: (first, past the last, key).
+        #: Each key's cells on the line as drawn, cut to what is visible: (first, past the
+        #: last, key).
         self._spans: list[tuple[int, int, FooterKey]] = []
+        #: Where each key starts in the whole line of keys, and how many cells of it are
+        #: scrolled out of sight on the left (the wheel scrolls keys that do not fit).
+        self._starts: list[int] = []
+        self._scrolled = 0
         self._hovered: FooterKey | None = None
 
     def on_mount(self) -> None:
@@ -114,41 +118,49 @@ class KeysFooter(Widget, can_focus=False):
     def render_line(self, y: int) -> Strip:
         width, base = self.size.width, self.rich_style
         keys, command = self._shown
+        self._spans = []
         if y or not (keys or command):
             return Strip.blank(width, base)
         style = self.get_component_rich_style
         key_style, description_style = style("keys-footer--key"), style("keys-footer--description")
-        hover, dim = style("keys-footer--hover"), Style(dim=True)
-        self._spans = []
+        hover = style("keys-footer--hover", partial=True)
 
-        def drawn(x: int, key: FooterKey, key_text: str, description: str) -> list[Segment]:
-            extra = (hover if key == self._hovered else Style()) + (Style() if key.enabled else dim)
-            self._spans.append((x, x + cell_len(key_text) + cell_len(description), key))
-            return [
-                Segment(key_text, base + key_style + extra),
-                Segment(description, base + description_style + extra),
-            ]
+        def drawn(key: FooterKey, *parts: tuple[str, Style]) -> list[Segment]:
+            extra = (hover if key == self._hovered else Style()) + Style(dim=not key.enabled)
+            return [Segment(text, base + part + extra) for text, part in parts]
 
         line: list[Segment] = []
+        self._starts = []
         for key in keys:
-            x = Segment.get_line_length(line)
-            line += drawn(
-                x, key, f" {key.display} ", f"{key.description} " if key.description else ""
+            self._starts.append(Segment.get_line_length(line))
+            key_text = f" {key.display} "
+            description = f"{key.description} " if key.description else ""
+            line += drawn(key, (key_text, key_style), (description, description_style))
+        # The palette's key is docked right, as Textual's compact key: "▏^p palette ".
+        palette: list[Segment] = []
+        if command is not None:
+            description = f" {command.description}" if command.description else ""
+            palette = drawn(
+                command,
+                (SEPARATOR, style("keys-footer--separator")),
+                (command.display, key_style),
+                (description, description_style),
+                (" ", Style()),
             )
-        if command is None:
-            return Strip(line).crop_extend(0, width, base)
-        # Docked right, as Textual's compact key: "▏^p palette ". Keys that do not fit left
-        # of it are cut (Textual's footer scrolls them).
-        description = f" {command.description}" if command.description else ""
-        left = max(width - 1 - cell_len(command.display) - cell_len(description) - 1, 0)
-        self._spans = [span for span in self._spans if span[1] <= left]
-        palette = [
-            Segment(SEPARATOR, base + style("keys-footer--separator")),
-            *drawn(left + 1, command, command.display, description),
-        ]
-        return Strip([*Strip(line).crop_extend(0, left, base), *palette]).crop_extend(
-            0, width, base
+        room = max(width - Segment.get_line_length(palette), 0)
+        length = Segment.get_line_length(line)
+        self._scrolled = max(0, min(self._scrolled, length - room))
+        ends = [*self._starts[1:], length] if keys else []
+        for key, start, end in zip(keys, self._starts, ends, strict=True):
+            first, last = max(start - self._scrolled, 0), min(end - self._scrolled, room)
+            if first < last:  # a key cut at an edge still runs when clicked
+                self._spans.append((first, last, key))
+        if command is not None:
+            self._spans.append((room, room + Segment.get_line_length(palette), command))
+        shown = (
+            Strip(line).crop(self._scrolled, self._scrolled + room).extend_cell_length(room, base)
         )
+        return Strip([*shown, *palette]).crop_extend(0, width, base)
 
     def _key_at(self, x: int) -> FooterKey | None:
         return next((key for start, end, key in self._spans if start <= x < end), None)
@@ -158,12 +170,14 @@ class KeysFooter(Widget, can_focus=False):
         if key != self._hovered:
             self._hovered = key
             self.tooltip = key.tooltip or None if key is not None else None
+            self.styles.pointer = "default" if key is None else "pointer"
             self.refresh()
 
     def on_leave(self, event: events.Leave) -> None:
         if self._hovered is not None:
             self._hovered = None
             self.tooltip = None
+            self.styles.pointer = "default"
             self.refresh()
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
@@ -174,3 +188,18 @@ class KeysFooter(Widget, can_focus=False):
             self.app.simulate_key(key.key)
         else:
             self.app.bell()
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        """Keys that do not fit scroll by the wheel, a key at a time (as Textual's do)."""
+        later = [start for start in self._starts if start > self._scrolled]
+        if later:
+            event.stop()
+            self._scrolled = later[0]
+            self.refresh()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        earlier = [start for start in self._starts if start < self._scrolled]
+        if earlier:
+            event.stop()
+            self._scrolled = earlier[-1]
+            self.refresh()
