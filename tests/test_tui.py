@@ -696,6 +696,9 @@ async def test_corrupt_library_is_reported_not_touched(tmp_path: Path) -> None:
             "could not be opened" in shown and "state.json" in shown and "not valid JSON" in shown
         )
         await pilot.press("r")  # no library: actions are disabled, nothing happens
+        app.main.library_failed("state.json: read again, and damaged another way")
+        await pilot.pause()
+        assert "damaged another way" in str(app.query_one("#failure", Static).render())
     assert (data_dir / "state.json").read_bytes() == b"{broken"
 
 

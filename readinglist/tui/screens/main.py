@@ -190,15 +190,14 @@ class MainScreen(WritingScreen):
         time it is shown ("welcome", "failure": composed with the screen, ~3 ms of every
         start)."""
         body = self.query_one("#body", ContentSwitcher)
-        if body.current == page:  # assigning even the same value re-lays out the screen
-            return
         if page != "main":
             pages = body.query(f"#{page}").results(Static)
             shown = next(pages, None) or Static(id=page)
-            shown.update(text)
+            shown.update(text)  # a second failure says what failed this time
             if not shown.is_attached:
                 body.mount(shown)
-        body.current = page
+        if body.current != page:  # assigning even the same value re-lays out the screen
+            body.current = page
 
     def _progress_bar(self) -> ProgressBar:
         """The status line's bar, mounted the first time it is needed: most starts never
