@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -20,6 +20,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Input, Static
 
 from readinglist.errors import QueryError, ReadinglistError
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     from textual.widgets import ProgressBar
 
     from readinglist.tui.app import ReadingListApp
+
+W = TypeVar("W", bound=Widget)
 
 #: Seconds the cursor must rest on a paper before the detail pane follows it.
 DETAIL_DELAY = 0.04
@@ -191,11 +194,8 @@ class MainScreen(WritingScreen):
         start)."""
         body = self.query_one("#body", ContentSwitcher)
         if page != "main":
-            pages = body.query(f"#{page}").results(Static)
-            shown = next(pages, None) or Static(id=page)
-            shown.update(text)  # a second failure says what failed this time
-            if not shown.is_attached:
-                body.mount(shown)
+            # A second failure says what failed this time.
+            self._made("#body", page, Static).update(text)
         if body.current != page:  # assigning even the same value re-lays out the screen
             body.current = page
 
@@ -204,12 +204,19 @@ class MainScreen(WritingScreen):
         show it, and composing it took ~10 ms of the first rows at 10k papers."""
         from textual.widgets import ProgressBar  # with its modules, ~2 ms of every start
 
-        bars = self.query("#progress").results(ProgressBar)
-        bar = next(bars, None)
-        if bar is None:
-            bar = ProgressBar(id="progress", show_eta=False, show_percentage=True)
-            self.query_one("#statusbar").mount(bar)
-        return bar
+        made = partial(ProgressBar, show_eta=False, show_percentage=True)
+        return self._made("#statusbar", "progress", ProgressBar, made)
+
+    def _made(
+        self, parent: str, widget_id: str, kind: type[W], make: Callable[..., W] | None = None
+    ) -> W:
+        """The ``kind`` widget ``#widget_id``, made (``make(id=…)``, by default ``kind``'s)
+        and mounted in ``parent`` the first time it is asked for."""
+        widget = next(self.query(f"#{widget_id}").results(kind), None)
+        if widget is None:
+            widget = (make or kind)(id=widget_id)
+            self.query_one(parent).mount(widget)
+        return widget
 
     def hide_progress(self) -> None:
         for bar in self.query("#progress"):

@@ -11,6 +11,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 if TYPE_CHECKING:
+    from textual.binding import Binding
     from textual.screen import Screen
 
 #: Between the keys and the command palette's key, docked right (as Textual's footer).
@@ -94,25 +95,20 @@ class KeysFooter(Widget, can_focus=False):
     def _showing(self) -> tuple[tuple[FooterKey, ...], FooterKey | None]:
         """The first binding of each action shown (as Textual's footer), and the palette's."""
         app, active = self.app, self.screen.active_bindings
+
+        def shown(binding: Binding, enabled: bool, tooltip: str) -> FooterKey:
+            display = app.get_key_display(binding)
+            return FooterKey(binding.key, display, binding.description, enabled, tooltip)
+
         keys: dict[str, FooterKey] = {}
         for _, binding, enabled, tooltip in active.values():
             if binding.show and binding.action not in keys:
-                display = app.get_key_display(binding)
-                keys[binding.action] = FooterKey(
-                    binding.key, display, binding.description, enabled, tooltip
-                )
+                keys[binding.action] = shown(binding, enabled, tooltip)
         palette = active.get(app.COMMAND_PALETTE_BINDING)
         command = None
         if palette is not None and app.ENABLE_COMMAND_PALETTE:
             _, binding, enabled, tooltip = palette
-            display = app.get_key_display(binding)
-            command = FooterKey(
-                binding.key,
-                display,
-                binding.description,
-                enabled,
-                tooltip or binding.tooltip or binding.description,
-            )
+            command = shown(binding, enabled, tooltip or binding.tooltip or binding.description)
         return tuple(keys.values()), command
 
     def render_line(self, y: int) -> Strip:

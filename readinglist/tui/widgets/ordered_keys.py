@@ -25,8 +25,8 @@ class OrderedKeys(_Mixin):
     edited in the wrong place (Textual issue #6605; its open pull request #6631 fixes it
     the same way). The bindings are the screen's for this widget (the reader's keymap
     applied), the non-priority ones: priority bindings ran before the key reached it.
-    Its ancestors' bindings (the tag dialog's Tab) still run after the bubbling, after
-    their handlers, as Textual orders them.
+    Its ancestors' bindings still run after the bubbling, after their handlers, as Textual
+    orders them: a key that must keep its place is the field's own (the tag field's Tab).
     """
 
     async def _on_key(self, event: events.Key) -> None:
